@@ -1,0 +1,51 @@
+# signlab: `make book` builds the website, `make test` runs every test (both install what they need).
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup book rebuild test test-fast lint bench browser clean
+
+$(STAMP): requirements.txt pyproject.toml package.json package-lock.json
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[test]"
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(STAMP)
+
+## The website, into _build/html. Warnings (and failing cells) are errors.
+book: setup
+	$(BIN)/jupyter-book build . -W --keep-going
+
+## Rebuild everything and re-execute every notebook (ignores the execution cache).
+rebuild: setup
+	rm -rf _build
+	$(BIN)/jupyter-book build . -W --keep-going --all
+
+## Headless Chromium for the browser test (Debian package; needs root, skipped when present).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium not installed: the browser test will be skipped"; }
+
+## Every test: the fast ones, then the slow ones (book build in a real browser, training, DDP).
+test: setup browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python tools/notebooks.py check
+	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m slow
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/python tools/notebooks.py check
+
+bench: setup
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis .benchmarks

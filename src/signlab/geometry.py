@@ -1,0 +1,139 @@
+r"""Norms, their duals, and steepest-descent directions: the geometry behind sign descent.
+
+For a norm :math:`\|\cdot\|` the dual norm is :math:`\|g\|_\dagger = \max_{\|t\| \le 1} \langle g, t\rangle`,
+and the maximiser :math:`t^\star` is the direction steepest descent under that norm moves against:
+
+=========  ===========  ==================================================  ============================
+norm       dual norm    ``dualize(g, kind)`` (argmax of ⟨g, t⟩, ‖t‖ = 1)   steepest descent is
+=========  ===========  ==================================================  ============================
+``l2``     ℓ2           :math:`g / \|g\|_2`                                 normalized gradient descent
+``linf``   ℓ1           :math:`\operatorname{sign}(g)`                      sign descent (SignSGD)
+``l1``     ℓ∞           :math:`\operatorname{sign}(g_i) e_i`, i = argmax|g_i|  greedy coordinate descent
+=========  ===========  ==================================================  ============================
+
+All functions act on the last dimension and batch over the leading ones; numpy arrays and torch tensors
+both work and the result has the input's type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from signlab import _validate
+
+KINDS = ("l1", "l2", "linf")
+DUAL = {"l1": "linf", "l2": "l2", "linf": "l1"}
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _prepare(x: Any, name: str) -> Any:
+    if not _is_torch(x):
+        x = np.asarray(x, dtype=float)
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (got a scalar)")
+    _validate.finite_array(name, x)
+    return x
+
+
+def _norm(x: Any, kind: str) -> Any:
+    if _is_torch(x):
+        import torch
+
+        order = {"l1": 1, "l2": 2, "linf": float("inf")}[kind]
+        return torch.linalg.vector_norm(x, ord=order, dim=-1)
+    a = np.abs(x)
+    if kind == "l1":
+        return a.sum(axis=-1)
+    if kind == "l2":
+        scale = a.max(axis=-1, keepdims=True)
+        safe = np.where(scale > 0, scale, 1.0)
+        return safe[..., 0] * np.sqrt(((a / safe) ** 2).sum(axis=-1))
+    return a.max(axis=-1)
+
+
+def norm(x: Any, kind: str) -> Any:
+    r"""The ``kind`` norm of ``x`` over its last dimension.
+
+    :math:`\|x\|_1 = \sum_i |x_i|`, :math:`\|x\|_2 = (\sum_i x_i^2)^{1/2}`,
+    :math:`\|x\|_\infty = \max_i |x_i|`.
+    """
+    _validate.choice("kind", kind, KINDS)
+    return _norm(_prepare(x, "x"), kind)
+
+
+def dual_norm(g: Any, kind: str) -> Any:
+    r"""The norm dual to ``kind``: :math:`\|g\|_\dagger = \max_{\|t\|\le 1}\langle g, t\rangle`.
+
+    The dual of ℓ∞ is ℓ1 (this is why sign methods are measured by :math:`\|\nabla f\|_1`),
+    the dual of ℓ1 is ℓ∞, and ℓ2 is its own dual.
+    """
+    _validate.choice("kind", kind, KINDS)
+    return _norm(_prepare(g, "g"), DUAL[kind])
+
+
+def dualize(g: Any, kind: str) -> Any:
+    r"""The unit vector :math:`t` (in the ``kind`` norm) maximising :math:`\langle g, t\rangle`.
+
+    Steepest descent under ``kind`` with step :math:`\eta` moves by :math:`-\eta\,\|g\|_\dagger\, t`
+    when it minimises the quadratic model :math:`\langle g, \Delta\rangle + \frac{1}{2\eta}\|\Delta\|^2`;
+    with a fixed step length it moves by :math:`-\eta t` (for ``linf`` this is SignSGD).
+    For ``g = 0`` every unit vector is a maximiser; we return ``0`` so that sign(0) = 0 as in the theory.
+    For ``l1`` ties between largest entries go to the first index.
+    """
+    _validate.choice("kind", kind, KINDS)
+    g = _prepare(g, "g")
+    if _is_torch(g):
+        import torch
+
+        if kind == "linf":
+            return torch.sign(g)
+        if kind == "l2":
+            peak = g.abs().amax(dim=-1, keepdim=True)
+            u = g / torch.where(peak > 0, peak, 1)
+            n = torch.linalg.vector_norm(u, dim=-1, keepdim=True)
+            return u / torch.where(n > 0, n, 1)
+        idx = g.abs().argmax(dim=-1, keepdim=True)
+        return torch.zeros_like(g).scatter(-1, idx, torch.sign(g).gather(-1, idx))
+    if kind == "linf":
+        return np.sign(g)
+    if kind == "l2":
+        n = _norm(g, "l2")[..., None]
+        return np.divide(g, n, out=np.zeros_like(g), where=n > 0)
+    idx = np.abs(g).argmax(axis=-1)[..., None]
+    out = np.zeros_like(g)
+    np.put_along_axis(out, idx, np.take_along_axis(np.sign(g), idx, axis=-1), axis=-1)
+    return out
+
+
+def density(v: Any) -> Any:
+    r"""The density :math:`\varphi(v) = \|v\|_1^2 / (d\,\|v\|_2^2) \in [1/d, 1]` over the last dimension.
+
+    It measures how spread out :math:`v` is: :math:`\varphi = 1` when all :math:`|v_i|` are equal (dense)
+    and :math:`\varphi = 1/d` when one entry carries everything (sparse). By Cauchy–Schwarz,
+    :math:`\|v\|_1 = \sqrt{\varphi d}\,\|v\|_2`, so :math:`\varphi` says how tight
+    :math:`\|v\|_1 \le \sqrt d\,\|v\|_2` is. Applied to the noise scales σ it is the paper's
+    noise density, which decides how much SignSGD gains over SGD.
+    """
+    v = _prepare(v, "v")
+    peak = _norm(v, "linf")
+    if bool((peak == 0).any()):
+        raise ValueError("v must be non-zero (the density of the zero vector is undefined)")
+    v = v / peak[..., None]
+    return _norm(v, "l1") ** 2 / (v.shape[-1] * _norm(v, "l2") ** 2)
+
+
+def unit_circle(kind: str, num: int = 361) -> np.ndarray:
+    """``num`` points on the 2-D unit sphere of the ``kind`` norm, shape ``(num, 2)`` (for drawing balls).
+
+    Each direction :math:`(\\cos\\theta, \\sin\\theta)` is rescaled to norm one, so the curve is the
+    boundary :math:`\\{x : \\|x\\| = 1\\}` traversed once.
+    """
+    num = _validate.integer("num", num, low=3)
+    theta = np.linspace(0.0, 2.0 * np.pi, num)
+    directions = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+    return directions / norm(directions, kind)[:, None]
