@@ -116,3 +116,37 @@ def test_zero_and_tiny_vectors_never_give_nan(dtype):
         t = dualize(g, kind)
         assert torch.isfinite(t).all() and not t[0].any()
     assert np.isclose(density(np.array([1e-300, 1e-300])), 1.0)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 5), (6, 2), (4, 3, 5)])
+def test_spectral_and_nuclear_are_a_dual_pair(shape):
+    rng = np.random.default_rng(sum(shape))
+    G = rng.standard_normal(shape)
+    s = np.linalg.svd(G, compute_uv=False)
+    assert np.allclose(norm(G, "spectral"), s[..., 0])
+    assert np.allclose(dual_norm(G, "spectral"), s.sum(-1))
+    for kind in ("spectral", "nuclear"):
+        T = dualize(G, kind)
+        inner = np.einsum("...ij,...ij->...", G, T)
+        assert np.allclose(inner, dual_norm(G, kind))
+        assert np.allclose(norm(T, kind), 1.0)
+        X = rng.standard_normal((300, *shape[-2:]))
+        X /= norm(X, kind)[:, None, None]
+        flat = G.reshape(-1, *shape[-2:])[0]
+        assert np.all(np.einsum("kij,ij->k", X, flat) <= dual_norm(flat, kind) + 1e-9)
+
+
+def test_spectral_dualize_of_a_diagonal_matrix_is_the_sign_of_its_diagonal():
+    g = np.array([2.0, -0.5, 0.0, 3.0])
+    assert np.allclose(dualize(np.diag(g), "spectral"), np.diag(np.sign(g)))
+    t = dualize(torch.tensor(np.diag(g)), "spectral")
+    assert isinstance(t, torch.Tensor) and torch.allclose(
+        t, torch.diag(torch.sign(torch.tensor(g)))
+    )
+
+
+def test_matrix_kinds_reject_vectors():
+    with pytest.raises(ValueError, match="needs a matrix"):
+        norm(np.ones(3), "spectral")
+    with pytest.raises(ValueError, match="needs a matrix"):
+        dualize(np.ones(3), "nuclear")

@@ -11,8 +11,14 @@ norm       dual norm    ``dualize(g, kind)`` (argmax of ⟨g, t⟩, ‖t‖ = 1)
 ``l1``     ℓ∞           :math:`\operatorname{sign}(g_i) e_i`, i = argmax|g_i|  greedy coordinate descent
 =========  ===========  ==================================================  ============================
 
-All functions act on the last dimension and batch over the leading ones; numpy arrays and torch tensors
-both work and the result has the input's type.
+The matrix pair mirrors ℓ∞/ℓ1 (:cite:`bernstein2024oldoptimizer`): for the ``spectral`` norm
+:math:`\|X\|_{\mathrm{op}} = \sigma_{\max}(X)` the dual is the ``nuclear`` norm
+:math:`\|G\|_* = \sum_i \sigma_i(G)`, and ``dualize(G, "spectral")`` is the polar factor
+:math:`UV^\top` (``msign``, Muon's update), just as ``dualize(g, "linf")`` is :math:`\operatorname{sign}(g)`.
+``dualize(G, "nuclear")`` is the top singular pair :math:`u_1 v_1^\top`.
+
+Vector kinds act on the last dimension, matrix kinds on the last two, and both batch over the leading
+ones; numpy arrays and torch tensors both work and the result has the input's type.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import numpy as np
 from signlab import _validate
 
 KINDS = ("l1", "l2", "linf")
-DUAL = {"l1": "linf", "l2": "l2", "linf": "l1"}
+MATRIX_KINDS = ("spectral", "nuclear")
+DUAL = {"l1": "linf", "l2": "l2", "linf": "l1", "spectral": "nuclear", "nuclear": "spectral"}
 
 
 def _is_torch(x: Any) -> bool:
@@ -40,7 +47,25 @@ def _prepare(x: Any, name: str) -> Any:
     return x
 
 
+def _as_torch(x: Any) -> tuple[Any, bool]:
+    import torch
+
+    return (x, False) if _is_torch(x) else (torch.from_numpy(np.asarray(x, dtype=float)), True)
+
+
+def _matrix_norm(x: Any, kind: str) -> Any:
+    from signlab.matrix import nuclear_norm, spectral_norm
+
+    if x.ndim < 2:
+        raise ValueError(f"a {kind} norm needs a matrix (got {x.ndim} dimension)")
+    t, was_numpy = _as_torch(x)
+    value = spectral_norm(t) if kind == "spectral" else nuclear_norm(t)
+    return value.numpy() if was_numpy else value
+
+
 def _norm(x: Any, kind: str) -> Any:
+    if kind in MATRIX_KINDS:
+        return _matrix_norm(x, kind)
     if _is_torch(x):
         import torch
 
@@ -60,9 +85,9 @@ def norm(x: Any, kind: str) -> Any:
     r"""The ``kind`` norm of ``x`` over its last dimension.
 
     :math:`\|x\|_1 = \sum_i |x_i|`, :math:`\|x\|_2 = (\sum_i x_i^2)^{1/2}`,
-    :math:`\|x\|_\infty = \max_i |x_i|`.
+    :math:`\|x\|_\infty = \max_i |x_i|`; ``spectral`` and ``nuclear`` act on the last two dimensions.
     """
-    _validate.choice("kind", kind, KINDS)
+    _validate.choice("kind", kind, KINDS + MATRIX_KINDS)
     return _norm(_prepare(x, "x"), kind)
 
 
@@ -70,9 +95,9 @@ def dual_norm(g: Any, kind: str) -> Any:
     r"""The norm dual to ``kind``: :math:`\|g\|_\dagger = \max_{\|t\|\le 1}\langle g, t\rangle`.
 
     The dual of ℓ∞ is ℓ1 (this is why sign methods are measured by :math:`\|\nabla f\|_1`),
-    the dual of ℓ1 is ℓ∞, and ℓ2 is its own dual.
+    the dual of ℓ1 is ℓ∞, and ℓ2 is its own dual; spectral and nuclear are dual to each other.
     """
-    _validate.choice("kind", kind, KINDS)
+    _validate.choice("kind", kind, KINDS + MATRIX_KINDS)
     return _norm(_prepare(g, "g"), DUAL[kind])
 
 
@@ -83,10 +108,13 @@ def dualize(g: Any, kind: str) -> Any:
     when it minimises the quadratic model :math:`\langle g, \Delta\rangle + \frac{1}{2\eta}\|\Delta\|^2`;
     with a fixed step length it moves by :math:`-\eta t` (for ``linf`` this is SignSGD).
     For ``g = 0`` every unit vector is a maximiser; we return ``0`` so that sign(0) = 0 as in the theory.
-    For ``l1`` ties between largest entries go to the first index.
+    For ``l1`` ties between largest entries go to the first index. For ``spectral`` it is the polar
+    factor :math:`UV^\top` computed exactly by SVD (zero singular values map to 0).
     """
-    _validate.choice("kind", kind, KINDS)
+    _validate.choice("kind", kind, KINDS + MATRIX_KINDS)
     g = _prepare(g, "g")
+    if kind in MATRIX_KINDS:
+        return _matrix_dualize(g, kind)
     if _is_torch(g):
         import torch
 
@@ -108,6 +136,23 @@ def dualize(g: Any, kind: str) -> Any:
     out = np.zeros_like(g)
     np.put_along_axis(out, idx, np.take_along_axis(np.sign(g), idx, axis=-1), axis=-1)
     return out
+
+
+def _matrix_dualize(g: Any, kind: str) -> Any:
+    import torch
+
+    from signlab.matrix import msign
+
+    if g.ndim < 2:
+        raise ValueError(f"dualize(g, {kind!r}) needs a matrix (got {g.ndim} dimension)")
+    t, was_numpy = _as_torch(g)
+    if kind == "spectral":
+        out = msign(t, method="svd")
+    else:
+        U, S, Vh = torch.linalg.svd(t, full_matrices=False)
+        top = U[..., :, :1] @ Vh[..., :1, :]
+        out = torch.where(S[..., :1, None] > 0, top, torch.zeros_like(top))
+    return out.numpy() if was_numpy else out
 
 
 def density(v: Any) -> Any:
