@@ -1,0 +1,242 @@
+"""The matrix sign msign(G) = UVᵀ (polar factor), its Newton–Schulz approximation, and matrix norms.
+
+For G = UΣVᵀ (thin SVD), msign(G) = U sign(Σ) Vᵀ: every nonzero singular value becomes 1 and a zero
+one stays 0, exactly as sign(0) = 0 for vectors. It is the steepest-descent direction under the
+spectral norm, argmax_{‖T‖_op ≤ 1} ⟨G, T⟩, and ⟨G, msign(G)⟩ = ‖G‖_* (nuclear norm), the pair
+(spectral, nuclear) mirroring (ℓ∞, ℓ1) (Bernstein & Newhouse, arXiv:2409.20325).
+
+Newton–Schulz replaces the SVD by matrix products: X₀ = G/‖G‖_F, then
+X ← aX + b(XXᵀ)X + c(XXᵀ)²X, which maps every singular value x of X through the odd polynomial
+p(x) = ax + bx³ + cx⁵ and leaves the singular vectors alone. Presets: the classic cubic
+(1.5, −0.5, 0), which converges to 1 on (0, √3), and Muon's quintic (3.4445, −4.7750, 2.0315)
+(K. Jordan et al., 2024), which rises faster near 0 but only lands in a band around 1.
+
+The same map can be evaluated without iterating on the big matrix: with A = X₀X₀ᵀ = V diag(λ) Vᵀ
+(λ = x², the squared singular values), K steps give V diag(p^K(x)/x) Vᵀ X₀
+(:func:`newton_schulz_eigh`): fewer flops in float32, for CPUs.
+
+All functions are batched over leading dimensions (..., m, n) and accept wide and tall matrices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from signlab import _validate
+
+NS_COEFFICIENTS: dict[str, tuple[float, float, float]] = {
+    "quintic": (3.4445, -4.7750, 2.0315),
+    "cubic": (1.5, -0.5, 0.0),
+}
+"""Newton–Schulz presets (a, b, c) for p(x) = ax + bx³ + cx⁵."""
+
+MSIGN_METHODS = ("svd", "newton_schulz", "newton_schulz_eigh")
+"""Ways to compute msign: exact SVD; Newton–Schulz by iteration; the same NS map via eigh."""
+
+NS_EPS = 1e-7
+"""Floor on ‖G‖_F in the Newton–Schulz normalisation (as torch.optim.Muon), so G = 0 maps to 0."""
+
+
+def ns_coefficients(coefficients: str | tuple[float, float, float]) -> tuple[float, float, float]:
+    """Resolve a preset name ("quintic", "cubic") or an explicit finite triple (a, b, c)."""
+    if isinstance(coefficients, str):
+        return NS_COEFFICIENTS[_validate.choice("coefficients", coefficients, NS_COEFFICIENTS)]
+    try:
+        a, b, c = (float(v) for v in coefficients)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "coefficients must be one of 'quintic', 'cubic' or a tuple of three finite numbers "
+            f"(got {coefficients!r})"
+        ) from None
+    if not all(np.isfinite((a, b, c))):
+        raise ValueError(f"coefficients must be finite (got {coefficients!r})")
+    return a, b, c
+
+
+def working_dtype(
+    device: torch.device | str,
+    dtype: torch.dtype | None = None,
+    input_dtype: torch.dtype | None = None,
+) -> torch.dtype:
+    """The dtype Newton–Schulz runs in: ``dtype`` if given, else bfloat16 on CUDA and float32 on CPU
+    (float64 when the input is float64, for exact checks).
+
+    bfloat16 matmuls are fast on GPUs and ~45× slower than float32 on CPUs, hence the split.
+    """
+    if dtype is not None:
+        if not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point torch dtype (got {dtype})")
+        return dtype
+    if torch.device(device).type == "cuda":
+        return torch.bfloat16
+    return torch.float64 if input_dtype == torch.float64 else torch.float32
+
+
+def _check_matrix(name: str, G: torch.Tensor) -> None:
+    if not isinstance(G, torch.Tensor) or G.ndim < 2:
+        shape = getattr(G, "shape", None)
+        raise ValueError(f"{name} must be a torch tensor of shape (..., m, n) (got shape {shape})")
+    _validate.finite_array(name, G)
+
+
+def _baddbmm(inp: torch.Tensor, x: torch.Tensor, y: torch.Tensor, beta: float, alpha: float):
+    """beta·inp + alpha·(x @ y) on (batch, m, n) tensors, in one fused call."""
+    return torch.baddbmm(inp, x, y, beta=beta, alpha=alpha)
+
+
+def newton_schulz(
+    G: torch.Tensor,
+    steps: int = 5,
+    coefficients: str | tuple[float, float, float] = "quintic",
+    dtype: torch.dtype | None = None,
+    eps: float = NS_EPS,
+) -> torch.Tensor:
+    """Approximate msign(G) by ``steps`` Newton–Schulz iterations (result in the working dtype).
+
+    X₀ = G/max(‖G‖_F, eps) (so every singular value is ≤ 1), working on the wide orientation
+    (m ≤ n, transposing tall inputs) so that the Gram matrix A = XXᵀ is the small one;
+    then ``steps`` times X ← aX + (bA + cA²)X. Each singular value x goes to p(x) = ax + bx³ + cx⁵.
+    """
+    _check_matrix("G", G)
+    steps = _validate.integer("steps", steps, low=0)
+    a, b, c = ns_coefficients(coefficients)
+    eps = _validate.positive("eps", eps)
+    X = G.to(working_dtype(G.device, dtype, G.dtype))
+    tall = X.shape[-2] > X.shape[-1]
+    if tall:
+        X = X.mT
+    batch = X.shape[:-2]
+    X = X.reshape(-1, *X.shape[-2:])
+    X = X / X.norm(dim=(-2, -1), keepdim=True).clamp_min(eps)
+    for _ in range(steps):
+        A = X @ X.mT
+        B = _baddbmm(A, A, A, beta=b, alpha=c)
+        X = _baddbmm(X, B, X, beta=a, alpha=1.0)
+    X = X.reshape(*batch, *X.shape[-2:])
+    return X.mT if tall else X
+
+
+def newton_schulz_eigh(
+    G: torch.Tensor,
+    steps: int = 5,
+    coefficients: str | tuple[float, float, float] = "quintic",
+    dtype: torch.dtype | None = None,
+    eps: float = NS_EPS,
+) -> torch.Tensor:
+    """The result of :func:`newton_schulz` in exact arithmetic, computed through one eigh.
+
+    With X₀ = G/max(‖G‖_F, eps) (wide orientation) and A = X₀X₀ᵀ = V diag(λ) Vᵀ, the k-th NS step
+    multiplies X by q_k(A) = a + bA + cA², a polynomial in A, so X_K = V diag(r) Vᵀ X₀ with
+    r = Π_k (a + b s_k + c s_k²), s₀ = λ, s_{k+1} = s_k (a + b s_k + c s_k²)² (s_k = x_k²; no
+    division, so λ = 0 is fine). Cost: two products with X₀ and one m×m eigh instead of 3K
+    products; runs in float32 (float64 for float64 input) or ``dtype``.
+    """
+    _check_matrix("G", G)
+    steps = _validate.integer("steps", steps, low=0)
+    a, b, c = ns_coefficients(coefficients)
+    eps = _validate.positive("eps", eps)
+    work = dtype or (torch.float64 if G.dtype == torch.float64 else torch.float32)
+    if work not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64 for eigh (got {work})")
+    X = G.to(work)
+    tall = X.shape[-2] > X.shape[-1]
+    if tall:
+        X = X.mT
+    X = X / X.norm(dim=(-2, -1), keepdim=True).clamp_min(eps)
+    lam, V = torch.linalg.eigh(X @ X.mT)
+    s = lam.clamp_min(0.0)
+    r = torch.ones_like(s)
+    for _ in range(steps):
+        q = a + s * (b + c * s)
+        r = r * q
+        s = s * q * q
+    X = ((V * r.unsqueeze(-2)) @ V.mT) @ X
+    return X.mT if tall else X
+
+
+def msign_svd(G: torch.Tensor, rtol: float | None = None) -> torch.Tensor:
+    """Exact msign(G) = U sign(Σ) Vᵀ from the thin SVD, in float32 (float64 for float64 input).
+
+    A singular value counts as zero when it is ≤ rtol·σ_max, with rtol = max(m, n)·machine-eps of
+    the working dtype by default (the rank tolerance of numpy/torch ``matrix_rank``); so a
+    rank-deficient G, e.g. Qᵀdiag(g)P with some g_i = 0, gets exactly sign(0) = 0 there.
+    """
+    _check_matrix("G", G)
+    work = torch.float64 if G.dtype == torch.float64 else torch.float32
+    X = G.to(work)
+    if rtol is None:
+        rtol = max(X.shape[-2:]) * torch.finfo(work).eps
+    rtol = _validate.nonnegative("rtol", rtol)
+    U, S, Vh = torch.linalg.svd(X, full_matrices=False)
+    keep = S > rtol * S[..., :1]
+    return (U * keep.to(work).unsqueeze(-2)) @ Vh
+
+
+def msign(
+    G: torch.Tensor,
+    method: str = "svd",
+    steps: int = 5,
+    coefficients: str | tuple[float, float, float] = "quintic",
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """The matrix sign msign(G) = UVᵀ of G = UΣVᵀ, batched over leading dimensions.
+
+    ``method="svd"``: exact (zero singular values stay 0, see :func:`msign_svd`).
+    ``method="newton_schulz"``: ``steps`` iterations with ``coefficients`` ("quintic", "cubic" or
+    (a, b, c)) in :func:`working_dtype` (bfloat16 on CUDA, float32 on CPU, or ``dtype``).
+    ``method="newton_schulz_eigh"``: the same NS map through one eigh (:func:`newton_schulz_eigh`).
+    The result has G's dtype.
+    """
+    method = _validate.choice("method", method, MSIGN_METHODS)
+    if method == "svd":
+        return msign_svd(G).to(G.dtype)
+    ns = newton_schulz if method == "newton_schulz" else newton_schulz_eigh
+    return ns(G, steps=steps, coefficients=coefficients, dtype=dtype).to(G.dtype)
+
+
+def spectral_norm(G: torch.Tensor) -> torch.Tensor:
+    """‖G‖_op = σ_max(G), the largest singular value, per matrix of a batch (..., m, n) → (...)."""
+    _check_matrix("G", G)
+    return torch.linalg.matrix_norm(G, ord=2)
+
+
+def nuclear_norm(G: torch.Tensor) -> torch.Tensor:
+    """‖G‖_* = Σ_i σ_i(G), the dual of the spectral norm, per matrix of a batch (..., m, n)."""
+    _check_matrix("G", G)
+    return torch.linalg.matrix_norm(G, ord="nuc")
+
+
+def newton_schulz_polynomial(
+    x, coefficients: str | tuple[float, float, float] = "quintic", steps: int = 1
+):
+    """p applied ``steps`` times to x, p(x) = ax + bx³ + cx⁵: what NS does to a singular value.
+
+    Works on floats, numpy arrays, torch tensors and sympy expressions alike (only + and * are
+    used), so the book can plot it and derive it symbolically.
+    """
+    a, b, c = ns_coefficients(coefficients)
+    steps = _validate.integer("steps", steps, low=0)
+    for _ in range(steps):
+        x2 = x * x
+        x = x * (a + x2 * (b + c * x2))
+    return x
+
+
+def newton_schulz_band(
+    coefficients: str | tuple[float, float, float] = "quintic",
+    steps: int = 5,
+    x_min: float = 2e-3,
+    num: int = 200_001,
+) -> tuple[float, float]:
+    """(min, max) of p^steps over normalised singular values x ∈ [x_min, 1], on a dense grid.
+
+    After X₀ = G/‖G‖_F every singular value lies in (0, 1], so this is the band NS leaves them in,
+    for the singular values at least x_min·‖G‖_F. Quintic, 5 steps, x_min = 2e-3: ≈ (0.68, 1.20).
+    """
+    x_min = _validate.positive("x_min", x_min)
+    if x_min > 1:
+        raise ValueError(f"x_min must lie in (0, 1] (got {x_min!r})")
+    num = _validate.integer("num", num, low=2)
+    values = newton_schulz_polynomial(np.linspace(x_min, 1.0, num), coefficients, steps)
+    return float(values.min()), float(values.max())
