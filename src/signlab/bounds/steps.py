@@ -1,0 +1,69 @@
+"""Derivations as data: a named sequence of sympy steps that a chapter can show one at a time.
+
+A :class:`Step` pairs a sentence (why the step holds) with a sympy expression or relation (what it
+says); a :class:`Derivation` is an ordered, name-addressable list of steps. Both render as Markdown
+with display math in Jupyter and in the book, so a chapter shows a proof by displaying its steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a derivation: ``name`` (a short key), ``description`` (why), ``expr`` (sympy)."""
+
+    name: str
+    description: str
+    expr: Any
+
+    def latex(self) -> str:
+        """The step's expression in LaTeX (``sympy.latex``)."""
+        return sp.latex(self.expr)
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self.name}.** {self.description}\n\n$$\n{self.latex()}\n$$\n"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.latex()}$"
+
+
+class Derivation:
+    """An ordered list of :class:`Step`, addressable by position or by step name."""
+
+    def __init__(self, title: str, steps: list[Step]) -> None:
+        names = [s.name for s in steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"steps must have distinct names (got {names})")
+        self.title = title
+        self.steps = list(steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def __getitem__(self, key: int | str) -> Step:
+        if isinstance(key, str):
+            for step in self.steps:
+                if step.name == key:
+                    return step
+            raise KeyError(f"no step named {key!r}; steps are {[s.name for s in self.steps]}")
+        return self.steps[key]
+
+    def names(self) -> list[str]:
+        """The step names, in order."""
+        return [s.name for s in self.steps]
+
+    def _repr_markdown_(self) -> str:
+        body = "\n".join(
+            f"{k}. **{s.name}.** {s.description}\n\n   $$\n   {s.latex()}\n   $$\n"
+            for k, s in enumerate(self.steps, start=1)
+        )
+        return f"**{self.title}**\n\n{body}"

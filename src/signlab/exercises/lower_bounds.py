@@ -1,0 +1,74 @@
+"""Checkers for the exercises of the chapter *Lower bounds*."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from signlab.exercises import Feedback, close, register
+from signlab.lowerbound import (
+    BimodalOracle,
+    embed,
+    hard_cells,
+    move_probability,
+    paper_threshold,
+    random_orthogonal,
+    stall_probability,
+)
+
+
+@register("ex-lower-bounds-1")
+def zero_draw_probability(answer: Any) -> Feedback:
+    expected = BimodalOracle(1.0, 0.1).zero_probability
+    return close("ex-lower-bounds-1", answer, expected, rtol=1e-6, hint="q = σ²/(σ² + 4ε²).")
+
+
+@register("ex-lower-bounds-2")
+def cells_and_threshold(answer: Any) -> Feedback:
+    expected = (hard_cells(0.05), paper_threshold(0.05, 1.0))
+    return close(
+        "ex-lower-bounds-2",
+        answer,
+        expected,
+        rtol=1e-6,
+        hint="answer (n, N): n = ⌊1/(16ε²)⌋ and N = (σ² + 4ε²)/(128ε⁴).",
+    )
+
+
+@register("ex-lower-bounds-3")
+def exact_stall(answer: Any) -> Feedback:
+    expected = stall_probability(0.1, 0.6, 20, 1)
+    return close(
+        "ex-lower-bounds-3",
+        answer,
+        expected,
+        rtol=1e-6,
+        hint="M ~ Binomial(20, 1 − q) with q = 0.9, and n = 6 cells: sum P(M = k) for k ≤ 6.",
+    )
+
+
+@register("ex-lower-bounds-4")
+def batch_move(answer: Any) -> Feedback:
+    expected = move_probability(0.1, 0.6, 10)
+    return close(
+        "ex-lower-bounds-4",
+        answer,
+        expected,
+        rtol=1e-6,
+        hint="the mean of B draws is zero only if all B draws are: 1 − q^B.",
+    )
+
+
+@register("ex-lower-bounds-5")
+def embedded_nuclear(answer: Any) -> Feedback:
+    g = np.array([3.0, -1.0, 0.5])
+    Q = random_orthogonal(3, np.random.default_rng(0))
+    expected = float(np.linalg.svd(embed(g, Q, 5), compute_uv=False).sum())
+    return close(
+        "ex-lower-bounds-5",
+        answer,
+        expected,
+        rtol=1e-6,
+        hint="the singular values of Qᵀdiag(g)P are the |g_i|.",
+    )

@@ -1,0 +1,381 @@
+"""Tests of signlab.lowerbound: each property checked on fresh random parameters, Monte Carlo
+tolerances from the standard error."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from signlab import lowerbound as lb
+
+SEED = np.random.SeedSequence().entropy
+
+
+def rng_for(name: str) -> np.random.Generator:
+    return np.random.default_rng([SEED, abs(hash(name)) % 2**32])
+
+
+def random_resisting(rng):
+    return lb.ResistingFunction(
+        10 ** rng.uniform(-2, 0), 10 ** rng.uniform(-2, 0.5), int(rng.integers(1, 40))
+    )
+
+
+def test_resisting_slope_on_grid():
+    rng = rng_for("slope")
+    for _ in range(20):
+        p = random_resisting(rng)
+        assert len(p.grid) == p.n + 1
+        np.testing.assert_allclose(np.diff(p.grid), p.eta)
+        np.testing.assert_allclose(p.grad(p.grid), -p.eps, atol=1e-12)
+
+
+def test_resisting_derivative_is_one_lipschitz_and_matches_value():
+    rng = rng_for("lipschitz")
+    for _ in range(20):
+        p = random_resisting(rng)
+        span = (p.n + 2) * p.eta + 1
+        x, y = rng.uniform(-1, span, (2, 5000))
+        assert np.all(np.abs(p.grad(x) - p.grad(y)) <= np.abs(x - y) + 1e-12)
+        h = 1e-6
+        fd = (p.value(x + h) - p.value(x - h)) / (2 * h)
+        np.testing.assert_allclose(fd, p.grad(x), atol=1e-5)
+
+
+def test_resisting_gap_bound():
+    rng = rng_for("gap")
+    for _ in range(20):
+        p = random_resisting(rng)
+        x = np.linspace(-1, (p.n + 1) * p.eta + 2 * p.eps + 1, 400001)
+        dense_min = p.value(x).min()
+        assert p.gap() == pytest.approx(p.value(0.0) - dense_min, abs=1e-6)
+        assert p.value(0.0) - dense_min <= p.n * p.eps**2 + p.eps**2 / 2 + 1e-12
+        assert p.gap() <= p.gap_bound() + 1e-12
+    q = lb.ResistingFunction(0.5 / math.sqrt(30), 0.3, 30)
+    assert q.gap() <= 1.0
+
+
+def test_functional_core_broadcasts_one_function_per_coordinate():
+    rng = rng_for("core")
+    eps, eta = 10 ** rng.uniform(-2, 0, 4), 10 ** rng.uniform(-2, 0, 4)
+    n = rng.integers(1, 20, 4)
+    x = rng.uniform(-1, 5, (100, 4))
+    for i in range(4):
+        p = lb.ResistingFunction(eps[i], eta[i], int(n[i]))
+        np.testing.assert_allclose(lb.resisting_value(x, eps, eta, n)[:, i], p.value(x[:, i]))
+        np.testing.assert_allclose(lb.resisting_grad(x, eps, eta, n)[:, i], p.grad(x[:, i]))
+        assert p.gap() == pytest.approx(-lb.resisting_infimum(eps[i], eta[i], int(n[i])))
+    sigma = rng.uniform(0, 1, 4)
+    draws = lb.bimodal_sample(np.ones((200_000, 4)), sigma, eps, rng)
+    q = sigma**2 / (sigma**2 + 4 * eps**2)
+    np.testing.assert_allclose((draws == 0).mean(axis=0), q, atol=5 * 0.5 / np.sqrt(200_000))
+    np.testing.assert_allclose(draws[draws[:, 0] > 0, 0], 1 / (1 - q[0]))
+
+
+def test_cells_and_move_probability():
+    rng = rng_for("cells")
+    eps, sigma, B = rng.uniform(0.01, 0.25), rng.uniform(0, 2), int(rng.integers(1, 20))
+    assert lb.hard_cells(eps) == math.floor(1 / (16 * eps**2) + 1e-9)
+    assert lb.hard_cells(0.25) == 1
+    q = sigma**2 / (sigma**2 + 4 * eps**2)
+    assert lb.move_probability(eps, sigma, B) == pytest.approx(1 - q**B)
+    assert lb.move_probability(eps, sigma, B) <= B * (1 - q) + 1e-12
+
+
+def test_bimodal_oracle_mean_and_variance():
+    rng = rng_for("oracle")
+    for _ in range(5):
+        eps, sigma = 10 ** rng.uniform(-2, -0.5), 10 ** rng.uniform(-2, 0.5)
+        oracle = lb.BimodalOracle(sigma, eps)
+        assert oracle.zero_probability == pytest.approx(sigma**2 / (sigma**2 + 4 * eps**2))
+        R = 400_000
+        grad = np.full(R, -2 * eps * rng.choice([-1, 1]))
+        draws = oracle.sample(grad, rng)
+        assert np.mean(draws == 0) == pytest.approx(
+            oracle.zero_probability, abs=5 * 0.5 / np.sqrt(R)
+        )
+        dev = draws - grad
+        se_mean = dev.std() / np.sqrt(R)
+        assert abs(dev.mean()) <= 5 * se_mean
+        sq = dev**2
+        assert sq.mean() == pytest.approx(sigma**2, abs=5 * sq.std() / np.sqrt(R))
+        np.testing.assert_allclose(oracle.variance(grad[:3]), sigma**2)
+        B = int(rng.integers(2, 9))
+        batch_dev = oracle.sample(grad[: R // 4], rng, batch=B) - grad[: R // 4]
+        sqb = batch_dev**2
+        assert sqb.mean() == pytest.approx(sigma**2 / B, abs=5 * sqb.std() / np.sqrt(R // 4))
+
+
+def exact_stall(eps, sigma, T, B, n):
+    """P(Bin(T, 1 - q^B) <= n), from math.comb."""
+    p = 1 - (sigma**2 / (sigma**2 + 4 * eps**2)) ** B
+    return sum(math.comb(T, k) * p**k * (1 - p) ** (T - k) for k in range(min(n, T) + 1))
+
+
+def simulate_stall(eps, sigma, lr, steps, batch, runs, rng):
+    f, oracle = lb.hard_instance(eps, sigma, lr)
+    traj = lb.run_signsgd(f, oracle, np.zeros(runs), lr=lr, steps=steps, batch=batch, rng=rng)
+    moves = np.rint(traj / lr)
+    np.testing.assert_allclose(traj, moves * lr, atol=1e-9)
+    assert np.all(np.abs(np.diff(moves, axis=0)) <= 1)
+    stalled = lb.stalled(traj, f)
+    assert np.all(lb.min_gradient_l1(traj[:, stalled], f) == pytest.approx(2 * eps))
+    assert np.all(np.diff(moves[:, stalled], axis=0) >= 0)
+    assert np.all(moves[-1, stalled] <= f.n)
+    return stalled, f
+
+
+def test_stall_below_threshold_and_not_far_above():
+    rng = rng_for("stall")
+    eps = rng.uniform(0.04, 0.06)
+    sigma = rng.uniform(0.1, 1.0)
+    lr = 10 ** rng.uniform(-2, 0)
+    runs = 3000
+    below = int(lb.stall_threshold(eps, sigma))
+    assert lb.stall_threshold(eps, sigma) >= lb.paper_threshold(eps, sigma)
+    for B in (1, int(rng.integers(2, 5))):
+        stalled, f = simulate_stall(eps, sigma, lr, max(1, below // B), B, runs, rng)
+        se = 0.5 / np.sqrt(runs)
+        assert stalled.mean() >= 0.5 - 4 * se
+        exact = exact_stall(eps, sigma, max(1, below // B), B, f.n)
+        assert stalled.mean() == pytest.approx(exact, abs=5 * max(se, 1e-3))
+        assert lb.stall_probability(eps, sigma, max(1, below // B), B) == pytest.approx(exact)
+    far = int(4 * lb.paper_threshold(eps, sigma))
+    stalled, _ = simulate_stall(eps, sigma, lr, far, 1, runs, rng)
+    assert stalled.mean() <= 0.05
+    assert lb.stall_probability(eps, sigma, far, 1) <= 0.01
+
+
+def test_noiseless_signsgd_walks_one_cell_per_step():
+    rng = rng_for("walk")
+    eps, lr = rng.uniform(0.05, 0.2), rng.uniform(0.01, 1)
+    f, oracle = lb.hard_instance(eps, 0.0, lr)
+    traj = lb.run_signsgd(f, oracle, [0.0], lr=lr, steps=f.n, rng=rng)
+    np.testing.assert_allclose(traj[:, 0], lr * np.arange(f.n + 1))
+
+
+def random_lift_setting(rng):
+    d = int(rng.integers(2, 6))
+    sigma = rng.exponential(1.0, d) * (rng.random(d) < 0.7)
+    sigma[0] = max(sigma[0], 0.1)
+    return d, 10 ** rng.uniform(-0.5, 1), 10 ** rng.uniform(-0.5, 1), sigma
+
+
+def test_lift_is_linf_smooth_with_the_right_gap():
+    rng = rng_for("lift")
+    for _ in range(3):
+        d, L, Delta, sigma = random_lift_setting(rng)
+        N, lr = 10 ** rng.uniform(1, 3), 10 ** rng.uniform(-2, -0.5)
+        for term in ("noiseless", "noise"):
+            f = lb.lower_bound_instance(N, L, Delta, sigma, lr, term)
+            assert f.L.sum() == pytest.approx(L)
+            assert f.Delta.sum() == pytest.approx(Delta)
+            x, y = rng.uniform(-1, 3, (2, 4000, d))
+            lhs = np.abs(f.value(y) - f.value(x) - ((y - x) * f.grad(x)).sum(-1))
+            assert np.all(lhs <= L / 2 * np.abs(y - x).max(-1) ** 2 * (1 + 1e-9) + 1e-12)
+            # the gap, coordinate by coordinate on a dense grid
+            gap = 0.0
+            for i in np.flatnonzero(f.active):
+                xi = np.linspace(-1, (f.cells[i] + 2) * lr + 10, 50001)
+                z = np.zeros((len(xi), d))
+                z[:, i] = xi
+                gap += f.value(np.zeros(d)) - f.value(z).min()
+            assert gap <= Delta
+
+
+def test_lift_lower_bound_formula_and_monte_carlo():
+    rng = rng_for("liftmc")
+    d, L, Delta, sigma = random_lift_setting(rng)
+    N = int(10 ** rng.uniform(2, 2.7))
+    s = sigma.sum()
+    closed = max(
+        np.sqrt(L * Delta / (32 * N)),
+        min(np.sqrt(L * Delta) / 4, (s**2 * L * Delta / (128 * N)) ** 0.25),
+    )
+    assert lb.signsgd_lower_rate(N, L, Delta, sigma) == pytest.approx(closed)
+    lr, B = 10 ** rng.uniform(-2, 0), int(rng.integers(1, 4))
+    runs = 600
+    for term in ("noiseless", "noise"):
+        f = lb.lower_bound_instance(N, L, Delta, sigma, lr, term)
+        assert f.budget() >= N
+        traj = lb.run_signsgd(f, f, np.zeros((runs, d)), lr=lr, steps=N // B, batch=B, rng=rng)
+        best = lb.min_gradient_l1(traj, f, coordinates=True)
+        assert best.mean() >= f.lower_bound() - 4 * best.std() / np.sqrt(runs)
+        assert np.all(best <= f.stall_gradient_l1() * (1 + 1e-9))
+
+
+def test_lower_complexity_inverts_the_lower_rate():
+    rng = rng_for("lowercomp")
+    for _ in range(10):
+        d, L, Delta, sigma = random_lift_setting(rng)
+        eps = np.sqrt(L * Delta) / 4 * rng.uniform(0.01, 0.9)
+        N = lb.signsgd_lower_complexity(eps, L, Delta, sigma)
+        s = sigma.sum()
+        assert N == pytest.approx(max(L * Delta / (32 * eps**2), s**2 * L * Delta / (128 * eps**4)))
+        assert lb.signsgd_lower_rate(0.999 * N, L, Delta, sigma) > eps
+        assert lb.signsgd_lower_rate(N, L, Delta, sigma) == pytest.approx(eps)
+
+
+def test_noise_split_is_proportional_to_sigma():
+    rng = rng_for("split")
+    sigma = rng.exponential(1.0, 7)
+    L, D = lb.noise_split(3.0, 2.0, sigma)
+    np.testing.assert_allclose(L, 3 * sigma / sigma.sum())
+    np.testing.assert_allclose(D, 2 * sigma / sigma.sum())
+    w = rng.exponential(1.0, 7)
+    L, D = lb.noiseless_split(3.0, 2.0, w)
+    np.testing.assert_allclose(L, 3 * w / w.sum())
+    np.testing.assert_allclose(D / L, 2 / 3)
+
+
+def numpy_msign(G):
+    U, s, Vt = np.linalg.svd(G, full_matrices=False)
+    keep = s > 1e-12 * max(1.0, s.max())
+    return (U[:, keep] * 1.0) @ Vt[keep]
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 7), (5, 6)])
+def test_embedding_identities(shape):
+    m, n = shape
+    rng = rng_for(f"embed{shape}")
+    Q = lb.random_orthogonal(m, rng)
+    np.testing.assert_allclose(Q @ Q.T, np.eye(m), atol=1e-12)
+    g = rng.standard_normal(m)
+    G = lb.embed(g, Q, n)
+    P = np.eye(m, n)
+    np.testing.assert_allclose(G, Q.T @ np.diag(g) @ P, atol=1e-12)
+    np.testing.assert_allclose(numpy_msign(G), Q.T @ np.diag(np.sign(g)) @ P, atol=1e-10)
+    assert np.linalg.svd(G, compute_uv=False).sum() == pytest.approx(np.abs(g).sum())
+    sigma = rng.exponential(1.0, m)
+    Sigma = lb.noise_covariance(sigma, Q)
+    assert np.linalg.svd(Sigma, compute_uv=False).sum() == pytest.approx(sigma.sum())
+    W = rng.standard_normal((4, m, n))
+    np.testing.assert_allclose(lb.coordinates(W, Q), np.diagonal(Q @ W @ P.T, axis1=-2, axis2=-1))
+    np.testing.assert_allclose(lb.selector(m, n), P)
+
+
+def test_embedded_gradient_and_muon_step_follow_signsgd():
+    rng = rng_for("embedgrad")
+    m, n = 3, 5
+    f = lb.lower_bound_instance(200, 2.0, 1.5, np.array([1.0, 0.3, 0.5]), 0.05, "noise")
+    F = lb.MuonEmbedding(f, lb.random_orthogonal(m, rng), n)
+    z = rng.uniform(0, 1, m)
+    W = F.point(z)
+    np.testing.assert_allclose(F.coordinates(W), z, atol=1e-12)
+    assert F.value(W) == pytest.approx(f.value(z))
+    h = 1e-6
+    E = rng.standard_normal((m, n))
+    fd = (F.value(W + h * E) - F.value(W - h * E)) / (2 * h)
+    assert fd == pytest.approx((F.grad(W) * E).sum(), abs=1e-6)
+    G = F.sample(F.grad(W), np.random.default_rng(7), batch=2)
+    g = f.sample(f.grad(z), np.random.default_rng(7), batch=2)
+    np.testing.assert_allclose(F.coordinates(G), g, atol=1e-12)
+    W_next = W - 0.05 * numpy_msign(G)
+    np.testing.assert_allclose(F.coordinates(W_next), z - 0.05 * np.sign(g), atol=1e-10)
+
+
+def test_zero_chain_gradient_and_chain_property():
+    rng = rng_for("chain")
+    T = int(rng.integers(2, 10))
+    x = rng.standard_normal((5, T))
+    h = 1e-6
+    fd = np.stack(
+        [
+            (lb.zero_chain_value(x + h * e) - lb.zero_chain_value(x - h * e)) / (2 * h)
+            for e in np.eye(T)
+        ],
+        -1,
+    )
+    np.testing.assert_allclose(lb.zero_chain_grad(x), fd, atol=1e-5)
+    k = int(rng.integers(0, T - 1))
+    y = np.zeros(T)
+    y[:k] = rng.uniform(-2, 2, k)
+    if k:
+        y[k - 1] = rng.uniform(-0.5, 0.5)
+    g = lb.zero_chain_grad(y)
+    assert np.all(g[k + 1 :] == 0)
+    assert lb.progress(y, 0.5) <= max(k - 1, 0) or k == 0
+
+
+def test_probability_oracle_is_unbiased_and_sparse():
+    rng = rng_for("poracle")
+    T, p, R = 6, rng.uniform(0.1, 0.9), 200_000
+    x = np.zeros((R, T))
+    x[:, :2] = 1.0
+    oracle = lb.ProbabilityOracle(p)
+    draws = oracle.sample(x, rng)
+    grad = lb.zero_chain_grad(x[:1])[0]
+    se = draws.std(axis=0) / np.sqrt(R)
+    assert np.all(np.abs(draws.mean(axis=0) - grad) <= 5 * se + 1e-9 * np.abs(grad).max())
+    noisy = np.flatnonzero(draws.std(axis=0) > 1e-9 * np.abs(grad).max())
+    assert len(noisy) == 1 and noisy[0] == 2
+
+
+def test_chain_linf_smoothness_grows_with_length():
+    values = []
+    for T in (2, 4, 8):
+        H = lb.zero_chain_hessian(np.full(T, 0.75))
+        values.append(lb.cube_quadratic_max(H) / np.abs(np.linalg.eigvalsh(H)).max())
+    assert values[0] < values[1] < values[2] and values[2] > 5
+
+
+@pytest.mark.parametrize(("method", "lr"), [("sgd", 0.02), ("signsgd", 0.05)])
+def test_zero_chain_progress_needs_successful_queries(method, lr):
+    rng = rng_for(f"zc{method}")
+    p, steps, runs, T = rng.uniform(0.05, 0.3), 60, 300, 6
+    prog = lb.run_zero_chain(method, np.zeros((runs, T)), p=p, lr=lr, steps=steps, rng=rng)
+    assert prog.shape == (steps + 1, runs) and np.all(prog[0] == 0)
+    # each link needs one successful query: progress <= Binomial(t, p) successes
+    t = np.arange(steps + 1)
+    se = np.sqrt(t * p * (1 - p) / runs) + 1e-12
+    assert np.all(prog.mean(axis=1) <= p * t + 4 * se + 1e-9)
+    sure = lb.run_zero_chain(method, np.zeros((2, T)), p=1.0, lr=lr, steps=400, rng=rng)
+    assert np.all(sure[-1] == T)
+
+
+def test_cube_quadratic_max_matches_enumeration():
+    rng = rng_for("cube")
+    A = rng.standard_normal((5, 5))
+    H = A + A.T
+    best = max(
+        abs(np.array(v) @ H @ np.array(v))
+        for v in np.ndindex(*(2,) * 5)
+        for v in [2 * np.array(v) - 1]
+    )
+    assert lb.cube_quadratic_max(H) == pytest.approx(best)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: lb.ResistingFunction(0, 1, 1), "eps"),
+        (lambda: lb.ResistingFunction(-0.1, 1, 1), "eps"),
+        (lambda: lb.ResistingFunction(0.1, 0, 1), "eta"),
+        (lambda: lb.ResistingFunction(0.1, 1, 0), "n"),
+        (lambda: lb.ResistingFunction(0.1, 1, 2.5), "n"),
+        (lambda: lb.BimodalOracle(-1, 0.1), "sigma"),
+        (lambda: lb.BimodalOracle(1, 0), "eps"),
+        (lambda: lb.BimodalOracle(1, 0.1).sample([1.0], "seed"), "rng"),
+        (lambda: lb.BimodalOracle(1, 0.1).sample([1.0], np.random.default_rng(), 0), "batch"),
+        (lambda: lb.hard_instance(0.3, 1, 0.1), "eps"),
+        (lambda: lb.hard_instance(0.1, 1, -0.1), "eta"),
+        (lambda: lb.stall_threshold(0.1, -1), "sigma"),
+        (lambda: lb.stall_probability(0.1, 1, 0), "steps"),
+        (lambda: lb.lower_bound_instance(0, 1, 1, [1.0], 0.1, "noise"), "N"),
+        (lambda: lb.lower_bound_instance(10, 1, 1, [1.0], 0.1, "both"), "term"),
+        (lambda: lb.noise_split(1, 1, [0.0, 0.0]), "sigma"),
+        (lambda: lb.embed([1.0, 2.0], np.ones((2, 2)), 3), "Q"),
+        (lambda: lb.selector(3, 2), "n"),
+        (lambda: lb.ProbabilityOracle(1.5), "p"),
+        (lambda: lb.signsgd_lower_complexity(10.0, 1, 1, [1.0]), "eps"),
+        (lambda: lb.SeparableHardInstance([1.0], [1.0], [1.0], 0.3, 0.1), "eps"),
+        (lambda: lb.SeparableHardInstance([1.0], [1.0, 2.0], [1.0], 0.1, 0.1), "same length"),
+        (lambda: lb.SeparableHardInstance([-1.0], [1.0], [1.0], 0.1, 0.1), "L"),
+        (lambda: lb.run_signsgd(None, None, [0.0], lr=0, steps=1, rng=None), "lr"),
+    ],
+)
+def test_bad_input_raises(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
