@@ -1,0 +1,74 @@
+"""Checkers for the exercises of the chapter *Sparse noise made visible*."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from signlab.exercises import Feedback, close, register
+from signlab.experiments import noise_comparison
+from signlab.noise import density, estimate_density, sparse_sigma
+from signlab.simulate import gradients_to_reach
+
+
+def exercise_samples() -> np.ndarray:
+    """The 256 sampled gradients in ℝ²⁰ of exercise ex-sparse_noise-3 (fixed seed)."""
+    rng = np.random.default_rng(2026)
+    sigma = np.concatenate([np.full(4, 3.0), np.full(16, 0.25)])
+    return rng.normal(size=20) + sigma * rng.standard_normal((256, 20))
+
+
+@register("ex-sparse_noise-1")
+def density_of_sigma(answer: Any) -> Feedback:
+    expected = density(np.array([4.0, 1.0, 1.0, 1.0, 1.0]))
+    return close(
+        "ex-sparse_noise-1", answer, expected, hint="φ = ‖σ‖₁²/(d‖σ‖₂²) with d = 5.", rtol=1e-4
+    )
+
+
+@register("ex-sparse_noise-2")
+def noisy_coordinates_for_gain(answer: Any) -> Feedback:
+    d, gain = 1000, 40
+    k = next(k for k in range(1, d + 1) if np.isclose(1 / density(sparse_sigma(d, k, 1.0)), gain))
+    return close(
+        "ex-sparse_noise-2",
+        answer,
+        k,
+        hint="the noise terms differ by 1/φ, and k equal noisy coordinates give φ = k/d.",
+    )
+
+
+@register("ex-sparse_noise-3")
+def estimated_density(answer: Any) -> Feedback:
+    expected = estimate_density(exercise_samples())
+    return close(
+        "ex-sparse_noise-3",
+        answer,
+        expected,
+        rtol=5e-4,
+        hint="per-coordinate std with n − 1 in the denominator, then ‖σ̂‖₁²/(d‖σ̂‖₂²).",
+    )
+
+
+@register("ex-sparse_noise-4")
+def bimodal_draw(answer: Any) -> Feedback:
+    sigma, grad = 3.0, -1.0
+    q = sigma**2 / (sigma**2 + grad**2)
+    return close(
+        "ex-sparse_noise-4",
+        answer,
+        (q, grad / (1 - q)),
+        hint="answer (q, value): q = σ²/(σ² + g²), and an unbiased draw needs (1 − q)·value = g.",
+    )
+
+
+@register("ex-sparse_noise-5")
+def gradients_to_target(answer: Any) -> Feedback:
+    expected = gradients_to_reach(noise_comparison()["signsgd"], 0.1)
+    return close(
+        "ex-sparse_noise-5",
+        answer,
+        expected,
+        hint="run noise_comparison() with its defaults and use gradients_to_reach(..., 0.1).",
+    )

@@ -1,0 +1,128 @@
+"""The paper's toy experiments, the d-sweep and the plotting helpers, against independent loops."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from signlab import experiments, viz
+
+
+def fresh_rng() -> np.random.Generator:
+    return np.random.default_rng()
+
+
+def test_toy_deterministic_picks_the_best_rate_of_plain_loops():
+    d, stiff, steps, lrs = 40, 50.0, 60, (1e-1, 1e-2, 1e-3)
+    result = experiments.toy_deterministic(d=d, stiff=stiff, steps=steps, lrs=lrs, seeds=2, seed=3)
+    L = np.ones(d)
+    L[0] = stiff
+    x0 = torch.randn(2, d, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    x0 = x0.numpy()
+    x0[:, 0] /= stiff
+    for method, direction in [("sgd", lambda g: g), ("signsgd", np.sign)]:
+        curves = {}
+        for lr in lrs:
+            x, f = x0.copy(), []
+            with np.errstate(over="ignore", invalid="ignore"):
+                for _ in range(steps):
+                    f.append(0.5 * (L * x**2).sum(1))
+                    x = x - lr * direction(L * x)
+            curves[lr] = np.nan_to_num(np.array(f).T, nan=np.inf)
+        best = min(lrs, key=lambda lr: curves[lr][:, -1].mean())
+        assert result.lrs[method] == best
+        assert result[method].shape == (2, steps)
+        np.testing.assert_allclose(result[method], curves[best], rtol=1e-9)
+
+
+def test_toy_stochastic_shapes_and_start():
+    result = experiments.toy_stochastic(d=10, steps=30, seeds=5, seed=1)
+    x0 = torch.randn(5, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    for method in ("sgd", "signsgd"):
+        assert result[method].shape == (5, 30)
+        np.testing.assert_allclose(result[method][:, 0], 0.5 * (x0.numpy() ** 2).sum(1))
+    assert result.lrs == {"sgd": 1e-3, "signsgd": 1e-2}
+    assert isinstance(result, experiments.Losses)
+
+
+@pytest.mark.slow
+def test_toy_stochastic_paper_defaults_signsgd_ends_lower():
+    result = experiments.toy_stochastic()
+    assert result["sgd"].shape == (42, 3000)
+    assert result["signsgd"][:, -500:].mean() < result["sgd"][:, -500:].mean()
+
+
+def test_noise_comparison_runs_both_methods_at_their_rates():
+    runs = experiments.noise_comparison(d=20, k=2, steps=15, seeds=4, sgd_rate=0.5)
+    assert set(runs) == {"sgd", "signsgd"}
+    L_max = 0.5 * (1 / 20 + 1 / 2)
+    assert runs["sgd"].lr == pytest.approx(0.5 / L_max, rel=1e-6)
+    assert runs["signsgd"].lr == pytest.approx(0.1)
+    for run in runs.values():
+        assert run["grad_l1"].shape == (4, 16)
+    with pytest.raises(ValueError, match="k"):
+        experiments.noise_comparison(d=5, k=6)
+
+
+def test_lift_problem_curvature_follows_sigma():
+    rng = fresh_rng()
+    sigma = rng.uniform(0, 1, size=7)
+    L = experiments.lift_problem(sigma, linf=3.0).L.numpy()
+    np.testing.assert_allclose(L, 1.5 * (1 / 7 + sigma / sigma.sum()))
+    np.testing.assert_allclose(experiments.lift_problem(np.zeros(4)).L.numpy(), np.full(4, 0.25))
+    with pytest.raises(ValueError, match="sigma"):
+        experiments.lift_problem([1.0, -1.0])
+
+
+def test_d_sweep_problem_keeps_linf_and_sigma_l1():
+    rng = fresh_rng()
+    d = int(rng.integers(2, 500))
+    for shape, phi in [("dense", 1.0), ("sparse", 1.0 / d)]:
+        problem, model = experiments.d_sweep_problem(d, shape, noise_l1=0.3, linf=2.0)
+        sigma = model.sigma.numpy()
+        assert problem.L.sum().item() == pytest.approx(2.0)
+        assert sigma.sum() == pytest.approx(0.3)
+        assert sigma.sum() ** 2 / (d * (sigma**2).sum()) == pytest.approx(phi)
+    with pytest.raises(ValueError, match="shape"):
+        experiments.d_sweep_problem(10, "medium")
+
+
+def test_d_sweep_sparse_gain_grows_with_d_dense_does_not():
+    result = experiments.d_sweep((10, 100), seeds=32)
+    ratio = {
+        shape: result[(shape, "sgd")]["gradients"] / result[(shape, "signsgd")]["gradients"]
+        for shape in experiments.SHAPES
+    }
+    assert np.all(np.isfinite(ratio["sparse"])) and np.all(np.isfinite(ratio["dense"]))
+    assert ratio["sparse"][1] > 4 * ratio["sparse"][0]
+    assert 0.5 < ratio["dense"][1] / ratio["dense"][0] < 2
+
+
+def test_loglog_slope_recovers_power_law():
+    rng = fresh_rng()
+    p, c = rng.uniform(-2, 2), rng.uniform(0.1, 10)
+    x = np.geomspace(1, 1e4, 6)
+    assert experiments.loglog_slope(x, c * x**p) == pytest.approx(p)
+    assert experiments.loglog_slope([1, 2, 4], [1, math.inf, 4]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="two finite"):
+        experiments.loglog_slope([1, 2], [1, math.inf])
+
+
+def test_band_traces_mean_and_quantiles():
+    rng = fresh_rng()
+    values = rng.normal(size=(50, 7))
+    values[3, 5] = np.inf
+    x = np.arange(7)
+    band, line = viz.band_traces(x, values, name="sgd", color=viz.COLORS["sgd"])
+    np.testing.assert_allclose(line.y[:5], values[:, :5].mean(0))
+    assert np.isnan(line.y[5])
+    column = np.sort(values[:, 2])
+    pos = 0.9 * (len(column) - 1)
+    hi = column[int(pos)] + (column[int(pos) + 1] - column[int(pos)]) * (pos - int(pos))
+    assert band.y[2] == pytest.approx(hi)
+    assert viz.rgba("#ff0080", 0.5) == "rgba(255, 0, 128, 0.5)"
+    with pytest.raises(ValueError, match="values"):
+        viz.band_traces(x, values[:, :3], name="a", color="#000000")
+    with pytest.raises(ValueError, match="color"):
+        viz.rgba("red", 0.5)
