@@ -1,0 +1,196 @@
+"""Token streams for language-model training: an offline byte corpus and a cached web-text corpus.
+
+Both paths end in the same object, a 1-D array of token ids ``u`` (a ``numpy.memmap`` for the large
+one), and training draws batches of windows from it: for a start ``s``, the input is
+``u[s : s+T]`` and the target is ``u[s+1 : s+T+1]`` (next-token prediction).
+
+- Offline (tests, the book build): the UTF-8 bytes of the standard library's ``pydoc_data.topics``,
+  vocabulary 256, no network.
+- Online (Colab): a web-text corpus (FineWeb-Edu) tokenized with GPT-2 BPE (tiktoken), written
+  once to a ``uint16`` file with a SHA-256 checksum and cached (on Google Drive when mounted).
+  The download runs only through :func:`prepare_web_text` with ``download=True``; the tokenize →
+  file → batches logic it uses is the same for any iterable of documents, so tests run it
+  offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from signlab import _validate
+
+BYTE_VOCAB = 256
+GPT2_EOT = 50256
+GPT2_VOCAB = 50257
+DRIVE_DIR = Path("/content/drive/MyDrive")
+WEB_TEXT = ("HuggingFaceFW/fineweb-edu", "sample-10BT")
+
+
+def byte_corpus() -> np.ndarray:
+    """The UTF-8 bytes of ``pydoc_data.topics`` (Python's help texts, ~466 kB) as uint8 ids."""
+    from pydoc_data import topics
+
+    text = "\n\n".join(topics.topics[k] for k in sorted(topics.topics))
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
+
+
+def split_tokens(tokens: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Split a token stream into a training head and a validation tail (a contiguous cut)."""
+    _validate.unit_interval("val_fraction", val_fraction)
+    cut = len(tokens) - int(round(val_fraction * len(tokens)))
+    return tokens[:cut], tokens[cut:]
+
+
+def batch_starts(
+    n_tokens: int, block_size: int, n: int, generator: torch.Generator
+) -> torch.Tensor:
+    """``n`` window starts, uniform on {0, …, n_tokens − T − 1}, from a private generator."""
+    high = n_tokens - block_size
+    if high < 1:
+        raise ValueError(f"the corpus must hold more than block_size + 1 = {block_size + 1} tokens")
+    return torch.randint(high, (n,), generator=generator)
+
+
+def windows(tokens: np.ndarray, starts: torch.Tensor, block_size: int):
+    """Inputs ``u[s:s+T]`` and next-token targets ``u[s+1:s+T+1]`` for each start s, as int64."""
+    idx = starts.numpy()[:, None] + np.arange(block_size + 1)[None, :]
+    chunk = torch.from_numpy(np.asarray(tokens[idx], dtype=np.int64))
+    return chunk[:, :-1], chunk[:, 1:]
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    """SHA-256 hex digest of a file, read in chunks so large token files never load whole."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def tokenize_to_file(
+    documents: Iterable[str],
+    encode: Callable[[str], list[int]],
+    path: str | os.PathLike,
+    eot: int,
+    max_tokens: int | None = None,
+    dtype=np.uint16,
+    progress: bool = True,
+) -> dict:
+    """Tokenize documents into one flat file ``[doc₁, eot, doc₂, eot, …]`` and return its metadata.
+
+    The stream is written to ``path + '.tmp'`` and moved into place with ``os.replace`` only when
+    complete, so an interrupted run never leaves a truncated cache; a JSON sidecar
+    ``path + '.json'`` records the token count, dtype and SHA-256 checksum, which
+    :func:`load_token_file` verifies.
+    """
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    limit = None if max_tokens is None else _validate.integer("max_tokens", max_tokens)
+    top = np.iinfo(dtype).max
+    n = 0
+    tmp = path.with_name(path.name + ".tmp")
+    bar = tqdm(total=limit, unit="tok", unit_scale=True, disable=not progress, desc=path.name)
+    with open(tmp, "wb") as f:
+        for doc in documents:
+            ids = np.asarray([*encode(doc), eot], dtype=np.int64)
+            if ids.size and (ids.min() < 0 or ids.max() > top):
+                raise ValueError(f"token ids must lie in [0, {top}] for dtype {np.dtype(dtype)}")
+            if limit is not None:
+                ids = ids[: limit - n]
+            ids.astype(dtype).tofile(f)
+            n += ids.size
+            bar.update(ids.size)
+            if limit is not None and n >= limit:
+                break
+    bar.close()
+    os.replace(tmp, path)
+    meta = {"n_tokens": n, "dtype": np.dtype(dtype).name, "sha256": sha256_file(path)}
+    _write_json_atomic(path.with_name(path.name + ".json"), meta)
+    return meta
+
+
+def load_token_file(path: str | os.PathLike, verify: bool = True) -> np.memmap:
+    """Open a token file as a read-only memory map, checking size and checksum (its sidecar)."""
+    path = Path(path)
+    meta = json.loads(path.with_name(path.name + ".json").read_text())
+    if verify and sha256_file(path) != meta["sha256"]:
+        raise ValueError(f"checksum mismatch for {path}: delete it and prepare the data again")
+    tokens = np.memmap(path, dtype=meta["dtype"], mode="r")
+    if len(tokens) != meta["n_tokens"]:
+        raise ValueError(f"{path} holds {len(tokens)} tokens, its sidecar says {meta['n_tokens']}")
+    return tokens
+
+
+def cache_dir() -> Path:
+    """Where prepared corpora live: Google Drive when mounted (survives Colab disconnects), else
+    ``$SIGNLAB_CACHE`` or ``~/.cache/signlab``."""
+    if DRIVE_DIR.is_dir():
+        return DRIVE_DIR / "signlab_cache"
+    return Path(os.environ.get("SIGNLAB_CACHE", Path.home() / ".cache" / "signlab"))
+
+
+def prepare_web_text(
+    n_tokens: int, download: bool = False, directory: str | os.PathLike | None = None
+) -> tuple[Path, Path]:
+    """Train/val token files of FineWeb-Edu under GPT-2 BPE, prepared once and then reused.
+
+    Needs ``pip install tiktoken datasets`` and network access; it streams documents (no full
+    download), keeps the first ``n_tokens`` for training and the next ``n_tokens // 100`` for
+    validation. Without ``download=True`` it only opens an existing cache, so nothing is fetched
+    by accident.
+    """
+    _validate.integer("n_tokens", n_tokens, low=1000)
+    root = Path(directory) if directory is not None else cache_dir()
+    out = root / f"fineweb_edu_gpt2_{n_tokens}"
+    train, val = out / "train.bin", out / "val.bin"
+    if train.exists() and val.exists():
+        return train, val
+    if not download:
+        raise FileNotFoundError(
+            f"no prepared corpus at {out}; call prepare_web_text(..., download=True) "
+            "or pass --download to `python -m signlab.gpt` (needs network, tiktoken, datasets)"
+        )
+    import tiktoken
+    from datasets import load_dataset
+
+    enc = tiktoken.get_encoding("gpt2")
+    docs = (row["text"] for row in load_dataset(*WEB_TEXT, split="train", streaming=True))
+    encoded = encode_in_batches(docs, enc.encode_ordinary_batch)
+    tokenize_to_file(encoded, list, train, GPT2_EOT, max_tokens=n_tokens)
+    tokenize_to_file(encoded, list, val, GPT2_EOT, max_tokens=max(n_tokens // 100, 1))
+    return train, val
+
+
+def encode_in_batches(
+    documents: Iterable[str], encode_batch: Callable, batch: int = 1024
+) -> Iterable[list[int]]:
+    """Token lists of ``documents``, encoded ``batch`` at a time on every CPU core.
+
+    ``encode_batch(texts, num_threads=k)`` is tiktoken's multithreaded batch encoder; feeding
+    the result to :func:`tokenize_to_file` with ``encode=list`` keeps one code path for both.
+    """
+    batch = _validate.integer("batch", batch)
+    threads = os.cpu_count() or 1
+    chunk = []
+    for doc in documents:
+        chunk.append(doc)
+        if len(chunk) == batch:
+            yield from encode_batch(chunk, num_threads=threads)
+            chunk = []
+    if chunk:
+        yield from encode_batch(chunk, num_threads=threads)
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj))
+    os.replace(tmp, path)

@@ -1,0 +1,71 @@
+"""Optimizers by name for GPT training, with the GPT-2 weight-decay convention.
+
+Weight decay applies to the matrices (embeddings and linear weights, ``p.dim() >= 2``) and never to
+biases or LayerNorm gains, as in GPT-2 training. Names:
+
+- ``sgd``: heavy-ball SGD, momentum 0.9 (the paper's baseline);
+- ``signsgd``: x ← x − η sign(g);  ``signum``: sign of the momentum;  ``lion``: Chen et al. (2023);
+- ``adamw``: AdamW with β = (0.9, 0.95) (fused kernel on CUDA);
+- ``muon``: Muon on the hidden 2-D weights, AdamW on embeddings, head, gains and biases
+  (Jordan et al., 2024).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from signlab import _validate
+from signlab.gpt.presets import OPTIMIZERS
+
+ADAMW_BETAS = (0.9, 0.95)
+
+
+def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two parameter groups: matrices with ``weight_decay``, vectors (biases, gains) with 0."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+def make_optimizer(
+    name: str,
+    model: nn.Module,
+    lr: float,
+    weight_decay: float = 0.0,
+    adamw_lr: float = 3e-4,
+) -> torch.optim.Optimizer:
+    """The optimizer called ``name`` over ``model``'s parameters (``ValueError`` lists valid names).
+
+    ``adamw_lr`` is the AdamW learning rate that Muon uses for its non-matrix parameters.
+    """
+    _validate.choice("optimizer", name, OPTIMIZERS)
+    lr = _validate.positive("lr", lr)
+    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
+    fused = next(model.parameters()).device.type == "cuda"
+    groups = decay_groups(model, weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, betas=ADAMW_BETAS, fused=fused)
+    from signlab import optim
+
+    if name == "signsgd":
+        return optim.SignSGD(groups, lr=lr)
+    if name == "signum":
+        return optim.Signum(groups, lr=lr, momentum=0.9)
+    if name == "lion":
+        return optim.Lion(groups, lr=lr, betas=(0.9, 0.99))
+    muon_params, adamw_params = optim.muon_param_groups(model)
+    return optim.MuonWithAdamW(
+        muon_params,
+        adamw_params,
+        lr=lr,
+        momentum=0.95,
+        adamw_lr=_validate.positive("adamw_lr", adamw_lr),
+        adamw_betas=ADAMW_BETAS,
+        weight_decay=weight_decay,
+        adamw_weight_decay=0.0,
+    )
