@@ -1,0 +1,138 @@
+"""The Muon chapter's claims: the embedding identity, Muon = SignSGD on the embedded instance,
+Newton–Schulz convergence and band, and the matrix noise model (signlab.matrix_problems)."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from signlab import lowerbound as lb
+from signlab.matrix import msign, newton_schulz, newton_schulz_band
+from signlab.matrix_problems import (
+    MatrixGaussian,
+    low_rank_sigma,
+    matrix_density,
+    register_muon,
+    run_muon,
+)
+from signlab.problems import SeparableQuadratic
+from signlab.simulate import simulate
+
+seeds = st.integers(0, 2**31 - 1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=seeds, m=st.integers(1, 7), extra=st.integers(0, 5), tall=st.booleans())
+def test_msign_of_the_embedding_is_the_embedding_of_sign(seed, m, extra, tall):
+    rng = np.random.default_rng(seed)
+    n = m + extra
+    Q = lb.random_orthogonal(m, rng)
+    g = rng.standard_normal(m) * (rng.random(m) > 0.3)  # exact zeros: sign(0) = 0
+    G = Q.T @ np.diag(g) @ np.eye(m, n)  # written out: Qᵀ diag(g) P with P = [I_m, 0]
+    expected = Q.T @ np.diag(np.sign(g)) @ np.eye(m, n)
+    np.testing.assert_allclose(lb.embed(g, Q, n), G, atol=1e-14)
+    if tall:
+        G, expected = G.T, expected.T
+    np.testing.assert_allclose(msign(torch.tensor(G), method="svd").numpy(), expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_muon_on_the_embedded_instance_reproduces_signsgd(batch):
+    rng = np.random.default_rng(7)
+    m, n, runs, steps, lr = 4, 6, 5, 150, 0.02
+    inst = lb.lower_bound_instance(300, 1.0, 1.0, np.array([0.5, 0.3, 0.2, 0.0]), lr, "noise")
+    Q = lb.random_orthogonal(m, rng)
+    F = lb.MuonEmbedding(inst, Q, n)
+    x0 = np.zeros((runs, m))
+    xs = lb.run_signsgd(
+        inst, inst, x0, lr=lr, steps=steps, rng=np.random.default_rng(3), batch=batch
+    )
+    Ws = run_muon(F, F, F.point(x0), lr=lr, steps=steps, rng=np.random.default_rng(3), batch=batch)
+    assert np.abs(np.diff(xs, axis=0)).max() > 0  # the runs do move
+    np.testing.assert_allclose(F.coordinates(Ws), xs, atol=1e-10)
+    # W stays on the embedded subspace: W = Qᵀ diag(z) P
+    np.testing.assert_allclose(Ws, F.point(F.coordinates(Ws)), atol=1e-10)
+
+
+def test_muon_with_momentum_on_the_embedding_follows_signum_of_the_diagonal():
+    rng = np.random.default_rng(1)
+    m, n, mu, lr = 3, 5, 0.9, 0.05
+    inst = lb.lower_bound_instance(200, 1.0, 1.0, np.array([0.6, 0.4, 0.0]), lr, "noise")
+    F = lb.MuonEmbedding(inst, lb.random_orthogonal(m, rng), n)
+    Ws = run_muon(
+        F, F, F.point(np.zeros(m)), lr=lr, steps=60, rng=np.random.default_rng(2), momentum=mu
+    )
+    draws, x, b = np.random.default_rng(2), np.zeros(m), np.zeros(m)
+    for t in range(60):
+        g = inst.sample(inst.grad(x), draws)
+        b = mu * b + (1 - mu) * g
+        x = x - lr * np.sign(b)
+        np.testing.assert_allclose(F.coordinates(Ws[t + 1]), x, atol=1e-10)
+
+
+def test_cubic_newton_schulz_error_falls_and_quintic_stays_in_its_band():
+    G = torch.randn(32, 96, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact = msign(G, method="svd")
+    cubic = [
+        float(torch.linalg.matrix_norm(newton_schulz(G, k, "cubic") - exact, ord=2))
+        for k in range(0, 14, 2)
+    ]
+    assert all(b < a for a, b in zip(cubic, cubic[1:], strict=False)) and cubic[-1] < 1e-6
+    lo, hi = newton_schulz_band("quintic", 5)
+    for k in (5, 6, 8, 10):
+        s = torch.linalg.svdvals(newton_schulz(G, k, "quintic"))
+        assert lo - 1e-3 <= float(s.min()) and float(s.max()) <= hi + 1e-3
+        assert float(torch.linalg.matrix_norm(newton_schulz(G, k) - exact, ord=2)) > 0.1
+
+
+@pytest.mark.parametrize("rank", [1, 3, 8])
+def test_low_rank_sigma_norms_and_density(rank):
+    Sigma = low_rank_sigma(8, rank, 2.0, seed=rank)
+    s = np.linalg.eigvalsh(Sigma.numpy())
+    np.testing.assert_allclose(np.sort(s)[-rank:], 2.0 / np.sqrt(rank))
+    np.testing.assert_allclose(np.sort(s)[:-rank], 0.0, atol=1e-12)
+    assert matrix_density(Sigma) == pytest.approx(rank / 8)
+    sigma = np.array([3.0, 1.0, 0.0, 0.0])
+    Q = lb.random_orthogonal(4, np.random.default_rng(rank))
+    vector_phi = sigma.sum() ** 2 / (4 * (sigma**2).sum())
+    assert matrix_density(lb.noise_covariance(sigma, Q)) == pytest.approx(vector_phi)
+
+
+def test_matrix_gaussian_has_covariance_sigma_squared_over_batch():
+    Sigma = low_rank_sigma(4, 2, 3.0, seed=1) + 0.5 * torch.eye(4, dtype=torch.float64)
+    noise = MatrixGaussian(Sigma)
+    grad = torch.randn(4, 6, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    for batch in (1, 4):
+        draws = noise.gradient(grad.expand(20_000, 4, 6), batch, gen) - grad
+        cov = torch.einsum("kij,klj->il", draws, draws) / 20_000
+        np.testing.assert_allclose(cov.numpy(), (Sigma @ Sigma).numpy() / batch, atol=0.1 / batch)
+        np.testing.assert_allclose(draws.mean(0).numpy(), 0.0, atol=0.05)
+
+
+def test_simulated_muon_matches_a_loop_written_out():
+    register_muon()
+    m, n, seeds, lr = 3, 4, 2, 0.05
+    problem = SeparableQuadratic(torch.ones(m, n, dtype=torch.float64))
+    x0 = torch.randn(seeds, m, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    run = simulate(problem, None, "muon", x0, lr=lr, steps=5, record=("grad_nuc",))
+    W = x0.numpy().copy()
+    for _ in range(5):
+        U, _, Vt = np.linalg.svd(W, full_matrices=False)  # ∇F = W for F = ½‖W‖_F²
+        W = W - lr * U @ Vt
+    np.testing.assert_allclose(run.x.numpy(), W, atol=1e-12)
+    np.testing.assert_allclose(run["grad_nuc"][:, -1], np.linalg.svd(W, compute_uv=False).sum(-1))
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="rank"):
+        low_rank_sigma(4, 5)
+    with pytest.raises(ValueError, match="Sigma"):
+        MatrixGaussian(torch.tensor([[1.0, 2.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="Sigma"):
+        MatrixGaussian(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
+    with pytest.raises(ValueError, match="rows"):
+        MatrixGaussian(torch.eye(3)).gradient(torch.zeros(2, 4), 1, torch.Generator())
+    with pytest.raises(ValueError, match="W0"):
+        run_muon(None, None, np.zeros(3), lr=0.1, steps=1, rng=np.random.default_rng())
