@@ -1,6 +1,7 @@
 """Every exercise checker accepts the book's solution and rejects wrong answers."""
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -40,7 +41,10 @@ def test_every_exercise_in_the_book_has_a_checker_and_a_solution_check():
 
 @pytest.mark.parametrize("label", sorted(exercise_labels()))
 def test_checker_accepts_solution_and_rejects_perturbations(label):
-    answer = eval(solution_calls()[label], {"np": np})  # literal answers from the chapters
+    namespace = {"np": np, "math": math, **{k: v for k, v in vars(math).items() if k[0] != "_"}}
+    answer = eval(
+        solution_calls()[label], namespace
+    )  # the chapters' answers: literals or arithmetic
     assert check(label, answer).correct
     wrong = np.asarray(answer, dtype=float) * 1.37 + 0.11
     assert not check(label, wrong).correct
@@ -56,3 +60,15 @@ def test_feedback_rendering_and_errors():
     assert isinstance(good, Feedback)
     with pytest.raises(ValueError, match="exercise must be one of"):
         check("ex-none", 1)
+
+
+def test_register_refuses_a_second_checker_for_the_same_label():
+    from signlab.exercises import register
+
+    @register("ex-test-only")
+    def first(answer):
+        return close("ex-test-only", answer, 1.0)
+
+    assert check("ex-test-only", 1.0).correct
+    with pytest.raises(ValueError, match="already has a checker"):
+        register("ex-test-only")(lambda answer: close("ex-test-only", answer, 2.0))

@@ -53,3 +53,10 @@ def test_slider_figure_toggles_visibility():
         sw.slider_figure(lambda v: [], [1], label="k", active=3)
     with pytest.raises(ValueError, match="values must contain"):
         sw.slider_figure(lambda v: [], [], label="k")
+
+
+def test_is_static_build_reads_the_environment(monkeypatch):
+    monkeypatch.setenv(sw.STATIC_ENV, "1")
+    assert sw.is_static_build()
+    monkeypatch.setenv(sw.STATIC_ENV, "0")
+    assert not sw.is_static_build()

@@ -1,0 +1,58 @@
+"""Every public function and class of signlab is used by a chapter or a test, and documented."""
+
+import importlib
+import inspect
+import pkgutil
+import re
+from pathlib import Path
+
+import signlab
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIP_MODULES = {"signlab.gpt.__main__"}
+
+
+def public_objects():
+    for info in pkgutil.walk_packages(signlab.__path__, "signlab."):
+        if info.name in SKIP_MODULES or any(p.startswith("_") for p in info.name.split(".")[1:]):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            if obj.__module__ == info.name:
+                yield info.name, name, obj
+
+
+def corpus():
+    texts = [p.read_text() for p in (ROOT / "tests").glob("*.py")]
+    texts += [p.read_text() for p in (ROOT / "book").glob("*.ipynb")]
+    texts += [p.read_text() for p in (ROOT / "benchmarks").glob("*.py")]
+    return "\n".join(texts)
+
+
+def test_every_public_object_is_used_by_the_book_or_a_test():
+    text = corpus()
+    sphinx_hooks = {("signlab.sphinxext", "PlotlyRenderer")}
+    unused = [
+        f"{mod}.{name}"
+        for mod, name, obj in public_objects()
+        if (mod, name) not in sphinx_hooks
+        and not re.search(rf"\b{re.escape(name)}\b", text)
+        and not _is_chapter_answer_key(mod)
+    ]
+    assert not unused, f"public but never used by a chapter or a test: {unused}"
+
+
+def _is_chapter_answer_key(module: str) -> bool:
+    """Checker modules (signlab.exercises.<chapter>) are exercised through check() in test_exercises."""
+    return module.startswith("signlab.exercises.")
+
+
+def test_every_public_object_has_a_docstring():
+    missing = [
+        f"{m}.{n}"
+        for m, n, obj in public_objects()
+        if not (obj.__doc__ or "").strip() and not _is_chapter_answer_key(m)
+    ]
+    assert not missing, f"missing docstrings: {missing}"
