@@ -1,7 +1,9 @@
+import math
+
 import numpy as np
 import pytest
 
-from signlab.tails import mean_scale, student_t_draws, tail_index
+from signlab.tails import mean_scale, sign_flip_probability, student_t_draws, survival, tail_index
 
 
 def symmetric_stable(alpha, size, rng):
@@ -62,3 +64,20 @@ def test_student_t_draws_are_reproducible_and_scaled():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_sign_flip_probability_matches_closed_forms():
+    seed = int(np.random.default_rng().integers(2**31))
+    n = 400_000
+    tol = 4 * math.sqrt(0.25 / n)
+    cauchy = sign_flip_probability(-1.0, 1.0, scale=2.0, n=n, seed=seed)
+    assert cauchy == pytest.approx(0.5 - math.atan(1.0 / 2.0) / math.pi, abs=tol)
+    gauss = sign_flip_probability(0.5, None, batch=4, n=n, seed=seed)
+    assert gauss == pytest.approx(0.5 * math.erfc(0.5 * 2 / math.sqrt(2)), abs=tol)
+    with pytest.raises(ValueError, match="grad must be non-zero"):
+        sign_flip_probability(0.0, 1.5)
+
+
+def test_survival_counts_exceedances():
+    x = np.array([-4.0, 1.0, 2.0, -3.0])
+    assert np.allclose(survival(x, [0.5, 1.0, 2.5, 4.0]), [1.0, 0.75, 0.5, 0.0])

@@ -73,3 +73,42 @@ def student_t_draws(shape: tuple[int, ...], nu: float, scale: float, seed: int) 
     nu = _validate.positive("nu", nu)
     scale = _validate.nonnegative("scale", scale)
     return scale * np.random.default_rng(seed).standard_t(nu, size=shape)
+
+
+def survival(samples: Any, thresholds: Any) -> np.ndarray:
+    r"""Empirical two-sided tail :math:`\hat P(|X| > x)` of ``samples`` at each threshold :math:`x`.
+
+    For a power-law tail :math:`P(|X| > x) \sim C x^{-\nu}` it is a straight line of slope
+    :math:`-\nu` on log-log axes; for a Gaussian it falls faster than any line.
+    """
+    x = np.sort(np.abs(np.asarray(samples, dtype=float).ravel()))
+    _validate.finite_array("samples", x)
+    t = np.asarray(thresholds, dtype=float)
+    return 1.0 - np.searchsorted(x, t, side="right") / x.size
+
+
+def sign_flip_probability(
+    grad: float,
+    nu: float | None,
+    *,
+    scale: float = 1.0,
+    batch: int = 1,
+    n: int = 200_000,
+    seed: int = 0,
+) -> float:
+    r"""Monte Carlo :math:`P(\operatorname{sign}(g + \bar\xi_B) \ne \operatorname{sign}(g))`.
+
+    :math:`\bar\xi_B` is the mean of ``batch`` draws of ``scale``·t_ν noise (``nu=None``: Gaussian).
+    Whatever the tails, SignSGD moves each coordinate by :math:`\pm\eta` and is wrong with this
+    probability, which is below 1/2 for symmetric noise; SGD's error is the noise itself.
+    """
+    if grad == 0:
+        raise ValueError("grad must be non-zero (sign(0) = 0 is never flipped)")
+    batch = _validate.integer("batch", batch, low=1)
+    n = _validate.integer("n", n, low=1)
+    rng = np.random.default_rng(seed)
+    if nu is None:
+        noise = scale * rng.standard_normal((n, batch))
+    else:
+        noise = student_t_draws((n, batch), nu, scale, int(rng.integers(2**63)))
+    return float(np.mean(np.sign(grad + noise.mean(axis=1)) != np.sign(grad)))

@@ -1,0 +1,54 @@
+"""Checkers for the exercises of the chapter *Heavy tails, momentum and Lion*."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from signlab.exercises import Feedback, close, register
+from signlab.optim.functional import lion
+from signlab.tails import mean_scale
+
+
+@register("ex-heavy-tails-1")
+def _averaging_factor(answer: Any) -> Feedback:
+    return close(
+        "ex-heavy-tails-1", answer, mean_scale(100, 1.5), rtol=1e-3, hint="use B^(1/α − 1)."
+    )
+
+
+@register("ex-heavy-tails-2")
+def _batch_for_tenfold(answer: Any) -> Feedback:
+    expected = 10.0 ** (1.0 / (1.0 - 1.0 / 1.5))
+    return close("ex-heavy-tails-2", answer, expected, rtol=1e-3, hint="solve B^(1/α − 1) = 0.1.")
+
+
+@register("ex-heavy-tails-3")
+def _cauchy_flip(answer: Any) -> Feedback:
+    expected = 0.5 - math.atan(1.0) / math.pi
+    return close(
+        "ex-heavy-tails-3", answer, expected, rtol=1e-3, hint="the Cauchy CDF is 1/2 + arctan(x)/π."
+    )
+
+
+@register("ex-heavy-tails-4")
+def _lion_step(answer: Any) -> Feedback:
+    theta, _ = lion(
+        torch.zeros(2, dtype=torch.float64),
+        torch.tensor([-1.0, -1.0], dtype=torch.float64),
+        torch.tensor([0.5, -0.2], dtype=torch.float64),
+        lr=0.1,
+        betas=(0.9, 0.99),
+    )
+    return close(
+        "ex-heavy-tails-4", answer, theta.numpy(), hint="c = β₁m + (1 − β₁)g, then θ − η·sign(c)."
+    )
+
+
+@register("ex-heavy-tails-5")
+def _moment_order(answer: Any) -> Feedback:
+    return close(
+        "ex-heavy-tails-5", answer, 1.5, rtol=1e-9, hint="E|X|^p is finite exactly for p < ν."
+    )
