@@ -11,13 +11,7 @@ from signlab.gpt.model import GPT, GPTConfig
 CFG = GPTConfig(vocab_size=256, block_size=16, n_layer=1, n_head=2, n_embd=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matmuls run fastest (and steadiest on a shared machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_rows_are_the_gradients_of_fresh_microbatches():

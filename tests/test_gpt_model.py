@@ -9,14 +9,7 @@ import torch.nn.functional as F
 
 from signlab.gpt.model import GPT, GPTConfig, causal_lm_loss, flops_per_token
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matmuls run fastest (and steadiest on a shared machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 CFG = GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=4, n_embd=32)

@@ -3,19 +3,11 @@
 import json
 
 import pytest
-import torch
 
 from signlab.gpt.__main__ import main
 from signlab.gpt.sweep import common_target, steps_to_target, summarize_width
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matmuls run fastest (and steadiest on a shared machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _log(pairs):

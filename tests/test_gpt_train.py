@@ -11,14 +11,7 @@ from signlab.gpt.optimizers import decay_groups, make_optimizer
 from signlab.gpt.presets import OPTIMIZERS, PRESETS, get_preset, with_width
 from signlab.gpt.train import DivergenceError, RunConfig, autocast_dtype, read_log, train
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matmuls run fastest (and steadiest on a shared machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(tmp_path, **kw):

@@ -152,6 +152,24 @@ def toy_stochastic(
     return Losses(losses, lrs)
 
 
+def _race(problem, noise, x0, lrs, *, steps, batch, seed) -> dict[str, Trajectory]:
+    """Each method of ``lrs`` (method → step size) from ``x0`` with the same seed, recording ‖∇f‖₁."""
+    return {
+        method: simulate(
+            problem,
+            noise,
+            method,
+            x0,
+            lr=lr,
+            steps=steps,
+            batch=batch,
+            seed=seed,
+            record=("grad_l1",),
+        )
+        for method, lr in lrs.items()
+    }
+
+
 def lift_problem(sigma: Any, *, linf: float = 1.0) -> SeparableQuadratic:
     r"""½ Σ L_i x_i² with L_i = (L∞/2)(1/d + σ_i/‖σ‖₁): half of L∞ = ‖L‖₁ spread evenly, half with σ.
 
@@ -196,20 +214,7 @@ def noise_comparison(
     noise = Gaussian(sigma.float())
     x0 = initial_point(seeds, d, seed, dtype=torch.float32)
     lrs = {"sgd": sgd_rate / float(problem.L.max()), "signsgd": lr_signsgd}
-    return {
-        method: simulate(
-            problem,
-            noise,
-            method,
-            x0,
-            lr=lr,
-            steps=steps,
-            batch=batch,
-            seed=seed,
-            record=("grad_l1",),
-        )
-        for method, lr in lrs.items()
-    }
+    return _race(problem, noise, x0, lrs, steps=steps, batch=batch, seed=seed)
 
 
 def d_sweep_problem(
@@ -352,17 +357,4 @@ def heavy_tail_race(
     """
     x0 = initial_point(seeds, d, seed, dtype=torch.float32)
     problem, noise = heavy_tail_problem(d, nu)
-    return {
-        method: simulate(
-            problem,
-            noise,
-            method,
-            x0,
-            lr=lr,
-            steps=steps,
-            batch=batch,
-            seed=seed,
-            record=("grad_l1",),
-        )
-        for method, lr in lrs.items()
-    }
+    return _race(problem, noise, x0, lrs, steps=steps, batch=batch, seed=seed)

@@ -1,0 +1,13 @@
+"""Shared fixtures."""
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread: tiny matmuls are fastest and steadiest that way."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
