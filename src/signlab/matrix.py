@@ -85,6 +85,14 @@ def _baddbmm(inp: torch.Tensor, x: torch.Tensor, y: torch.Tensor, beta: float, a
     return torch.baddbmm(inp, x, y, beta=beta, alpha=alpha)
 
 
+def _wide_normalized(X: torch.Tensor, eps: float) -> tuple[torch.Tensor, bool]:
+    """X₀ = X/max(‖X‖_F, eps) in the wide orientation (m ≤ n), and whether X was transposed."""
+    tall = X.shape[-2] > X.shape[-1]
+    if tall:
+        X = X.mT
+    return X / X.norm(dim=(-2, -1), keepdim=True).clamp_min(eps), tall
+
+
 def newton_schulz(
     G: torch.Tensor,
     steps: int = 5,
@@ -102,13 +110,9 @@ def newton_schulz(
     steps = _validate.integer("steps", steps, low=0)
     a, b, c = ns_coefficients(coefficients)
     eps = _validate.positive("eps", eps)
-    X = G.to(working_dtype(G.device, dtype, G.dtype))
-    tall = X.shape[-2] > X.shape[-1]
-    if tall:
-        X = X.mT
+    X, tall = _wide_normalized(G.to(working_dtype(G.device, dtype, G.dtype)), eps)
     batch = X.shape[:-2]
     X = X.reshape(-1, *X.shape[-2:])
-    X = X / X.norm(dim=(-2, -1), keepdim=True).clamp_min(eps)
     for _ in range(steps):
         A = X @ X.mT
         B = _baddbmm(A, A, A, beta=b, alpha=c)
@@ -139,11 +143,7 @@ def newton_schulz_eigh(
     work = dtype or (torch.float64 if G.dtype == torch.float64 else torch.float32)
     if work not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64 for eigh (got {work})")
-    X = G.to(work)
-    tall = X.shape[-2] > X.shape[-1]
-    if tall:
-        X = X.mT
-    X = X / X.norm(dim=(-2, -1), keepdim=True).clamp_min(eps)
+    X, tall = _wide_normalized(G.to(work), eps)
     lam, V = torch.linalg.eigh(X @ X.mT)
     s = lam.clamp_min(0.0)
     r = torch.ones_like(s)
