@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup book rebuild test test-fast lint bench browser clean
 
-$(STAMP): requirements.txt pyproject.toml package.json package-lock.json
+$(STAMP): requirements.txt pyproject.toml signbook/pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[test]" -e ./signbook
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from signlab.matrix import msign, spectral_norm
+from signlab.geometry.matrix import msign, spectral_norm
 
 
 def median_time(fn, rounds: int) -> float:

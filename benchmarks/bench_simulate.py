@@ -17,7 +17,7 @@ import time
 import torch
 
 from signlab import experiments
-from signlab.simulate import simulate
+from signlab.sim.engine import simulate
 
 
 def median_time(fn, repeats: int) -> float:

@@ -1,4 +1,4 @@
-"""Tests of signlab.bounds against independent numeric computations on fresh random parameters."""
+"""Tests of signlab.theory.bounds against independent numeric computations on fresh random parameters."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from signlab import bounds
-from signlab.bounds import symbols as S
+from signlab.theory import bounds
+from signlab.theory.bounds import symbols as S
 
 SEED = np.random.SeedSequence().entropy
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signlab.exercises import Feedback, check, close, exercises
+from signbook.checks import Feedback, check, close, exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def test_feedback_rendering_and_errors():
 
 
 def test_register_refuses_a_second_checker_for_the_same_label():
-    from signlab.exercises import register
+    from signbook.checks import register
 
     @register("ex-test-only")
     def first(answer):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from signlab import experiments, viz
+from signlab import experiments
+from signlab.book import viz
 
 
 def fresh_rng() -> np.random.Generator:

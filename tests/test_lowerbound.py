@@ -1,4 +1,4 @@
-"""Tests of signlab.lowerbound: each property checked on fresh random parameters, Monte Carlo
+"""Tests of signlab.theory.lowerbound: each property checked on fresh random parameters, Monte Carlo
 tolerances from the standard error."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from signlab import lowerbound as lb
+from signlab.theory import lowerbound as lb
 
 SEED = np.random.SeedSequence().entropy
 

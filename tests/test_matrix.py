@@ -1,4 +1,4 @@
-"""signlab.matrix against independent computations (numpy SVD/eigh in float64, written here)."""
+"""signlab.geometry.matrix against independent computations (numpy SVD/eigh in float64, written here)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signlab.matrix import (
+from signlab.geometry.matrix import (
     msign,
     msign_svd,
     newton_schulz,

@@ -1,5 +1,5 @@
 """The Muon chapter's claims: the embedding identity, Muon = SignSGD on the embedded instance,
-Newton–Schulz convergence and band, and the matrix noise model (signlab.matrix_problems)."""
+Newton–Schulz convergence and band, and the matrix noise model (signlab.sim.matrix_noise)."""
 
 import numpy as np
 import pytest
@@ -7,17 +7,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signlab import lowerbound as lb
-from signlab.matrix import msign, newton_schulz, newton_schulz_band
-from signlab.matrix_problems import (
+from signlab.geometry.matrix import msign, newton_schulz, newton_schulz_band
+from signlab.sim.engine import simulate
+from signlab.sim.matrix_noise import (
     MatrixGaussian,
     low_rank_sigma,
     matrix_density,
     register_muon,
     run_muon,
 )
-from signlab.problems import SeparableQuadratic
-from signlab.simulate import simulate
+from signlab.sim.problems import SeparableQuadratic
+from signlab.theory import lowerbound as lb
 
 seeds = st.integers(0, 2**31 - 1)
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from signlab import geometry, noise
+from signlab import geometry
+from signlab.sim import noise
 
 N = 40_000
 
@@ -141,7 +142,7 @@ def test_heavy_tailed_is_unbiased_with_the_right_tail():
     """σ·t_ν draws: mean 0 for ν > 1, and P(|X| > x) ≈ 2·P(t_ν > x/σ) from the Student-t density."""
     import math
 
-    from signlab.noise import HeavyTailed
+    from signlab.sim.noise import HeavyTailed
 
     nu, scale = 1.5, 2.0
     noise = HeavyTailed(torch.full((4000,), scale, dtype=torch.float64), nu=nu)

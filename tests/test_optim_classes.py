@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signlab.matrix import newton_schulz
+from signlab.geometry.matrix import newton_schulz
 from signlab.optim import (
     Lion,
     Muon,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from signlab import problems
+from signlab.sim import problems
 
 
 def fresh_rng() -> np.random.Generator:

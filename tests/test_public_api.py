@@ -33,7 +33,7 @@ def corpus():
 
 def test_every_public_object_is_used_by_the_book_or_a_test():
     text = corpus()
-    sphinx_hooks = {("signlab.sphinxext", "PlotlyRenderer")}
+    sphinx_hooks = {("signbook.sphinxext", "PlotlyRenderer")}
     unused = [
         f"{mod}.{name}"
         for mod, name, obj in public_objects()
@@ -45,8 +45,8 @@ def test_every_public_object_is_used_by_the_book_or_a_test():
 
 
 def _is_chapter_answer_key(module: str) -> bool:
-    """Checker modules (signlab.exercises.<chapter>) are exercised through check() in test_exercises."""
-    return module.startswith("signlab.exercises.")
+    """Checker modules (signbook.checks.<chapter>) are exercised through check() in test_exercises."""
+    return module.startswith("signbook.checks.")
 
 
 def test_every_public_object_has_a_docstring():

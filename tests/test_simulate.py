@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from signlab import noise, problems, simulate
+from signlab.sim import engine as simulate
+from signlab.sim import noise, problems
 
 
 def fresh_rng() -> np.random.Generator:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from signlab.smoothness import quadratic_smoothness
+from signlab.geometry.smoothness import quadratic_smoothness
 
 
 def sampled_constant(H, kind, rng, n=20000):

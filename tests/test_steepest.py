@@ -3,8 +3,8 @@ import pytest
 import sympy as sp
 
 from signlab.geometry import dual_norm, norm
-from signlab.smoothness import quadratic_smoothness
-from signlab.steepest import (
+from signlab.geometry.smoothness import quadratic_smoothness
+from signlab.geometry.steepest import (
     derive_dual,
     derive_step_length,
     gradient_symbols,

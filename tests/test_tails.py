@@ -3,7 +3,13 @@ import math
 import numpy as np
 import pytest
 
-from signlab.tails import mean_scale, sign_flip_probability, student_t_draws, survival, tail_index
+from signlab.sim.tails import (
+    mean_scale,
+    sign_flip_probability,
+    student_t_draws,
+    survival,
+    tail_index,
+)
 
 
 def symmetric_stable(alpha, size, rng):

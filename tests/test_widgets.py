@@ -2,7 +2,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import pytest
 
-from signlab import widgets as sw
+from signlab.book import widgets as sw
 
 
 def make(a=1.0, b=2):

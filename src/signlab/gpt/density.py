@@ -87,11 +87,11 @@ def microbatch_gradients(
 
 
 def gradient_density(stacks: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
-    """(overall φ, {tensor name: φ}) from per-tensor gradient stacks, via ``signlab.noise``.
+    """(overall φ, {tensor name: φ}) from per-tensor gradient stacks, via ``signlab.sim.noise``.
 
     Overall φ is the density of the concatenated noise-scale vector σ = (σ_p)_p over all tensors.
     """
-    from signlab.noise import estimate_density
+    from signlab.sim.noise import estimate_density
 
     per_tensor = {n: float(estimate_density(s.double())) for n, s in stacks.items()}
     overall = float(estimate_density(torch.cat([s.double() for s in stacks.values()], dim=1)))

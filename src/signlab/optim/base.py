@@ -3,7 +3,7 @@
 Every class keeps PyTorch's contract (param groups, ``state_dict``/``load_state_dict``, closures)
 and adds two group options:
 
-- ``foreach`` (default None = True): the multi-tensor fast path of :mod:`signlab.optim._multi`;
+- ``foreach`` (default None = True): the multi-tensor fast path of :mod:`signlab.optim._fused`;
   False runs the pure rule of :mod:`signlab.optim.functional` tensor by tensor (the reference).
 - ``check_finite`` (default True): before any parameter changes, one sum per gradient proves
   every gradient finite; a NaN or inf raises ``ValueError`` and the step is not taken, so a

@@ -18,7 +18,7 @@ import math
 import torch
 
 from signlab import _validate
-from signlab.matrix import msign
+from signlab.geometry.matrix import msign
 
 ADJUST_LR = ("original", "match_rms_adamw", "none")
 
@@ -162,7 +162,7 @@ def muon(
 
     b ← μ·b + (1 − μ)·g (b = 0 when ``buf`` is None);  u = (1 − μ)·g + μ·b (Nesterov) or b;
     p ← p·(1 − lr·wd) − lr·s·msign(u), with msign by ``method`` ("newton_schulz": ``ns_steps``
-    steps of ``coefficients`` in :func:`signlab.matrix.working_dtype` or ``dtype``; "svd": exact;
+    steps of ``coefficients`` in :func:`signlab.geometry.matrix.working_dtype` or ``dtype``; "svd": exact;
     "newton_schulz_eigh": the NS map through one eigh)
     and s = :func:`muon_lr_scale` (shape, ``adjust_lr``). This is torch.optim.Muon's update; the
     moving average is (1 − μ) times the sum form b ← μb + g, which msign cannot see (msign(cX) =

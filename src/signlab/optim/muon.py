@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from signlab import _validate
-from signlab.matrix import MSIGN_METHODS, msign, ns_coefficients
+from signlab.geometry.matrix import MSIGN_METHODS, msign, ns_coefficients
 from signlab.optim import _multi, functional
 from signlab.optim.base import SignlabOptimizer
 

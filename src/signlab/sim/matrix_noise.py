@@ -68,7 +68,7 @@ class MatrixGaussian:
 
     ``.gradient(grad, batch, generator)`` is the mean of ``batch`` such stochastic gradients at a
     point with true gradient ``grad`` of shape (..., m, n): grad + ΣZ/√B. It is the simulator's
-    noise interface (:func:`signlab.simulate.simulate`).
+    noise interface (:func:`signlab.sim.engine.simulate`).
     """
 
     Sigma: Any
@@ -98,7 +98,7 @@ def register_muon() -> None:
     Defaults are those of the theory: exact msign (``method="svd"``), no momentum and no shape
     scaling, so one step is W ← W − lr·msign(G) (pass momentum, method, ... to override).
     """
-    from signlab.simulate import METHODS, register_method
+    from signlab.sim.engine import METHODS, register_method
 
     if "muon" not in METHODS:
         register_method(
@@ -125,9 +125,9 @@ def run_muon(
 ) -> np.ndarray:
     r"""Iterates :math:`W_0, …, W_T` of Muon, :math:`W_{t+1} = W_t - \eta\,\mathrm{msign}(G_t)`.
 
-    The matrix twin of :func:`signlab.lowerbound.run_signsgd`: ``problem.grad(W)`` is the true
+    The matrix twin of :func:`signlab.theory.lowerbound.run_signsgd`: ``problem.grad(W)`` is the true
     gradient and ``oracle.sample(grad, rng, batch)`` a noisy one (a
-    :class:`signlab.lowerbound.MuonEmbedding` is both); ``W0`` has shape (..., m, n) with leading
+    :class:`signlab.theory.lowerbound.MuonEmbedding` is both); ``W0`` has shape (..., m, n) with leading
     independent runs. The step is :func:`signlab.optim.functional.muon` without shape scaling
     (and, by default, without momentum and with exact msign). Returns shape (steps + 1, *W0.shape).
     """

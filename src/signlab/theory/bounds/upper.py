@@ -38,8 +38,8 @@ import numpy as np
 import sympy as sp
 
 from signlab import _validate
-from signlab.bounds import symbols as S
-from signlab.bounds.steps import Derivation, Step
+from signlab.theory.bounds import symbols as S
+from signlab.theory.bounds.steps import Derivation, Step
 
 GEOMETRIES = ("vector", "matrix")
 

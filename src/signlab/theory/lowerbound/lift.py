@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from signlab import _validate
-from signlab.lowerbound.oracle import bimodal_sample
-from signlab.lowerbound.resisting import resisting_grad, resisting_value
+from signlab.theory.lowerbound.oracle import bimodal_sample
+from signlab.theory.lowerbound.resisting import resisting_grad, resisting_value
 
 TERMS = ("noiseless", "noise")
 

@@ -2,7 +2,7 @@
 
 Loaded from ``_config.yml`` (``sphinx.extra_extensions``). It does three things:
 
-1. Sets ``SIGNLAB_STATIC_BUILD=1`` before any notebook runs, so :func:`signlab.widgets.interact` shows
+1. Sets ``SIGNLAB_STATIC_BUILD=1`` before any notebook runs, so :func:`signlab.book.widgets.interact` shows
    static figures instead of live widgets (kernels inherit the build's environment).
 2. Renders plotly's ``application/vnd.plotly.v1+json`` outputs, which myst-nb otherwise skips
    (:class:`PlotlyRenderer`, registered as a ``myst_nb.mime_renderers`` entry point).
@@ -99,7 +99,7 @@ def _check_assets(app: Any) -> None:
 
 def setup(app: Any) -> dict[str, Any]:
     """Sphinx entry point."""
-    from signlab.widgets import STATIC_ENV
+    from signlab.book.widgets import STATIC_ENV
 
     os.environ[STATIC_ENV] = "1"
     app.connect("builder-inited", _check_assets)

@@ -1,6 +1,6 @@
 """Checkers for the book's exercises: ``check("ex-geometry-1", answer)`` says whether an answer is right.
 
-Each chapter has a module here (``signlab.exercises.geometry``, ...) whose checkers compute the right
+Each chapter has a module here (``signbook.checks.geometry``, ...) whose checkers compute the right
 answer with signlab itself, so an answer key can never drift from the library the chapter teaches.
 A checker returns :class:`Feedback`, which renders as ✅ or ❌ with a hint in a notebook.
 """

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from signlab import _validate
-from signlab.lowerbound.oracle import BimodalOracle, zero_probability
-from signlab.lowerbound.resisting import ResistingFunction
+from signlab.theory.lowerbound.oracle import BimodalOracle, zero_probability
+from signlab.theory.lowerbound.resisting import ResistingFunction
 
 
 def hard_cells(eps: Any) -> int:

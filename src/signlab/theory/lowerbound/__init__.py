@@ -1,15 +1,15 @@
 """The lower-bound constructions, built and run.
 
-- :mod:`~signlab.lowerbound.resisting`: the 1-D resisting function (Lemma 2).
-- :mod:`~signlab.lowerbound.oracle`: the bimodal oracle (Lemma 3).
-- :mod:`~signlab.lowerbound.stall`: the hard instance, SignSGD on it, stall probability and
+- :mod:`~signlab.theory.lowerbound.resisting`: the 1-D resisting function (Lemma 2).
+- :mod:`~signlab.theory.lowerbound.oracle`: the bimodal oracle (Lemma 3).
+- :mod:`~signlab.theory.lowerbound.stall`: the hard instance, SignSGD on it, stall probability and
   threshold.
-- :mod:`~signlab.lowerbound.lift`: the separable d-dimensional instance and Theorem 2's bound.
-- :mod:`~signlab.lowerbound.embedding`: the Muon embedding F(W) = Σ_i f_i((QWPᵀ)_ii) (Theorem 5).
-- :mod:`~signlab.lowerbound.zerochain`: Arjevani et al.'s zero chain with the probability-p oracle.
+- :mod:`~signlab.theory.lowerbound.lift`: the separable d-dimensional instance and Theorem 2's bound.
+- :mod:`~signlab.theory.lowerbound.embedding`: the Muon embedding F(W) = Σ_i f_i((QWPᵀ)_ii) (Theorem 5).
+- :mod:`~signlab.theory.lowerbound.zerochain`: Arjevani et al.'s zero chain with the probability-p oracle.
 """
 
-from signlab.lowerbound.embedding import (
+from signlab.theory.lowerbound.embedding import (
     MuonEmbedding,
     coordinates,
     embed,
@@ -17,7 +17,7 @@ from signlab.lowerbound.embedding import (
     random_orthogonal,
     selector,
 )
-from signlab.lowerbound.lift import (
+from signlab.theory.lowerbound.lift import (
     SeparableHardInstance,
     lower_bound_instance,
     noise_split,
@@ -25,14 +25,14 @@ from signlab.lowerbound.lift import (
     signsgd_lower_complexity,
     signsgd_lower_rate,
 )
-from signlab.lowerbound.oracle import BimodalOracle, bimodal_sample, zero_probability
-from signlab.lowerbound.resisting import (
+from signlab.theory.lowerbound.oracle import BimodalOracle, bimodal_sample, zero_probability
+from signlab.theory.lowerbound.resisting import (
     ResistingFunction,
     resisting_grad,
     resisting_infimum,
     resisting_value,
 )
-from signlab.lowerbound.stall import (
+from signlab.theory.lowerbound.stall import (
     hard_cells,
     hard_instance,
     min_gradient_l1,
@@ -43,7 +43,7 @@ from signlab.lowerbound.stall import (
     stall_threshold,
     stalled,
 )
-from signlab.lowerbound.zerochain import (
+from signlab.theory.lowerbound.zerochain import (
     ProbabilityOracle,
     cube_quadratic_max,
     progress,

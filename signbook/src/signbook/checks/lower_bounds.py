@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from signlab.exercises import Feedback, close, register
-from signlab.lowerbound import (
+from signbook.checks import Feedback, close, register
+from signlab.theory.lowerbound import (
     BimodalOracle,
     embed,
     hard_cells,

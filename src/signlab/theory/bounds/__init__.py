@@ -1,20 +1,20 @@
 """The book's bounds as sympy derivations and as numbers.
 
-- :mod:`signlab.bounds.steps`: :class:`Step`, :class:`Derivation` (displayable proofs).
-- :mod:`signlab.bounds.upper`: Theorem 1 (SignSGD) and Theorem 4 (Muon), derived; their rates,
+- :mod:`signlab.theory.bounds.steps`: :class:`Step`, :class:`Derivation` (displayable proofs).
+- :mod:`signlab.theory.bounds.upper`: Theorem 1 (SignSGD) and Theorem 4 (Muon), derived; their rates,
   schedules and complexities as numeric functions.
-- :mod:`signlab.bounds.comparison`: Theorem 3 (SGD's lower bound) and the gains d and 1/φ.
+- :mod:`signlab.theory.bounds.comparison`: Theorem 3 (SGD's lower bound) and the gains d and 1/φ.
 """
 
-from signlab.bounds.comparison import (
+from signlab.theory.bounds.comparison import (
     comparison_derivation,
     comparison_results,
     complexity_ratio,
     sgd_complexity_lower,
     sgd_rate_lower,
 )
-from signlab.bounds.steps import Derivation, Step
-from signlab.bounds.upper import (
+from signlab.theory.bounds.steps import Derivation, Step
+from signlab.theory.bounds.upper import (
     muon_complexity,
     muon_rate,
     noise_l1,

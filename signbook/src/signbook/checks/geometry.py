@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from signlab.exercises import Feedback, close, register
+from signbook.checks import Feedback, close, register
 from signlab.geometry import density, dual_norm
-from signlab.smoothness import quadratic_smoothness
-from signlab.steepest import steepest_step
+from signlab.geometry.smoothness import quadratic_smoothness
+from signlab.geometry.steepest import steepest_step
 
 
 @register("ex-geometry-1")

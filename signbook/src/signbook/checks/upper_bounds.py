@@ -7,16 +7,16 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from signlab.bounds import (
+from signbook.checks import Feedback, close, register
+from signlab.geometry import density
+from signlab.theory.bounds import (
     comparison_results,
     noise_nuclear,
     signsgd_complexity,
     signsgd_schedule,
     upper_bound_results,
 )
-from signlab.bounds import symbols as S
-from signlab.exercises import Feedback, close, register
-from signlab.geometry import density
+from signlab.theory.bounds import symbols as S
 
 
 @register("ex-upper-bounds-1")

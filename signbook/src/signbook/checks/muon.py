@@ -6,10 +6,10 @@ from typing import Any
 
 import torch
 
-from signlab.exercises import Feedback, close, register
-from signlab.matrix import msign, newton_schulz_polynomial, nuclear_norm
-from signlab.matrix_problems import low_rank_sigma, matrix_density
+from signbook.checks import Feedback, close, register
+from signlab.geometry.matrix import msign, newton_schulz_polynomial, nuclear_norm
 from signlab.optim.functional import muon_lr_scale
+from signlab.sim.matrix_noise import low_rank_sigma, matrix_density
 
 
 @register("ex-muon-1")

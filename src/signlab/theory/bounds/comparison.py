@@ -25,10 +25,10 @@ import numpy as np
 import sympy as sp
 
 from signlab import _validate
-from signlab.bounds import symbols as S
-from signlab.bounds.steps import Derivation, Step
-from signlab.bounds.upper import _positive_values, noise_l1, upper_bound_results
 from signlab.geometry import density
+from signlab.theory.bounds import symbols as S
+from signlab.theory.bounds.steps import Derivation, Step
+from signlab.theory.bounds.upper import _positive_values, noise_l1, upper_bound_results
 
 
 def _invert_terms(rate: sp.Expr, budget: sp.Symbol) -> sp.Expr:
@@ -169,7 +169,7 @@ def complexity_ratio(eps: Any, L_inf: Any, Delta: Any, sigma: Any) -> Any:
     It lies between d (the noiseless gain) and 1/φ(σ) (the noise gain): ≈ d when the noise is
     sparse (φ = 1/d) and the noise term dominates, i.e. ε ≪ ‖σ‖₁.
     """
-    from signlab.bounds.upper import signsgd_complexity
+    from signlab.theory.bounds.upper import signsgd_complexity
 
     sgd = sgd_complexity_lower(eps, L_inf, Delta, sigma)
     return sgd / signsgd_complexity(eps, L_inf, Delta, sigma, constants="order")

@@ -7,9 +7,9 @@ from typing import Any
 
 import torch
 
-from signlab.exercises import Feedback, close, register
+from signbook.checks import Feedback, close, register
 from signlab.optim.functional import lion
-from signlab.tails import mean_scale
+from signlab.sim.tails import mean_scale
 
 
 @register("ex-heavy-tails-1")

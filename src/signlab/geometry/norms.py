@@ -54,7 +54,7 @@ def _as_torch(x: Any) -> tuple[Any, bool]:
 
 
 def _matrix_norm(x: Any, kind: str) -> Any:
-    from signlab.matrix import nuclear_norm, spectral_norm
+    from signlab.geometry.matrix import nuclear_norm, spectral_norm
 
     if x.ndim < 2:
         raise ValueError(f"a {kind} norm needs a matrix (got {x.ndim} dimension)")
@@ -141,7 +141,7 @@ def dualize(g: Any, kind: str) -> Any:
 def _matrix_dualize(g: Any, kind: str) -> Any:
     import torch
 
-    from signlab.matrix import msign
+    from signlab.geometry.matrix import msign
 
     if g.ndim < 2:
         raise ValueError(f"dualize(g, {kind!r}) needs a matrix (got {g.ndim} dimension)")

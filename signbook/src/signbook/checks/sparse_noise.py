@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from signlab.exercises import Feedback, close, register
+from signbook.checks import Feedback, close, register
 from signlab.experiments import noise_comparison
-from signlab.noise import density, estimate_density, sparse_sigma
-from signlab.simulate import gradients_to_reach
+from signlab.sim.engine import gradients_to_reach
+from signlab.sim.noise import density, estimate_density, sparse_sigma
 
 
 def exercise_samples() -> np.ndarray:

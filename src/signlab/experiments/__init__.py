@@ -1,0 +1,44 @@
+r"""The book's experiments, one module per chapter, all thin layers over :func:`signlab.sim.engine.simulate`.
+
+- :mod:`~signlab.experiments.toys`: the paper's deterministic and stochastic toys.
+- :mod:`~signlab.experiments.sparse_noise`: SGD against SignSGD with k noisy coordinates out of d.
+- :mod:`~signlab.experiments.heavy_tails`: SGD and the sign methods under Student-t noise.
+- :mod:`~signlab.experiments.common`: seeded starting points, races, log-log slopes.
+
+Every experiment has fixed seeds; chapters call them by name (``experiments.toy_stochastic()``).
+"""
+
+from signlab.experiments.common import initial_point, loglog_slope, race
+from signlab.experiments.heavy_tails import (
+    HEAVY_METHODS,
+    heavy_tail_problem,
+    heavy_tail_race,
+    heavy_tail_sweep,
+)
+from signlab.experiments.sparse_noise import (
+    SHAPES,
+    d_sweep,
+    d_sweep_problem,
+    lift_problem,
+    noise_comparison,
+)
+from signlab.experiments.toys import PAPER_LRS, Losses, toy_deterministic, toy_stochastic
+
+__all__ = [
+    "HEAVY_METHODS",
+    "PAPER_LRS",
+    "SHAPES",
+    "Losses",
+    "d_sweep",
+    "d_sweep_problem",
+    "heavy_tail_problem",
+    "heavy_tail_race",
+    "heavy_tail_sweep",
+    "initial_point",
+    "lift_problem",
+    "loglog_slope",
+    "noise_comparison",
+    "race",
+    "toy_deterministic",
+    "toy_stochastic",
+]
