@@ -1,5 +1,9 @@
-"""Tests for ``python -m signlab.gpt``: help, bad names, a short run, and DDP under torchrun."""
+"""Tests for ``python -m signlab.gpt``: the generated flags, help, bad names, a short run with its
+summary line, checkpoints at the end, readable progress in a log file, missing optional packages,
+and DDP under torchrun."""
 
+import dataclasses
+import io
 import json
 import os
 import socket
@@ -7,8 +11,25 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
-from signlab.gpt.__main__ import main
+from signlab.gpt import checkpoint
+from signlab.gpt.__main__ import build_parser, main
+from signlab.gpt.config import RunConfig
+from signlab.gpt.runlog import Progress
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_every_run_option_is_a_flag_with_its_help():
+    parser = build_parser()
+    actions = {a.dest: a for a in parser._actions if a.dest != "help"}
+    assert set(actions) == {f.name for f in dataclasses.fields(RunConfig)}
+    for f in dataclasses.fields(RunConfig):
+        assert f.metadata["help"] in actions[f.name].help, f.name
+        assert actions[f.name].default == f.default, f.name
+    args = parser.parse_args(["--steps", "7", "--no-checkpoint", "--lr", "0.5", "--data", "bytes"])
+    assert (args.steps, args.checkpoint, args.lr, args.data) == (7, False, 0.5, "bytes")
 
 
 def test_help_lists_presets_and_optimizers(capsys):
@@ -17,6 +38,7 @@ def test_help_lists_presets_and_optimizers(capsys):
     out = capsys.readouterr().out
     for name in ("cpu-tiny", "colab-t4", "gpt2-124m", "sgd", "signsgd", "signum", "lion", "muon"):
         assert name in out
+    assert "0: one checkpoint when the run ends or stops" in " ".join(out.split())
 
 
 @pytest.mark.parametrize(
@@ -24,22 +46,101 @@ def test_help_lists_presets_and_optimizers(capsys):
     [(["--preset", "huge"], "'cpu-tiny', 'colab-t4'"), (["--optimizer", "adam"], "'signsgd'")],
 )
 def test_unknown_name_exits_listing_valid_ones(args, listed, capsys, tmp_path):
-    assert main([*args, "--out", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit) as stop:
+        main([*args, "--out", str(tmp_path)])
+    assert stop.value.code == 2
     assert listed in capsys.readouterr().err
 
 
-def test_short_run_writes_jsonl(tmp_path):
+def test_bad_value_exits_with_one_message(capsys, tmp_path):
+    assert main(["--steps", "0", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == "error: steps must be an integer >= 1 (got 0)"
+
+
+def test_short_run_writes_jsonl_and_a_summary_line(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["--steps", "3", "--out", str(out), "--no-progress", "--optimizer", "lion"]) == 0
+    argv = ["--steps", "3", "--eval-every", "2", "--out", str(out), "--optimizer", "lion"]
+    assert main([*argv, "--no-progress"]) == 0
     records = [json.loads(line) for line in open(out / "log.jsonl")]
     assert [r["step"] for r in records] == [0, 1, 2]
     assert all("train_loss" in r for r in records)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    summary = lines[0]
+    assert summary.startswith("done: lion on cpu-tiny, 3 steps; final train loss ")
+    assert f"{records[-1]['train_loss']:.4f}" in summary
+    assert f"val loss {records[-1]['val_loss']:.4f} (step 3)" in summary
+    assert (
+        f"log: {out / 'log.jsonl'}" in summary and f"checkpoint: {out / 'checkpoint.pt'}" in summary
+    )
+
+
+def test_checkpoint_every_zero_writes_one_checkpoint_at_the_end(tmp_path):
+    out = tmp_path / "run"
+    argv = ["--steps", "4", "--checkpoint-every", "0", "--no-progress", "--optimizer", "sgd"]
+    assert main([*argv, "--out", str(out)]) == 0
+    state = checkpoint.load(out / "checkpoint.pt")
+    assert state["step"] == 4
+    plain = tmp_path / "plain"
+    assert main([*argv, "--out", str(plain), "--no-checkpoint"]) == 0
+    assert not (plain / "checkpoint.pt").exists()
 
 
 def test_default_output_is_under_current_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["--steps", "1", "--no-progress", "--optimizer", "signsgd"]) == 0
     assert (tmp_path / "runs" / "cpu-tiny" / "signsgd" / "log.jsonl").exists()
+
+
+@pytest.mark.parametrize("module", ["tiktoken", "datasets"])
+def test_missing_optional_package_gets_one_sentence(module, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
+    if module == "datasets":  # get past tiktoken even where it is not installed
+        monkeypatch.setitem(sys.modules, "tiktoken", type(sys)("tiktoken"))
+    argv = ["--preset", "colab-t4", "--download", "--data-dir", str(tmp_path), "--steps", "1"]
+    assert main([*argv, "--out", str(tmp_path / "run"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert f"'{module}'" in err and 'pip install "signlab[gpt]"' in err
+
+
+class _FakeFile(io.StringIO):
+    def isatty(self):
+        return False
+
+
+def test_progress_in_a_log_file_is_a_few_plain_lines():
+    stream = _FakeFile()
+    bar = Progress(total=300, start=0, desc="sgd", stream=stream)
+    for done in range(1, 301):
+        bar.update(
+            done, {"train_loss": 5.0 - done / 100, **({"val_loss": 4.0} if done == 300 else {})}
+        )
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert len(lines) == 10
+    assert lines[0].startswith("sgd: step 30/300  train loss 4.700")
+    assert lines[-1].startswith("sgd: step 300/300  train loss 2.000  val loss 4.000")
+
+
+def test_cli_run_redirected_to_a_file_logs_plain_progress(tmp_path):
+    log = tmp_path / "stderr.txt"
+    cmd = [sys.executable, "-m", "signlab.gpt", "--steps", "20", "--optimizer", "sgd"]
+    cmd += ["--out", str(tmp_path / "run"), "--eval-every", "10"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(log, "w") as err:
+        done = subprocess.run(
+            cmd, stderr=err, stdout=subprocess.PIPE, text=True, env=env, timeout=300
+        )
+    assert done.returncode == 0
+    text = log.read_text()
+    assert "\r" not in text
+    assert text.splitlines() == [
+        line for line in text.splitlines() if line.startswith("sgd: step ")
+    ]
+    assert len(text.splitlines()) == 10
+    assert done.stdout.startswith("done: sgd on cpu-tiny, 20 steps")
 
 
 def _free_port() -> int:
@@ -62,6 +163,8 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
         "8",
         "--device",
         "cpu",
+        "--checkpoint-every",
+        "3",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     single = tmp_path / "single"
@@ -94,3 +197,6 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
         assert b["tokens"] == a["tokens"]
     assert json.loads((ddp / "run.json").read_text())["world_size"] == 2
+    state = checkpoint.load(ddp / "checkpoint.pt")  # both ranks' RNG states, as tensors
+    assert state["step"] == 6 and len(state["rng"]) == 2
+    assert all(isinstance(r["torch"], torch.Tensor) for r in state["rng"])

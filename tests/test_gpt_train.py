@@ -1,4 +1,6 @@
-"""Tests for signlab.gpt.train and the optimizers by name: learning, resume, divergence, logs."""
+"""Tests for signlab.gpt.train and the optimizers by name: learning, resume, checkpoints that load
+without unpickling, divergence, early stopping, and the GPU path's pieces that run on a CPU (fp16
+loss scaling with the divergence check, autocast dtype selection, torch.compile)."""
 
 import json
 import math
@@ -6,10 +8,21 @@ import math
 import pytest
 import torch
 
+from signlab.gpt import checkpoint
 from signlab.gpt.model import GPT, GPTConfig
 from signlab.gpt.optimizers import decay_groups, make_optimizer
 from signlab.gpt.presets import OPTIMIZERS, PRESETS, get_preset, with_width
-from signlab.gpt.train import DivergenceError, RunConfig, autocast_dtype, read_log, train
+from signlab.gpt.train import (
+    DivergenceError,
+    RunConfig,
+    Trainer,
+    autocast_dtype,
+    choose_autocast,
+    divergence,
+    make_plan,
+    read_log,
+    train,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -58,7 +71,7 @@ def test_divergence_stops_with_message_and_keeps_checkpoint(tmp_path):
     with pytest.raises(DivergenceError, match=r"diverged at step (\d+)") as err:
         train(cfg)
     bad_step = int(err.value.args[0].split("step ")[1].split(":")[0])
-    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    state = checkpoint.load(tmp_path / "run" / "checkpoint.pt")
     assert 1 <= state["step"] <= bad_step
     assert all(v.isfinite().all() for v in state["model"].values())
     last = read_log(tmp_path / "run")[-1]
@@ -134,3 +147,93 @@ def test_load_corpus_and_evaluate_on_the_offline_corpus():
     assert loss == again  # fixed validation batches
     assert abs(loss - math.log(256)) < 0.5  # an untrained model is near the uniform guess
     assert model.training  # evaluate restores the training mode
+
+
+def _plain(obj) -> bool:
+    """True when ``obj`` holds only tensors, numbers, strings, None and lists/tuples/dicts of them."""
+    if isinstance(obj, dict):
+        return all(isinstance(k, (str, int)) and _plain(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return all(_plain(v) for v in obj)
+    return obj is None or isinstance(obj, (torch.Tensor, int, float, str, bool))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "muon", "lion"])
+def test_checkpoint_loads_with_weights_only(tmp_path, optimizer):
+    train(_cfg(tmp_path, optimizer=optimizer, steps=3))
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)  # raises if anything needs unpickling
+    assert _plain(state) and state["step"] == 3
+    assert state["data_rng"].dtype == torch.uint8 and state["rng"][0]["torch"].dtype == torch.uint8
+    assert state["rng"][0]["cuda"] is None
+
+
+def test_target_loss_stops_at_the_first_evaluation_below_it(tmp_path):
+    full = train(_cfg(tmp_path / "a", optimizer="adamw", steps=40, eval_every=5))
+    vals = [(r["step"], r["val_loss"]) for r in full if "val_loss" in r]
+    target = vals[3][1] + 1e-9  # the fourth evaluation's loss: reached at step 19 at the latest
+    first = next(s for s, v in vals if v <= target)
+    early = train(
+        _cfg(tmp_path / "b", optimizer="adamw", steps=40, eval_every=5, target_loss=target)
+    )
+    assert early[-1]["step"] == first and early[-1]["val_loss"] <= target
+    assert [r["train_loss"] for r in early] == [r["train_loss"] for r in full[: first + 1]]
+    assert checkpoint.load(tmp_path / "b" / "run" / "checkpoint.pt")["step"] == first + 1
+
+
+@pytest.mark.parametrize(
+    ("device", "precision", "bf16", "expected"),
+    [
+        ("cuda", "auto", True, torch.bfloat16),  # A100, H100
+        ("cuda", "auto", False, torch.float16),  # T4: fp16 with a gradient scaler
+        ("cpu", "auto", True, None),
+        ("mps", "auto", False, None),
+        ("cpu", "fp16", False, torch.float16),
+        ("cuda", "fp32", True, None),
+        ("cpu", "bf16", False, torch.bfloat16),
+    ],
+)
+def test_autocast_dtype_selection(device, precision, bf16, expected):
+    assert choose_autocast(device, precision, bf16) is expected
+
+
+def test_divergence_rules():
+    assert divergence(2.0, 1.0, loss_scaling=False) is None
+    assert divergence(float("nan"), 1.0, loss_scaling=True) == "train loss = nan"
+    assert divergence(2.0, float("inf"), loss_scaling=False) == "gradient norm = inf"
+    assert divergence(2.0, float("inf"), loss_scaling=True) is None  # the scaler skips the step
+
+
+def test_fp16_run_on_cpu_uses_the_scaler_and_learns(tmp_path):
+    records = train(_cfg(tmp_path, optimizer="sgd", steps=12, eval_every=6, precision="fp16"))
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["dtype"] == "float16"
+    losses = [r["train_loss"] for r in records]
+    assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0] - 0.5
+    state = checkpoint.load(tmp_path / "run" / "checkpoint.pt")
+    assert state["scaler"]["scale"] > 0  # a live, enabled scaler was saved
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`")
+def test_fp16_overflow_skips_the_step_instead_of_diverging(tmp_path):
+    from signlab.gpt.data import byte_corpus, split_tokens
+
+    cfg = _cfg(tmp_path, optimizer="sgd", precision="fp16", device="cpu")
+    trainer = Trainer(cfg, make_plan(cfg, torch.device("cpu")), *split_tokens(byte_corpus(), 0.1))
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**120)  # fp16 grads overflow
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    result = trainer.step()
+    assert math.isfinite(result.train_loss) and not math.isfinite(result.grad_norm)
+    assert divergence(result.train_loss, result.grad_norm, trainer.scaler.is_enabled()) is None
+    assert all(torch.equal(a, p) for a, p in zip(before, trainer.model.parameters(), strict=True))
+    assert trainer.scaler.get_scale() == 2.0**119  # backed off by half, as on a GPU
+
+
+@pytest.mark.slow
+def test_compile_on_and_off_give_the_same_first_step(tmp_path):
+    """torch.compile on CPU (inductor, C++ codegen) takes ~50 s here: slow."""
+    plain = train(_cfg(tmp_path / "a", optimizer="sgd", steps=2, eval_every=2, compile=False))
+    compiled = train(_cfg(tmp_path / "b", optimizer="sgd", steps=2, eval_every=2, compile=True))
+    for a, b in zip(plain, compiled, strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-4)

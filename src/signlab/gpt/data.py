@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -31,6 +32,23 @@ GPT2_EOT = 50256
 GPT2_VOCAB = 50257
 DRIVE_DIR = Path("/content/drive/MyDrive")
 WEB_TEXT = ("HuggingFaceFW/fineweb-edu", "sample-10BT")
+
+
+class MissingDependencyError(ImportError):
+    """An optional package that a feature needs is not installed; the message says what to run."""
+
+
+def require(module: str, purpose: str):
+    """Import ``module`` for ``purpose``, or raise :class:`MissingDependencyError` in one sentence."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(
+            f"{purpose} needs the optional package {module!r}, which is not installed: "
+            'run `pip install "signlab[gpt]"` (or `pip install tiktoken datasets`) and try again'
+        ) from None
 
 
 def byte_corpus() -> np.ndarray:
@@ -98,7 +116,16 @@ def tokenize_to_file(
     top = np.iinfo(dtype).max
     n = 0
     tmp = path.with_name(path.name + ".tmp")
-    bar = tqdm(total=limit, unit="tok", unit_scale=True, disable=not progress, desc=path.name)
+    # on a terminal a live bar; in a log file or a notebook's captured output one update per 30 s
+    every = 0.5 if sys.stderr.isatty() else 30.0
+    bar = tqdm(
+        total=limit,
+        unit="tok",
+        unit_scale=True,
+        disable=not progress,
+        desc=path.name,
+        mininterval=every,
+    )
     with open(tmp, "wb") as f:
         for doc in documents:
             ids = np.asarray([*encode(doc), eot], dtype=np.int64)
@@ -121,7 +148,8 @@ def tokenize_to_file(
 def load_token_file(path: str | os.PathLike, verify: bool = True) -> np.memmap:
     """Open a token file as a read-only memory map, checking size and checksum (its sidecar)."""
     path = Path(path)
-    meta = json.loads(path.with_name(path.name + ".json").read_text())
+    with open(path.with_name(path.name + ".json")) as f:
+        meta = json.load(f)
     if verify and sha256_file(path) != meta["sha256"]:
         raise ValueError(f"checksum mismatch for {path}: delete it and prepare the data again")
     tokens = np.memmap(path, dtype=meta["dtype"], mode="r")
@@ -159,11 +187,11 @@ def prepare_web_text(
             f"no prepared corpus at {out}; call prepare_web_text(..., download=True) "
             "or pass --download to `python -m signlab.gpt` (needs network, tiktoken, datasets)"
         )
-    import tiktoken
-    from datasets import load_dataset
+    tiktoken = require("tiktoken", "--download (GPT-2 tokenization)")
+    datasets = require("datasets", "--download (streaming FineWeb-Edu)")
 
     enc = tiktoken.get_encoding("gpt2")
-    docs = (row["text"] for row in load_dataset(*WEB_TEXT, split="train", streaming=True))
+    docs = (row["text"] for row in datasets.load_dataset(*WEB_TEXT, split="train", streaming=True))
     encoded = encode_in_batches(docs, enc.encode_ordinary_batch)
     tokenize_to_file(encoded, list, train, GPT2_EOT, max_tokens=n_tokens)
     tokenize_to_file(encoded, list, val, GPT2_EOT, max_tokens=max(n_tokens // 100, 1))
@@ -192,5 +220,6 @@ def encode_in_batches(
 
 def _write_json_atomic(path: Path, obj) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj))
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
     os.replace(tmp, path)

@@ -1,0 +1,94 @@
+"""The one definition of a training run's options: :class:`RunConfig`.
+
+Each field is one option with its help text in ``metadata``; the command line
+(``python -m signlab.gpt``) is generated from these fields by :mod:`signlab.gpt.cli`, so an option
+is added in exactly one place. ``None`` means "the preset's value".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from signlab import _validate
+from signlab.gpt.presets import DATA_SOURCES, OPTIMIZERS, PRESETS, get_preset
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def _opt(default, text: str, **extra):
+    return field(default=default, metadata={"help": text, **extra})
+
+
+@dataclass
+class RunConfig:
+    """Train a GPT-2 with one optimizer and log the loss curve as JSONL.
+
+    ``resume=True`` continues from ``<out>/checkpoint.pt`` when it exists and starts afresh
+    otherwise, so the same command works before and after an interruption.
+    """
+
+    preset: str = _opt("cpu-tiny", "the recipe", choices=tuple(PRESETS))
+    optimizer: str = _opt("adamw", "the optimizer", choices=OPTIMIZERS)
+    out: str | None = _opt(None, "output directory (default: runs/<preset>/<optimizer>)")
+    steps: int | None = _opt(None, "optimizer steps, the schedule's length (default: preset's)")
+    lr: float | None = _opt(None, "learning rate (default: the preset's for the optimizer)")
+    batch_size: int | None = _opt(None, "sequences per microbatch (default: the preset's)")
+    grad_accum: int | None = _opt(None, "microbatches per step, over all ranks (default: preset's)")
+    n_embd: int | None = _opt(None, "model width d (default: the preset's)")
+    seed: int = _opt(0, "seed of the initialisation and of the batches")
+    device: str = _opt("auto", "auto (CUDA when available), cpu, cuda or cuda:K")
+    precision: str = _opt(
+        "auto",
+        "autocast dtype: auto (bf16 on GPUs that have it, fp16 with loss scaling on older "
+        "GPUs, fp32 on CPU), or force fp32, bf16 or fp16",
+        choices=PRECISIONS,
+    )
+    data: str | None = _opt(
+        None,
+        "corpus: bytes (offline pydoc_data text) or web (FineWeb-Edu, needs --download once) "
+        "(default: the preset's)",
+        choices=DATA_SOURCES,
+    )
+    log_every: int = _opt(1, "steps between log records")
+    eval_every: int | None = _opt(None, "steps between validation losses (default: preset's)")
+    target_loss: float | None = _opt(
+        None, "stop as soon as the validation loss is at or below this value"
+    )
+    checkpoint: bool = _opt(True, "write checkpoints (--no-checkpoint: never)")
+    checkpoint_every: int = _opt(
+        0, "steps between checkpoints; 0: one checkpoint when the run ends or stops"
+    )
+    density_every: int = _opt(0, "measure the noise density φ every N steps (0: never)")
+    density_samples: int = _opt(32, "microbatch gradients per φ measurement")
+    resume: bool = _opt(False, "continue from <out>/checkpoint.pt when it exists")
+    stop_at: int | None = _opt(None, "stop after this step, keeping the schedule (resume later)")
+    compile: bool | None = _opt(None, "torch.compile the model (default: on CUDA for GPU presets)")
+    progress: bool = _opt(True, "show progress (a bar on a terminal, a few plain lines otherwise)")
+    data_dir: str | None = _opt(None, "where the prepared web corpus lives (default: cache dir)")
+    download: bool = _opt(False, "allow streaming the web corpus (needs tiktoken and datasets)")
+
+    def __post_init__(self):
+        get_preset(self.preset)
+        _validate.choice("optimizer", self.optimizer, OPTIMIZERS)
+        _validate.choice("device", self.device.split(":")[0], DEVICES)
+        _validate.choice("precision", self.precision, PRECISIONS)
+        if self.data is not None:
+            _validate.choice("data", self.data, DATA_SOURCES)
+        _validate.integer("seed", self.seed, low=0)
+        _validate.integer("log_every", self.log_every)
+        _validate.integer("checkpoint_every", self.checkpoint_every, low=0)
+        _validate.integer("density_every", self.density_every, low=0)
+        _validate.integer("density_samples", self.density_samples, low=2)
+        for name in ("steps", "batch_size", "grad_accum", "n_embd", "eval_every", "stop_at"):
+            if getattr(self, name) is not None:
+                _validate.integer(name, getattr(self, name))
+        for name in ("lr", "target_loss"):
+            if getattr(self, name) is not None:
+                _validate.positive(name, getattr(self, name))
+
+    @property
+    def out_dir(self) -> Path:
+        """The run's directory: ``out``, or ``runs/<preset>/<optimizer>``."""
+        return Path(self.out) if self.out else Path("runs") / self.preset / self.optimizer
