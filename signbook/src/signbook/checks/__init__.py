@@ -3,11 +3,20 @@
 Each chapter has a module here (``signbook.checks.geometry``, ...) whose checkers compute the right
 answer with signlab itself, so an answer key can never drift from the library the chapter teaches.
 A checker returns :class:`Feedback`, which renders as ✅ or ❌ with a hint in a notebook.
+
+These are the *public* checks: the book's readers get them (the public book shows the solutions anyway).
+Checks that students must not see are the instructor's and live outside this package
+(:mod:`signbook.course`). When the grader runs a submission it sets ``SIGNBOOK_RECORD`` to a file, and
+:func:`check` appends each answer it is given there (as JSON), so the grader can judge the answers in
+its own process, with the hidden checks, whatever the submitted code did to its own kernel.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import numbers
+import os
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +25,8 @@ from typing import Any
 import numpy as np
 
 _REGISTRY: dict[str, Callable[[Any], Feedback]] = {}
+RECORD_ENV = "SIGNBOOK_RECORD"
+NOT_ANSWERED = "not answered yet: replace the placeholder `...` with your answer"
 
 
 @dataclass(frozen=True)
@@ -67,9 +78,74 @@ def check(exercise: str, answer: Any) -> Feedback:
         raise ValueError(
             f"exercise must be one of {', '.join(sorted(_REGISTRY))} (got {exercise!r})"
         )
+    if os.environ.get(RECORD_ENV):
+        _record(os.environ[RECORD_ENV], exercise, answer)
+    return judge(exercise, answer)
+
+
+def judge(exercise: str, answer: Any) -> Feedback:
+    """The public checker's verdict, without recording (``...`` and ``None`` are "not answered yet")."""
+    _load_all()
     if answer is None or answer is Ellipsis:
-        return Feedback(exercise, False, "replace the placeholder with your answer")
-    return _REGISTRY[exercise](answer)
+        return Feedback(exercise, False, NOT_ANSWERED)
+    try:
+        return _REGISTRY[exercise](answer)
+    except Exception as err:  # a malformed answer must give feedback, not a traceback
+        return Feedback(
+            exercise, False, f"could not check this answer ({type(err).__name__}: {err})"
+        )
+
+
+def to_json(value: Any) -> Any:
+    """``value`` as JSON data: numbers, strings, lists (tuples, arrays and tensors via ``tolist``).
+
+    ``...`` becomes ``{"ellipsis": true}``; anything else becomes ``{"unsupported": "<type>"}``, which
+    the grader reports instead of guessing.
+    """
+    if value is Ellipsis:
+        return {"ellipsis": True}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, numbers.Complex):
+        return {"unsupported": "complex"}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if hasattr(value, "tolist") and callable(value.tolist):
+        try:
+            return to_json(value.tolist())
+        except Exception:
+            pass
+    try:
+        return float(value)
+    except Exception:
+        return {"unsupported": type(value).__name__}
+
+
+def from_json(value: Any) -> Any:
+    """Inverse of :func:`to_json` for what it can represent (lists stay lists)."""
+    if isinstance(value, dict):
+        return Ellipsis if value.get("ellipsis") else _Unsupported(value.get("unsupported", "?"))
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class _Unsupported:
+    type_name: str
+
+
+def _record(path: str, exercise: str, answer: Any) -> None:
+    try:
+        line = json.dumps({"exercise": exercise, "answer": to_json(answer)})
+    except (TypeError, ValueError, RecursionError):
+        line = json.dumps({"exercise": exercise, "answer": {"unsupported": "unserializable"}})
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
 
 
 def close(

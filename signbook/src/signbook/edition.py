@@ -1,0 +1,510 @@
+"""The book's notebooks for readers outside the website: the Colab edition and the student release.
+
+One generator, three outputs (``python -m signbook.edition --help``):
+
+=================  ====================  ===================================================
+edition            Markdown              solutions
+=================  ====================  ===================================================
+``colab``          plain Jupyter         collapsed in ``<details>`` (text and code, not run)
+``student``        plain Jupyter         removed, with every cell between ``solution-start``
+                                         and ``solution-end``
+``student-site``   MyST (for the site)   removed; the source of the student website
+=================  ====================  ===================================================
+
+Every notebook edition starts with the install cell (:func:`install_source`): in Colab it installs
+signlab and signbook from the repository at the commit the edition was built from. A chapter that reads
+committed data (``book/data/...``) gets a second, folded cell (:func:`data_source`) that fetches those
+files from the repository when they are absent. Directives, citations and cross-references are
+rewritten by :mod:`signbook.myst`. The book's own setup cell (tag ``colab-setup``) is dropped; cells
+tagged ``hide-input``/``remove-input``/``remove-cell`` are kept (they may define what later cells use)
+but folded (Colab's form view, Jupyter's ``source_hidden``).
+
+The exercise convention (CONTRIBUTING.md): an ``{exercise}`` block, then one code cell tagged
+``exercise-answer`` (``answer = ...`` and ``check(label, answer)``), then the solution between
+``{solution-start}`` and ``{solution-end}``. The student release requires it: an exercise without an
+answer cell, or an answer cell that already holds an answer, is an error that names the chapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from signbook.myst import (
+    Bibliography,
+    Converter,
+    Directive,
+    MystError,
+    index_document,
+    split_blocks,
+)
+from signbook.project import Chapter, Project
+
+SETUP_TAG = "signbook-setup"
+BOOK_SETUP_TAG = "colab-setup"
+ANSWER_TAG = "exercise-answer"
+FOLD_TAGS = ("hide-input", "remove-input", "remove-cell")
+_CHECK = re.compile(r"""check\(\s*["'](?P<label>ex-[\w-]+)["']""")
+_DATA = re.compile(r"""["'](?P<path>data/[\w./-]+?)/?["']""")
+_PLACEHOLDER = re.compile(r"=\s*\.\.\.(\s|#|$)", re.M)
+
+
+@dataclass(frozen=True)
+class Edition:
+    name: str
+    markdown: str  # "plain" or "myst"
+    solutions: str  # "collapse" or "remove"
+
+
+EDITIONS = {
+    "colab": Edition("colab", "plain", "collapse"),
+    "student": Edition("student", "plain", "remove"),
+    "student-site": Edition("student-site", "myst", "remove"),
+}
+
+
+class EditionError(ValueError):
+    """The source cannot be turned into an edition; the message names the chapter and the cell."""
+
+
+@dataclass
+class Solution:
+    label: str
+    parts: list = field(default_factory=list)  # ("md", text) and ("code", cell)
+
+
+@dataclass
+class Exercise:
+    """One exercise as the chapter states it (nothing of its solution)."""
+
+    chapter: str
+    label: str
+    number: str
+    title: str
+    question: str
+    answer_cell: str | None
+
+
+def segments(nb: nbformat.NotebookNode, where: str) -> list:
+    """The notebook as a flat list: ``("md", text, cell)``, ``("code", cell)``, ``Solution``.
+
+    Markdown cells are split at ``solution-start``/``solution-end`` fences, since a solution may
+    begin in the exercise's cell and end in the next exercise's cell.
+    """
+    out: list = []
+    open_solution: Solution | None = None
+    for k, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for piece in split_blocks(cell.source):
+                if isinstance(piece, Directive) and piece.name == "solution-start":
+                    if open_solution is not None:
+                        raise EditionError(f"{where}, cell {k}: solution-start inside a solution")
+                    open_solution = Solution(piece.argument)
+                elif isinstance(piece, Directive) and piece.name == "solution-end":
+                    if open_solution is None:
+                        raise EditionError(
+                            f"{where}, cell {k}: solution-end without solution-start"
+                        )
+                    out.append(open_solution)
+                    open_solution = None
+                else:
+                    raw = piece.raw if isinstance(piece, Directive) else piece
+                    target = open_solution.parts if open_solution else out
+                    target.append(("md", raw, k))
+        else:
+            (open_solution.parts if open_solution else out).append(("code", cell, k))
+    if open_solution is not None:
+        raise EditionError(f"{where}: solution of {open_solution.label} has no solution-end")
+    return out
+
+
+class Book:
+    """The book at ``root`` (a checkout), ready to write editions of its chapters.
+
+    ``ref`` is the branch or commit the setup cells install from and fetch data from (default: the
+    checkout's commit, else ``repository.branch``).
+    """
+
+    def __init__(self, root: Path, ref: str | None = None):
+        self.root = Path(root).resolve()
+        self.project = Project(self.root)
+        self.ref = ref or _git_commit(self.root) or self.project.branch
+        self.pages = self.project.chapters()
+        bib = self.root / "book" / "references.bib"
+        self.bibliography = Bibliography(bib) if bib.exists() else None
+        self.labels = {}
+        for page in self.pages:
+            self.labels.update(
+                index_document(page.docname, page.number, _markdown_texts(page.path))
+            )
+
+    # ---- one chapter ---------------------------------------------------------------------------
+    def converter(self, chapter: Chapter) -> Converter:
+        return Converter(
+            docname=chapter.docname,
+            chapter=chapter.number,
+            labels=self.labels,
+            page_url=self.project.page_url,
+            raw_url=lambda path: self.project.raw_url(self.ref) + path,
+            bibliography=self.bibliography,
+        )
+
+    def notebook(self, chapter: Chapter, edition: Edition) -> nbformat.NotebookNode:
+        """``chapter`` as ``edition``: a new notebook, no outputs, nothing but tags in cell metadata."""
+        where = str(chapter.path.relative_to(self.root))
+        source = nbformat.read(chapter.path, as_version=4)
+        conv = self.converter(chapter)
+        cells: list[nbformat.NotebookNode] = []
+        pending: list[
+            tuple[str, int]
+        ] = []  # Markdown pieces not yet written, with their cell index
+
+        def flush() -> None:
+            groups: list[list[str]] = []
+            last = None
+            for text, k in pending:
+                if k != last:
+                    groups.append([])
+                groups[-1].append(text)
+                last = k
+            for group in groups:
+                text = "\n".join(group).strip("\n")
+                if edition.markdown == "plain":
+                    try:
+                        text = conv.convert(text).strip("\n")
+                    except MystError as err:
+                        raise EditionError(str(err)) from None
+                if text.strip():
+                    cells.append(nbformat.v4.new_markdown_cell(text))
+            pending.clear()
+
+        exercises = self.exercises(chapter)
+        if edition.solutions == "remove":
+            self._require_convention(where, exercises)
+        for item in segments(source, where):
+            if isinstance(item, Solution):
+                flush()
+                if edition.solutions == "collapse":
+                    cells.append(self._collapsed(item, conv, where))
+                continue
+            if item[0] == "md":
+                pending.append((item[1], item[2]))
+                continue
+            flush()
+            cell = item[1]
+            tags = list(cell.get("metadata", {}).get("tags", []))
+            if BOOK_SETUP_TAG in tags:
+                continue
+            if cell.cell_type == "code":
+                new = nbformat.v4.new_code_cell(cell.source)
+                if edition.markdown == "plain" and any(t in tags for t in FOLD_TAGS):
+                    new.source = "# @title Layout code (double-click to show)\n" + new.source
+                    new.metadata["cellView"] = "form"
+                    new.metadata["jupyter"] = {"source_hidden": True}
+            else:
+                new = nbformat.v4.new_raw_cell(cell.source)
+            if tags:
+                new.metadata["tags"] = tags
+            cells.append(new)
+        flush()
+        if edition.markdown == "plain":
+            self._mark_title(cells, chapter, edition)
+            if conv.references():
+                cells.append(nbformat.v4.new_markdown_cell(conv.references()))
+            cells[:0] = self.setup_cells(chapter)
+        elif chapter.path.suffix == ".ipynb":
+            cells[:0] = self.setup_cells(chapter, book_form=True)
+        nb = nbformat.v4.new_notebook()
+        nb.cells = cells
+        nb.metadata = {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+            "colab": {"provenance": [], "toc_visible": True},
+            "signbook": {
+                "edition": edition.name,
+                "chapter": chapter.name,
+                "exercises": [e.label for e in exercises],
+                "source": f"{self.project.repository_url}@{self.ref}",
+            },
+        }
+        for k, cell in enumerate(nb.cells):
+            cell["id"] = f"{edition.name}-{k}"
+        return nb
+
+    def _collapsed(self, solution: Solution, conv: Converter, where: str):
+        target = self.labels.get(solution.label)
+        title = f"Solution to {target.text}" if target else "Solution"
+        body = []
+        for part in solution.parts:
+            if part[0] == "md":
+                try:
+                    body.append(conv.convert(part[1]).strip("\n"))
+                except MystError as err:
+                    raise EditionError(str(err)) from None
+            elif part[1].cell_type == "code":
+                body.append(f"```python\n{part[1].source.strip()}\n```")
+        text = "\n\n".join(b for b in body if b.strip())
+        return nbformat.v4.new_markdown_cell(conv.details(title, text))
+
+    def _mark_title(self, cells, chapter: Chapter, edition: Edition) -> None:
+        url = self.project.page_url(chapter.docname)
+        what = "student release" if edition.name == "student" else "Colab edition"
+        number = f"chapter {chapter.number} of " if chapter.number else ""
+        note = (
+            f"*The {what} of {number}[the signlab book]({self.project.site_url}) "
+            f"([this chapter on the website]({url})). Run the first cell to install signlab.*"
+        )
+        for cell in cells:
+            if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+                head, _, rest = cell.source.lstrip().partition("\n")
+                cell.source = f"{head}\n\n{note}\n{rest}".rstrip("\n")
+                return
+        cells.insert(0, nbformat.v4.new_markdown_cell(note))
+
+    def _require_convention(self, where: str, exercises: list[Exercise]) -> None:
+        for ex in exercises:
+            if ex.answer_cell is None:
+                raise EditionError(
+                    f"{where}: exercise {ex.label} has no answer cell (a code cell tagged "
+                    f"{ANSWER_TAG!r} right after the exercise, see CONTRIBUTING.md); the student "
+                    "release needs one per exercise"
+                )
+            if not _PLACEHOLDER.search(ex.answer_cell):
+                raise EditionError(
+                    f"{where}: the answer cell of {ex.label} must assign the placeholder `...`, "
+                    "not an answer (it ships to students)"
+                )
+
+    # ---- exercises -------------------------------------------------------------------------------
+    def exercises(self, chapter: Chapter) -> list[Exercise]:
+        """The chapter's exercises in order, with their question text and answer cell (no solutions)."""
+        if chapter.path.suffix != ".ipynb":
+            return []
+        nb = nbformat.read(chapter.path, as_version=4)
+        where = str(chapter.path.relative_to(self.root))
+        found: list[Exercise] = []
+        last: Exercise | None = None
+        for item in segments(nb, where):
+            if isinstance(item, Solution):
+                last = None
+                continue
+            if item[0] == "md":
+                for piece in split_blocks(item[1]):
+                    if isinstance(piece, Directive) and piece.name == "exercise":
+                        label = piece.options.get("label", "")
+                        target = self.labels.get(label)
+                        last = Exercise(
+                            chapter.name,
+                            label,
+                            target.number if target else "",
+                            piece.argument,
+                            piece.body,
+                            None,
+                        )
+                        found.append(last)
+                    elif isinstance(piece, str) and piece.strip():
+                        last = None
+                continue
+            cell = item[1]
+            tags = cell.get("metadata", {}).get("tags", [])
+            if last is not None and cell.cell_type == "code" and ANSWER_TAG in tags:
+                last.answer_cell = cell.source
+            last = None
+        return found
+
+    # ---- the whole book --------------------------------------------------------------------------
+    def data_files(self, chapter: Chapter) -> list[str]:
+        """Committed files the chapter's code reads (string literals ``"data/..."``), relative to it."""
+        nb = nbformat.read(chapter.path, as_version=4)
+        base = chapter.path.parent
+        files: set[str] = set()
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for m in _DATA.finditer(cell.source):
+                path = base / m["path"]
+                if path.is_file():
+                    files.add(m["path"])
+                elif path.is_dir():
+                    files |= {
+                        str(p.relative_to(base)) for p in sorted(path.rglob("*")) if p.is_file()
+                    }
+        return sorted(files)
+
+    def setup_cells(self, chapter: Chapter, book_form: bool = False) -> list:
+        """The install cell, and (for a chapter that reads committed data) a folded data cell."""
+        extra = ["remove-cell"] if book_form else []
+        install = nbformat.v4.new_code_cell(install_source(self.project.repository_url, self.ref))
+        install.metadata["tags"] = [SETUP_TAG, *extra]
+        cells = [install]
+        data = self.data_files(chapter) if chapter.path.suffix == ".ipynb" else []
+        if data:
+            raw = self.project.raw_url(self.ref) + str(Path(chapter.docname).parent) + "/"
+            fetch = nbformat.v4.new_code_cell(data_source(data, raw))
+            fetch.metadata["tags"] = [SETUP_TAG, *extra]
+            fetch.metadata["cellView"] = "form"
+            fetch.metadata["jupyter"] = {"source_hidden": True}
+            cells.append(fetch)
+        return cells
+
+    def write(self, edition: Edition, out: Path) -> list[Path]:
+        """Write every notebook chapter as ``edition`` under ``out``, at its path in the repository."""
+        written = []
+        for chapter in self.project.notebooks():
+            nb = self.notebook(chapter, edition)
+            path = Path(out) / chapter.path.relative_to(self.root)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(nbformat.writes(nb, version=4) + "\n")
+            written.append(path)
+        return written
+
+    def write_student_site_source(self, out: Path) -> Path:
+        """A Jupyter Book source tree for the student website: the book without solutions.
+
+        The instructor page (``book/instructors``) is left out, and launch buttons are switched off
+        (students get their notebooks from the instructor).
+        """
+        out = Path(out)
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        import yaml
+
+        toc = yaml.safe_load((self.root / "_toc.yml").read_text())
+        toc["chapters"] = [c for c in toc["chapters"] if c["file"] != "book/instructors"]
+        (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+        config = yaml.safe_load((self.root / "_config.yml").read_text())
+        config["title"] = f"{config.get('title', '')} (student edition)"
+        config.pop("launch_buttons", None)
+        (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        for page in self.pages:
+            if page.docname == "book/instructors":
+                continue
+            dest = out / page.path.relative_to(self.root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if page.path.suffix == ".ipynb":
+                nb = self.notebook(page, EDITIONS["student-site"])
+                dest.write_text(nbformat.writes(nb, version=4) + "\n")
+            else:
+                shutil.copy2(page.path, dest)
+        book = self.root / "book"
+        for extra in [book / "references.bib", book / "data"]:
+            if extra.is_dir():
+                shutil.copytree(extra, out / extra.relative_to(self.root))
+            elif extra.exists():
+                shutil.copy2(extra, out / extra.relative_to(self.root))
+        modules = self.root / "node_modules"
+        if modules.exists():
+            (out / "node_modules").symlink_to(modules)
+        return out
+
+
+INSTALL_SOURCE = """\
+# Setup: run this cell first. In Colab it installs signlab and the book's exercise checks
+# (signbook) from the repository; elsewhere it does nothing unless SIGNLAB_INSTALL=1.
+# pip keeps every package that is already installed: Colab's torch, numpy and ipywidgets
+# stay as they are. SIGNLAB_SOURCE (a local checkout) replaces the repository, for tests.
+import os
+import subprocess
+import sys
+
+SIGNLAB_REPO = "{repository}"
+SIGNLAB_REF = "{ref}"
+if "google.colab" in sys.modules or os.environ.get("SIGNLAB_INSTALL") == "1":
+    source = os.environ.get("SIGNLAB_SOURCE", f"git+{{SIGNLAB_REPO}}@{{SIGNLAB_REF}}")
+    if source.startswith("git+"):
+        book = f"{{source}}#subdirectory=signbook"
+    else:  # a local checkout
+        source = "file://" + os.path.abspath(source)
+        book = source + "/signbook"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, f"signlab @ {{source}}", f"signbook @ {{book}}"], check=True)"""
+
+DATA_SOURCE = """\
+# @title Fetch the committed data this chapter plots (in Colab, when it is not already here)
+import os
+import sys
+import urllib.request
+
+SIGNLAB_DATA = [
+{files}
+]
+if "google.colab" in sys.modules or os.environ.get("SIGNLAB_INSTALL") == "1":
+    base = os.environ.get("SIGNLAB_DATA_URL", "{raw_base}")
+    for path in SIGNLAB_DATA:
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            urllib.request.urlretrieve(base + path, path)"""
+
+
+def install_source(repository: str, ref: str) -> str:
+    """The first cell of every edition notebook: installs signlab and signbook in Colab."""
+    return INSTALL_SOURCE.format(repository=repository, ref=ref)
+
+
+def data_source(files: list[str], raw_base: str) -> str:
+    """A cell that downloads ``files`` (relative to the chapter) from ``raw_base`` when absent."""
+    listing = "\n".join(f'    "{path}",' for path in files)
+    return DATA_SOURCE.format(files=listing, raw_base=raw_base)
+
+
+def _markdown_texts(path: Path) -> list[str]:
+    if path.suffix == ".ipynb":
+        nb = json.loads(path.read_text())
+        return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    return [path.read_text()]
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m signbook.edition", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("edition", choices=[*EDITIONS, "set-repository"])
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the book's checkout")
+    parser.add_argument("--out", type=Path, help="output folder")
+    parser.add_argument("--ref", help="branch or commit the setup cells install from")
+    parser.add_argument("--url", help="set-repository: https://github.com/OWNER/NAME")
+    parser.add_argument("--branch", help="set-repository: repository.branch (launch buttons)")
+    args = parser.parse_args(argv)
+    if args.edition == "set-repository":
+        from signbook.project import set_repository
+
+        if not args.url:
+            parser.error("set-repository needs --url")
+        set_repository(args.root / "_config.yml", args.url, args.branch)
+        return 0
+    if args.out is None:
+        parser.error("--out is required")
+    book = Book(args.root, args.ref)
+    try:
+        if args.edition == "student-site":
+            print(book.write_student_site_source(args.out))
+        else:
+            for path in book.write(EDITIONS[args.edition], args.out):
+                print(path)
+    except EditionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

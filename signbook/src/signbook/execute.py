@@ -1,0 +1,141 @@
+"""Run a notebook the way a reader's Colab does: alone in an empty folder, in a fresh kernel.
+
+The kernel may be another Python than the one running this code (``python=``): a venv set up like Colab,
+for the tests and the weekly run, or the grader's environment. ``python -m signbook.execute NB...`` runs
+each notebook and reports its time; it exits 1 if any fails (the weekly workflow uses it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+
+@dataclass
+class Result:
+    """How one run went: seconds, and the first error (cell index, name, message) if any."""
+
+    path: Path
+    seconds: float
+    errors: list[dict] = field(default_factory=list)
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.timed_out
+
+
+def kernel_spec(python: str, directory: Path, name: str = "signbook-python") -> Path:
+    """Write a kernelspec named ``name`` under ``directory`` that starts ``python -m ipykernel``."""
+    spec = Path(directory) / name
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": name, "language": "python"})
+    )
+    return spec
+
+
+def execute(
+    nb: nbformat.NotebookNode,
+    cwd: Path,
+    *,
+    python: str | None = None,
+    timeout: int = 600,
+    env: dict[str, str] | None = None,
+    allow_errors: bool = False,
+) -> list[dict]:
+    """Execute ``nb`` in place with its working directory ``cwd``; returns the cells' errors.
+
+    With ``allow_errors`` every cell runs even after one raises (the grader wants every answer it can
+    get); otherwise the first error stops the run and is the only one returned.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    with tempfile.TemporaryDirectory(prefix="signbook-kernels-") as kernels:
+        kernel_spec(python or sys.executable, Path(kernels))
+        km = KernelManager(
+            kernel_name="signbook-python",
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[kernels]),
+        )
+        client = NotebookClient(
+            nb,
+            km=km,
+            timeout=timeout,
+            allow_errors=allow_errors,
+            resources={"metadata": {"path": str(cwd)}},
+        )
+        kernel_env = dict(os.environ if env is None else env)
+        kernel_env.pop("SIGNLAB_STATIC_BUILD", None)  # readers' kernels show live widgets
+        try:
+            client.execute(env=kernel_env)
+        except CellExecutionError as err:
+            index = next(
+                (k for k, c in enumerate(nb.cells) if _error_of(c) is not None), len(nb.cells)
+            )
+            return [{"cell": index, "name": err.ename, "message": str(err.evalue)}]
+    return [{"cell": k, **_error_of(c)} for k, c in enumerate(nb.cells) if _error_of(c) is not None]
+
+
+def _error_of(cell) -> dict | None:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return {"name": output.get("ename", ""), "message": output.get("evalue", "")}
+    return None
+
+
+def run_alone(
+    path: Path,
+    *,
+    python: str | None = None,
+    timeout: int = 600,
+    env: dict[str, str] | None = None,
+    keep: Path | None = None,
+) -> Result:
+    """Copy ``path`` alone into an empty folder and execute it there, top to bottom.
+
+    ``keep`` (a folder) receives the executed notebook, for inspection.
+    """
+    path = Path(path)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="signbook-alone-") as folder:
+        copy = Path(folder) / path.name
+        shutil.copy2(path, copy)
+        nb = nbformat.read(copy, as_version=4)
+        errors = execute(nb, Path(folder), python=python, timeout=timeout, env=env)
+        if keep is not None:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, Path(keep) / path.name)
+    return Result(path, time.perf_counter() - start, errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m signbook.execute", description=__doc__)
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--python", help="the kernel's Python (default: this one)")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--keep", type=Path, help="write the executed notebooks here")
+    args = parser.parse_args(argv)
+    failed = 0
+    for path in args.notebooks:
+        result = run_alone(path, python=args.python, timeout=args.timeout, keep=args.keep)
+        status = "ok" if result.ok else f"FAILED: {result.errors[0]}"
+        print(f"{path}: {result.seconds:.1f} s, {status}", flush=True)
+        failed += not result.ok
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
