@@ -4,30 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from signlab import geometry
 from signlab.sim import noise
 
 N = 40_000
-
-
-def fresh_rng() -> np.random.Generator:
-    return np.random.default_rng()
-
-
-def fresh_generator() -> torch.Generator:
-    return torch.Generator().manual_seed(int(fresh_rng().integers(2**62)))
 
 
 def plain_std(x: np.ndarray) -> np.ndarray:
     return np.sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=0) / (x.shape[0] - 1))
 
 
-def test_density_is_the_geometry_function():
-    assert noise.density is geometry.density
-
-
-def test_dense_and_sparse_sigma():
-    rng = fresh_rng()
+def test_dense_and_sparse_sigma(rng):
     d = int(rng.integers(2, 50))
     k = int(rng.integers(1, d + 1))
     scale = float(rng.uniform(0.1, 5))
@@ -36,10 +22,10 @@ def test_dense_and_sparse_sigma():
     assert np.all(dense == scale)
     assert np.count_nonzero(sparse) == k and np.all(sparse[:k] == scale)
     phi = lambda s: np.abs(s).sum() ** 2 / (len(s) * (s**2).sum())
-    assert float(noise.density(sparse)) == pytest.approx(k / d)
     assert phi(sparse) == pytest.approx(k / d) and phi(dense) == pytest.approx(1.0)
     assert noise.Gaussian(torch.tensor(sparse)).density == pytest.approx(k / d)
     assert noise.StudentT(torch.tensor(dense), nu=4.0).density == pytest.approx(1.0)
+    assert noise.Bimodal(torch.tensor(sparse)).support.tolist() == list(range(k))
 
 
 def _check_moments(draws: np.ndarray, grad: np.ndarray, std: np.ndarray) -> None:
@@ -49,26 +35,22 @@ def _check_moments(draws: np.ndarray, grad: np.ndarray, std: np.ndarray) -> None
 
 
 @pytest.mark.parametrize("batch", [1, 4])
-def test_gaussian_has_sigma_over_sqrt_batch(batch):
-    rng = fresh_rng()
+def test_gaussian_has_sigma_over_sqrt_batch(batch, rng, generator):
     d = 5
     sigma = rng.uniform(0.1, 3, size=d) * (rng.random(d) < 0.7)
     grad = np.tile(rng.normal(size=d), (N, 1))
-    g = noise.gaussian_gradient(torch.tensor(grad), sigma, batch, fresh_generator()).numpy()
-    _check_moments(g, grad[0], sigma / np.sqrt(batch))
     model = noise.Gaussian(torch.tensor(sigma))
-    g = model.gradient(torch.tensor(grad), batch, fresh_generator()).numpy()
+    g = model.sample(torch.tensor(grad), batch, generator).numpy()
     _check_moments(g, grad[0], sigma / np.sqrt(batch))
     assert np.all(g[:, sigma == 0] == grad[:, sigma == 0])
 
 
 @pytest.mark.parametrize("batch", [1, 3])
-def test_student_t_has_sigma_and_heavy_tails(batch):
-    rng = fresh_rng()
+def test_student_t_with_std_has_sigma_and_heavy_tails(batch, rng, generator):
     sigma = rng.uniform(0.5, 2, size=3)
     grad = np.tile(rng.normal(size=3), (N, 1))
-    model = noise.StudentT(torch.tensor(sigma), nu=6.0)
-    g = model.gradient(torch.tensor(grad), batch, fresh_generator()).numpy()
+    model = noise.StudentT.with_std(torch.tensor(sigma), nu=6.0)
+    g = model.sample(torch.tensor(grad), batch, generator).numpy()
     _check_moments(g, grad[0], sigma / np.sqrt(batch))
     if batch == 1:
         z = (g - grad) / sigma
@@ -77,25 +59,43 @@ def test_student_t_has_sigma_and_heavy_tails(batch):
 
 
 @pytest.mark.parametrize("scale", [None, 1.5])
-def test_bimodal_oracle_is_unbiased_with_variance_sigma(scale):
-    rng = fresh_rng()
+def test_bimodal_oracle_is_unbiased_with_variance_sigma(scale, rng, generator):
     d, batch = 4, 2
     sigma = rng.uniform(0.2, 1.5, size=d)
     g0 = rng.uniform(0.5, 2, size=d) * rng.choice([-1, 1], size=d)
     grad = np.tile(g0, (N, 1))
-    draws = noise.bimodal_gradient(torch.tensor(grad), sigma, batch, fresh_generator(), scale=scale)
-    draws = draws.numpy()
+    oracle = noise.Bimodal(torch.tensor(sigma), scale=scale)
+    draws = oracle.sample(torch.tensor(grad), batch, generator).numpy()
     a = np.abs(g0) if scale is None else scale
     _check_moments(draws, g0, sigma * np.abs(g0) / a / np.sqrt(batch))
-    single = noise.Bimodal(torch.tensor(sigma), scale=scale)
-    one = single.gradient(torch.tensor(grad), 1, fresh_generator()).numpy()
+    np.testing.assert_allclose(oracle.variance(g0).numpy(), (sigma * g0 / a) ** 2)
+    one = oracle.sample(torch.tensor(grad), 1, generator).numpy()
     q = sigma**2 / (sigma**2 + a**2)
     np.testing.assert_allclose((one == 0).mean(axis=0), q, atol=0.02)
-    assert np.all(noise.bimodal_gradient(torch.zeros(3, d), sigma, 1, None).numpy() == 0)
+    if scale is not None:
+        np.testing.assert_allclose(oracle.zero_probability.numpy(), q)
+    assert np.all(oracle.sample(torch.zeros(3, d, dtype=torch.float64)).numpy() == 0)
 
 
-def test_estimate_sigma_matches_plain_formula_numpy_and_torch():
-    rng = fresh_rng()
+def test_bimodal_scale_can_differ_per_coordinate(generator):
+    sigma, scale = torch.tensor([1.0, 1.0]), torch.tensor([0.5, 2.0])
+    oracle = noise.Bimodal(sigma, scale=scale)
+    draws = oracle.sample(torch.ones(20_000, 2, dtype=torch.float64), 1, generator).numpy()
+    np.testing.assert_allclose((draws == 0).mean(axis=0), [1 / 1.25, 1 / 5], atol=0.015)
+
+
+def test_matrix_gaussian_has_covariance_sigma_squared(rng, generator):
+    m, n = 3, 5
+    Sigma = noise.low_rank_sigma(m, 2, 2.0, seed=int(rng.integers(2**31)))
+    oracle = noise.MatrixGaussian(Sigma)
+    N_ = oracle.sample(torch.zeros(20_000, m, n, dtype=torch.float64), 1, generator)
+    second = torch.einsum("kij,klj->il", N_, N_).numpy() / len(N_)
+    np.testing.assert_allclose(second, (Sigma @ Sigma).numpy(), atol=0.05)
+    assert noise.matrix_density(Sigma) == pytest.approx(2 / 3)
+    assert float(torch.linalg.matrix_norm(Sigma)) == pytest.approx(2.0)
+
+
+def test_estimate_sigma_matches_plain_formula_numpy_and_torch(rng):
     samples = rng.normal(size=(int(rng.integers(2, 30)), 3, 4)) * rng.uniform(0, 2, size=(3, 4))
     want = plain_std(samples)
     np.testing.assert_allclose(noise.estimate_sigma(samples), want, rtol=1e-12)
@@ -104,8 +104,7 @@ def test_estimate_sigma_matches_plain_formula_numpy_and_torch():
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
 
 
-def test_estimate_density_recovers_phi_of_known_sigma():
-    rng = fresh_rng()
+def test_estimate_density_recovers_phi_of_known_sigma(rng):
     d = 50
     sigma = rng.uniform(0, 1, size=d) ** 3
     phi = np.abs(sigma).sum() ** 2 / (d * (sigma**2).sum())
@@ -123,12 +122,15 @@ def test_estimate_density_recovers_phi_of_known_sigma():
         (lambda: noise.sparse_sigma(5, 6, 1.0), "k"),
         (lambda: noise.sparse_sigma(5, 2, -1.0), "scale"),
         (lambda: noise.Gaussian(torch.tensor([1.0, -0.5])), "sigma"),
-        (lambda: noise.gaussian_gradient(torch.zeros(2), [1.0, -1.0], 1, None), "sigma"),
-        (lambda: noise.StudentT(torch.ones(3), nu=2.0), "nu"),
-        (lambda: noise.student_t_gradient(torch.zeros(3), torch.ones(3), 1.5, 1, None), "nu"),
-        (lambda: noise.gaussian_gradient(torch.zeros(3), torch.ones(3), 0, None), "batch"),
-        (lambda: noise.gaussian_gradient(torch.zeros(3), torch.ones(2), 1, None), "sigma"),
+        (lambda: noise.StudentT(torch.ones(3), nu=1.0), "nu"),
+        (lambda: noise.StudentT.with_std(torch.ones(3), nu=2.0), "nu"),
+        (lambda: noise.Gaussian(torch.ones(3)).sample(torch.zeros(3), 0), "batch"),
+        (lambda: noise.Gaussian(torch.ones(2)).sample(torch.zeros(3)), "sigma"),
         (lambda: noise.Bimodal(torch.ones(3), scale=0.0), "scale"),
+        (lambda: noise.Bimodal(torch.ones(3)).zero_probability, "scale"),
+        (lambda: noise.MatrixGaussian(torch.tensor([[1.0, 2.0], [0.0, 1.0]])), "Sigma"),
+        (lambda: noise.MatrixGaussian(-torch.eye(2)), "Sigma"),
+        (lambda: noise.student_t((3,), 0.0, 1), "nu"),
         (lambda: noise.estimate_sigma(np.ones((1, 3))), "samples"),
         (lambda: noise.estimate_sigma(np.array([1.0, np.nan, 2.0])[:, None]), "samples"),
     ],
@@ -138,17 +140,14 @@ def test_bad_input_raises_naming_the_argument(call, name):
         call()
 
 
-def test_heavy_tailed_is_unbiased_with_the_right_tail():
+def test_heavy_tailed_student_t_is_unbiased_with_the_right_tail(generator):
     """σ·t_ν draws: mean 0 for ν > 1, and P(|X| > x) ≈ 2·P(t_ν > x/σ) from the Student-t density."""
     import math
 
-    from signlab.sim.noise import HeavyTailed
-
     nu, scale = 1.5, 2.0
-    noise = HeavyTailed(torch.full((4000,), scale, dtype=torch.float64), nu=nu)
-    gen = torch.Generator().manual_seed(int(np.random.default_rng().integers(2**31)))
+    model = noise.StudentT(torch.full((4000,), scale, dtype=torch.float64), nu=nu)
     draws = torch.cat(
-        [noise.gradient(torch.zeros(4000, dtype=torch.float64), 1, gen) for _ in range(50)]
+        [model.sample(torch.zeros(4000, dtype=torch.float64), 1, generator) for _ in range(50)]
     )
     x = draws.numpy()
     assert abs(np.median(x)) < 0.03 * scale
@@ -161,4 +160,11 @@ def test_heavy_tailed_is_unbiased_with_the_right_tail():
     observed = np.mean(np.abs(x) > u * scale)
     assert observed == pytest.approx(expected, rel=0.15)
     with pytest.raises(ValueError, match="nu must be > 1"):
-        HeavyTailed(torch.ones(3), nu=1.0)
+        noise.StudentT(torch.ones(3), nu=1.0)
+
+
+def test_student_t_draws_are_reproducible_from_a_seed_or_a_generator():
+    a = noise.student_t((5, 3), 1.5, 7)
+    np.testing.assert_array_equal(a.numpy(), np.random.default_rng(7).standard_t(1.5, (5, 3)))
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    torch.testing.assert_close(noise.student_t((4,), 3.0, g1), noise.student_t((4,), 3.0, g2))

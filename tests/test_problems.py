@@ -7,13 +7,8 @@ import torch
 from signlab.sim import problems
 
 
-def fresh_rng() -> np.random.Generator:
-    return np.random.default_rng()
-
-
 @pytest.mark.parametrize("cls", [problems.SeparableQuadratic, problems.SeparableCosine])
-def test_value_and_gradient_match_formula_and_autograd(cls):
-    rng = fresh_rng()
+def test_value_and_gradient_match_formula_and_autograd(cls, rng):
     shape = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
     L = rng.uniform(0, 10, size=shape)
     x = rng.normal(scale=2, size=(7, *shape))
@@ -31,20 +26,28 @@ def test_value_and_gradient_match_formula_and_autograd(cls):
     np.testing.assert_allclose(problem.gap(xt.detach()).numpy(), want, rtol=1e-12)
 
 
-def test_functional_forms_agree_with_classes():
-    rng = fresh_rng()
+def test_numpy_in_numpy_out(rng):
     L = rng.uniform(0, 3, size=6)
-    x = torch.tensor(rng.normal(size=(4, 6)))
-    q, c = problems.SeparableQuadratic(L), problems.SeparableCosine(L)
-    torch.testing.assert_close(problems.quadratic_value(x, L), q.value(x))
-    torch.testing.assert_close(problems.quadratic_gradient(x, L), q.gradient(x))
-    torch.testing.assert_close(problems.cosine_value(x, L), c.value(x))
-    torch.testing.assert_close(problems.cosine_gradient(x, L), c.gradient(x))
+    x = rng.normal(size=(4, 6))
+    q = problems.SeparableQuadratic(L)
+    value, grad = q.value(x), q.gradient(x)
+    assert isinstance(value, np.ndarray) and isinstance(grad, np.ndarray)
+    np.testing.assert_allclose(value, 0.5 * (L * x**2).sum(1))
+    np.testing.assert_allclose(grad, L * x)
+
+
+def test_multiplicity_weights_value_and_smoothness(rng):
+    L, m = rng.uniform(0.1, 3, size=3), np.array([1.0, 4.0, 2.0])
+    x = rng.normal(size=(5, 3))
+    weighted = problems.SeparableCosine(L, multiplicity=m)
+    full = problems.SeparableCosine(np.repeat(L, m.astype(int)))
+    np.testing.assert_allclose(weighted.value(x), full.value(np.repeat(x, m.astype(int), axis=1)))
+    assert weighted.linf_smoothness == pytest.approx(full.linf_smoothness)
+    assert weighted.dimension == 7
 
 
 @pytest.mark.parametrize("cls", [problems.SeparableQuadratic, problems.SeparableCosine])
-def test_linf_smoothness_inequality_holds_and_is_tight(cls):
-    rng = fresh_rng()
+def test_linf_smoothness_inequality_holds_and_is_tight(cls, rng):
     d = 8
     L = rng.uniform(0.1, 5, size=d)
     problem = cls(torch.tensor(L))
@@ -72,7 +75,9 @@ def test_cosine_is_nonconvex():
     [
         (lambda: problems.SeparableQuadratic(torch.tensor([1.0, -1.0])), "L"),
         (lambda: problems.SeparableCosine(torch.tensor(2.0)), "L"),
-        (lambda: problems.quadratic_value(torch.zeros(3, 4), torch.ones(5)), "x"),
+        (lambda: problems.SeparableQuadratic(torch.ones(5)).value(torch.zeros(3, 4)), "x"),
+        (lambda: problems.SeparableQuadratic(torch.ones(3), multiplicity=[1, 2]), "multiplicity"),
+        (lambda: problems.SeparableQuadratic(torch.ones(2), multiplicity=[1, -2]), "multiplicity"),
         (lambda: problems.SeparableQuadratic(torch.ones(4)).gradient(torch.zeros(3, 5)), "x"),
         (lambda: problems.linf_smoothness([1.0, float("nan")]), "L"),
     ],

@@ -43,7 +43,7 @@ def test_diagonal_closed_form_is_the_l1_norm_of_L():
     ("H", "match"),
     [
         ([[1.0, 2.0], [0.0, 1.0]], "symmetric"),
-        ([[1.0, 0.0], [0.0, -1.0]], "positive semi-definite"),
+        ([[1.0, 0.0], [0.0, -1.0]], "positive semidefinite"),
         (np.ones((2, 3)), "square"),
         ([[np.nan]], "finite"),
     ],

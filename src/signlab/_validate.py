@@ -76,3 +76,25 @@ def nonnegative_array(name: str, x: Any) -> None:
     finite_array(name, x)
     if bool((x < 0).any()):
         raise ValueError(f"{name} must be >= 0 entrywise (found a negative entry)")
+
+
+def psd_matrix(name: str, M: Any) -> None:
+    """Reject a matrix that is not square, finite, symmetric and positive semidefinite.
+
+    One tolerance for every check in signlab, relative to the matrix's scale s = max(1, max|M_ij|):
+    symmetric when |M − Mᵀ| ≤ 1e-8·s entrywise, semidefinite when every eigenvalue is ≥ −1e-8·s·n
+    (round-off of a PSD matrix built in float64 stays far inside both).
+    """
+    shape = tuple(M.shape) if hasattr(M, "shape") else np.shape(M)
+    if len(shape) != 2 or shape[0] != shape[1] or shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty square matrix (got shape {shape})")
+    finite_array(name, M)
+    a = M.detach().cpu().double().numpy() if hasattr(M, "detach") else np.asarray(M, dtype=float)
+    scale = max(1.0, float(np.abs(a).max()))
+    if not np.allclose(a, a.T, rtol=0.0, atol=1e-8 * scale):
+        raise ValueError(f"{name} must be symmetric positive semidefinite (it is not symmetric)")
+    smallest = float(np.linalg.eigvalsh(a).min())
+    if smallest < -1e-8 * scale * len(a):
+        raise ValueError(
+            f"{name} must be symmetric positive semidefinite (smallest eigenvalue {smallest:.3g})"
+        )

@@ -29,15 +29,8 @@ MAX_BRUTE_FORCE_DIM = 20
 
 
 def _check_psd(H: Any) -> np.ndarray:
-    H = np.asarray(H, dtype=float)
-    if H.ndim != 2 or H.shape[0] != H.shape[1] or H.shape[0] == 0:
-        raise ValueError(f"H must be a non-empty square matrix (got shape {H.shape})")
-    _validate.finite_array("H", H)
-    if not np.allclose(H, H.T, atol=1e-12 * max(1.0, np.abs(H).max())):
-        raise ValueError("H must be symmetric")
-    if np.linalg.eigvalsh(H).min() < -1e-10 * max(1.0, np.abs(H).max()):
-        raise ValueError("H must be positive semi-definite")
-    return H
+    _validate.psd_matrix("H", H)
+    return np.asarray(H, dtype=float)
 
 
 def quadratic_smoothness(H: Any, kind: str) -> float:

@@ -1,18 +1,23 @@
-r"""Separable gradient noise described by a vector σ = (σ_1, …, σ_d), and how to measure it.
+r"""Stochastic-gradient oracles: separable noise with a vector σ, matrix noise with Σ, and estimators.
 
 Tao, Yu & Zhang (arXiv:2605.06615) assume a minibatch of B unbiased stochastic gradients whose
 coordinate i has variance at most σ_i². The *shape* of σ decides how much SignSGD gains over SGD,
-through the noise density (:func:`density`, the same function as :func:`signlab.geometry.density`)
+through the noise density (:func:`signlab.geometry.density`)
 
 .. math:: \varphi(\sigma) = \frac{\|\sigma\|_1^2}{d\,\|\sigma\|_2^2} \in [1/d, 1]:
 
 φ = 1 for dense noise (all σ_i equal), φ = k/d for k equally noisy coordinates.
 
-Functional core: ``*_gradient(grad, sigma, batch, generator)`` returns the mean of ``batch``
-stochastic gradients at a point whose true gradient is ``grad`` (any shape; σ has the trailing
-shape). Thin classes (:class:`Gaussian`, :class:`StudentT`, :class:`Bimodal`) bundle σ with a
-sampler for the simulator. :func:`estimate_sigma` and :func:`estimate_density` measure σ and φ
-from sampled gradients.
+Every oracle has one sampling signature, the one the engine (:mod:`signlab.sim.engine`) calls:
+
+    ``oracle.sample(grad, batch=1, generator=None, *, x=None)``
+
+returns the mean of ``batch`` stochastic gradients at a point whose true gradient is ``grad``
+(shape (\*runs, \*shape): leading dims are independent runs); ``x`` is the point itself, for the
+oracles whose noise depends on it (the zero chain's). :class:`Gaussian`, :class:`StudentT` and
+:class:`MatrixGaussian` are *additive*: their draws do not depend on x or ∇f, so two methods run with
+the same seed see the same noise (common random numbers). :class:`Bimodal` is the lower bound's
+oracle. :func:`estimate_sigma` and :func:`estimate_density` measure σ and φ from sampled gradients.
 """
 
 from __future__ import annotations
@@ -30,16 +35,17 @@ from signlab.geometry import density
 __all__ = [
     "Bimodal",
     "Gaussian",
-    "HeavyTailed",
+    "MatrixGaussian",
+    "Oracle",
+    "SeparableNoise",
     "StudentT",
-    "bimodal_gradient",
     "dense_sigma",
-    "density",
     "estimate_density",
     "estimate_sigma",
-    "gaussian_gradient",
+    "low_rank_sigma",
+    "matrix_density",
     "sparse_sigma",
-    "student_t_gradient",
+    "student_t",
 ]
 
 
@@ -62,110 +68,53 @@ def sparse_sigma(
     return sigma
 
 
-def _sigma(sigma: Any, grad: torch.Tensor) -> torch.Tensor:
-    sigma = torch.as_tensor(sigma, dtype=grad.dtype)
-    _validate.nonnegative_array("sigma", sigma)
-    return _check_trailing(sigma, grad)
-
-
-def _check_trailing(sigma: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    if sigma.ndim > grad.ndim or tuple(sigma.shape) != tuple(grad.shape[grad.ndim - sigma.ndim :]):
-        raise ValueError(
-            f"sigma must have the trailing shape of grad (got {tuple(sigma.shape)} "
-            f"for grad of shape {tuple(grad.shape)})"
-        )
-    return sigma
-
-
-def gaussian_gradient(
-    grad: torch.Tensor, sigma: Any, batch: int, generator: torch.Generator | None
+def student_t(
+    shape: tuple[int, ...], nu: float, generator: torch.Generator | int | None = None
 ) -> torch.Tensor:
-    r"""g = ∇f + (σ/√B)·ξ with ξ ~ N(0, I): exactly the mean of B Gaussian stochastic gradients."""
-    batch = _validate.integer("batch", batch, low=1)
-    return _gaussian(grad, _sigma(sigma, grad), batch, generator)
+    r"""Standard Student-t draws with ``nu`` > 0 degrees of freedom (float64), reproducibly.
 
-
-def _gaussian(grad, sigma, batch, generator, support=None, noisy=None):
-    # Only the coordinates with σ_i > 0 are drawn, so sparse noise costs O(k), not O(d).
-    flat = sigma.reshape(-1)
-    support = flat.nonzero().squeeze(1) if support is None else support
-    noisy = flat[support] if noisy is None else noisy
-    lead = grad.shape[: grad.ndim - sigma.ndim]
-    xi = torch.randn((*lead, support.numel()), generator=generator, dtype=grad.dtype)
-    xi = xi * noisy if batch == 1 else xi * (noisy / math.sqrt(batch))
-    if support.numel() == flat.numel():
-        return grad + xi.view(grad.shape)
-    if sigma.ndim == 1:
-        return grad.index_add(-1, support, xi)
-    return grad.reshape(*lead, -1).index_add(-1, support, xi).view(grad.shape)
-
-
-def _check_nu(nu: Any) -> float:
+    Moments of order p exist exactly for p < ν: with 1 < ν ≤ 2 the draws have a mean but no
+    variance (the regime of Yu, Tao et al., arXiv:2602.07425); for ν > 2 the variance is ν/(ν − 2).
+    ``generator`` is a torch generator or an int seed; the draws come from numpy's t sampler seeded
+    from it (torch has no seeded t sampler), so a seed gives the same draws on every platform.
+    """
     nu = _validate.positive("nu", nu)
-    if nu <= 2:
-        raise ValueError(f"nu must be > 2 so that the variance is finite (got {nu!r})")
-    return nu
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        seed = _validate.integer("seed", generator, low=0)
+    else:
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    return torch.from_numpy(np.random.default_rng(seed).standard_t(nu, size=shape))
 
 
-def student_t_gradient(
-    grad: torch.Tensor, sigma: Any, nu: float, batch: int, generator: torch.Generator | None
-) -> torch.Tensor:
-    r"""Mean of B heavy-tailed stochastic gradients ∇f + σ·√((ν−2)/ν)·t_ν, t_ν Student-t.
+class Oracle:
+    """Base of every stochastic-gradient oracle: ``sample`` is the mean of ``batch`` draws.
 
-    A Student-t variable has variance ν/(ν−2) for ν > 2, so the scaling makes each coordinate's
-    variance exactly σ_i² while its tails decay only polynomially (moments of order ≥ ν are
-    infinite).
-    The t draws use numpy's generator seeded from ``generator``, so results stay reproducible.
+    ``additive`` is True when the noise does not depend on the point or its gradient, so runs
+    with the same generator see the same draws (common random numbers).
     """
-    nu = _check_nu(nu)
-    batch = _validate.integer("batch", batch, low=1)
-    return _student_t(grad, _sigma(sigma, grad), nu, batch, generator)
 
+    additive = False
 
-def _student_t(grad, sigma, nu, batch, generator):
-    return _t_noise(grad, sigma * math.sqrt((nu - 2.0) / nu), nu, batch, generator)
-
-
-def _t_noise(grad, scale, nu, batch, generator):
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    draws = np.random.default_rng(seed).standard_t(nu, size=(batch, *grad.shape))
-    t_mean = torch.from_numpy(draws.mean(axis=0)).to(grad.dtype)
-    return grad + t_mean * scale
-
-
-def bimodal_gradient(
-    grad: torch.Tensor,
-    sigma: Any,
-    batch: int,
-    generator: torch.Generator | None,
-    *,
-    scale: float | None = None,
-) -> torch.Tensor:
-    r"""Mean of B draws of the bimodal oracle of the SignSGD lower bound (Tao, Yu & Zhang, Lemma 3).
-
-    Each draw is 0 with probability q_i = σ_i²/(σ_i² + a_i²) and ∇_i f/(1 − q_i) otherwise, so it is
-    unbiased with variance (∇_i f)²·q_i/(1 − q_i) = σ_i²·(∇_i f)²/a_i². The paper takes a = 2ε, the
-    gradient size on its grid, where the variance is exactly σ²; ``scale=None`` takes a_i = |∇_i f|,
-    which gives variance exactly σ_i² wherever ∇_i f ≠ 0 (and the exact gradient 0 where it is 0).
-    A zero draw is what makes SignSGD stall, since sign(0) = 0. The mean of B draws is
-    M·∇f/(B(1 − q)) with M ~ Binomial(B, 1 − q).
-    """
-    batch = _validate.integer("batch", batch, low=1)
-    if scale is not None:
-        scale = _validate.positive("scale", scale)
-    return _bimodal(grad, _sigma(sigma, grad), batch, generator, scale)
-
-
-def _bimodal(grad, sigma, batch, generator, scale):
-    a2 = grad * grad if scale is None else torch.full_like(grad, scale**2)
-    tiny = torch.finfo(grad.dtype).tiny
-    keep = torch.where(a2 > 0, a2 / (sigma * sigma + a2).clamp_min(tiny), 1.0)
-    moves = torch.binomial(torch.full_like(grad, float(batch)), keep, generator=generator)
-    return grad * moves / (batch * keep)
+    def sample(
+        self,
+        grad: torch.Tensor,
+        batch: int = 1,
+        generator: torch.Generator | None = None,
+        *,
+        x: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The mean of ``batch`` stochastic gradients at a point with true gradient ``grad``."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, eq=False)
-class _Separable:
+class SeparableNoise(Oracle):
+    """Noise with one scale σ_i per coordinate (``sigma`` has the trailing shape of the point).
+
+    Subclasses draw only the coordinates with σ_i > 0 (:attr:`support`), so sparse noise costs
+    O(k) per step, not O(d).
+    """
+
     sigma: Any
 
     def __post_init__(self) -> None:
@@ -173,72 +122,76 @@ class _Separable:
         sigma = sigma if sigma.is_floating_point() else sigma.double()
         _validate.nonnegative_array("sigma", sigma)
         object.__setattr__(self, "sigma", sigma)
-        object.__setattr__(self, "_cast", {})
+        object.__setattr__(self, "_cache", {})
+
+    def _cached(self, key: Any, make: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def _sigma_for(self, grad: torch.Tensor) -> torch.Tensor:
-        sigma = self._cast.get(grad.dtype)
-        if sigma is None:
-            sigma = self._cast[grad.dtype] = self.sigma.to(grad.dtype)
-        return _check_trailing(sigma, grad)
+        sigma = self._cached(("sigma", grad.dtype), lambda: self.sigma.to(grad.dtype))
+        trailing = tuple(grad.shape[grad.ndim - sigma.ndim :])
+        if sigma.ndim > grad.ndim or tuple(sigma.shape) != trailing:
+            raise ValueError(
+                f"sigma must have the trailing shape of grad (got {tuple(sigma.shape)} "
+                f"for grad of shape {tuple(grad.shape)})"
+            )
+        return sigma
 
     @property
     def support(self) -> torch.Tensor:
         """Flat indices of the noisy coordinates (σ_i > 0)."""
-        if "support" not in self._cast:
-            self._cast["support"] = self.sigma.reshape(-1).nonzero().squeeze(1)
-        return self._cast["support"]
-
-    def _noisy_for(self, grad: torch.Tensor) -> torch.Tensor:
-        key = ("noisy", grad.dtype)
-        if key not in self._cast:
-            self._cast[key] = self.sigma.reshape(-1)[self.support].to(grad.dtype)
-        return self._cast[key]
+        return self._cached("support", lambda: self.sigma.reshape(-1).nonzero().squeeze(1))
 
     @property
     def density(self) -> float:
-        """φ(σ) (see :func:`density`)."""
+        """φ(σ) (see :func:`signlab.geometry.density`)."""
         return float(density(self.sigma.reshape(-1)))
 
-
-class Gaussian(_Separable):
-    """Additive Gaussian noise with per-coordinate standard deviations ``sigma``."""
-
-    additive = True
-
-    def gradient(self, grad: torch.Tensor, batch: int, generator: torch.Generator) -> torch.Tensor:
-        """The mean of ``batch`` stochastic gradients at a point with true gradient ``grad``."""
-        batch = _validate.integer("batch", batch, low=1)
+    def _add_on_support(self, grad: torch.Tensor, draw: Any) -> torch.Tensor:
+        """grad + σ ⊙ ξ where ξ = ``draw(shape)`` is drawn for the noisy coordinates only."""
         sigma = self._sigma_for(grad)
-        return _gaussian(grad, sigma, batch, generator, self.support, self._noisy_for(grad))
+        noisy = self._cached(
+            ("noisy", grad.dtype), lambda: self.sigma.reshape(-1)[self.support].to(grad.dtype)
+        )
+        lead = grad.shape[: grad.ndim - sigma.ndim]
+        support = self.support
+        xi = draw((*lead, support.numel())).to(grad.dtype) * noisy
+        if support.numel() == sigma.numel():
+            return grad + xi.view(grad.shape)
+        return grad.reshape(*lead, -1).index_add(-1, support, xi).view(grad.shape)
 
 
-@dataclass(frozen=True, eq=False)
-class StudentT(_Separable):
-    """Additive heavy-tailed noise: scaled Student-t with ``nu`` > 2 degrees of freedom, std σ."""
+class Gaussian(SeparableNoise):
+    r"""Additive Gaussian noise: g = ∇f + (σ/√B)·ξ, ξ ~ N(0, I), the exact mean of B draws."""
 
-    nu: float = 3.0
     additive = True
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "nu", _check_nu(self.nu))
-
-    def gradient(self, grad: torch.Tensor, batch: int, generator: torch.Generator) -> torch.Tensor:
+    def sample(self, grad, batch=1, generator=None, *, x=None):
         """The mean of ``batch`` stochastic gradients at a point with true gradient ``grad``."""
         batch = _validate.integer("batch", batch, low=1)
-        return _student_t(grad, self._sigma_for(grad), self.nu, batch, generator)
+        scale = 1.0 if batch == 1 else 1.0 / math.sqrt(batch)
+
+        def draw(shape):
+            xi = torch.randn(shape, generator=generator, dtype=grad.dtype)
+            return xi if batch == 1 else xi * scale
+
+        return self._add_on_support(grad, draw)
 
 
 @dataclass(frozen=True, eq=False)
-class HeavyTailed(_Separable):
-    r"""Additive noise σ_i·t_ν with Student-t draws, for any ν > 1: here σ is a *scale*, not a std.
+class StudentT(SeparableNoise):
+    r"""Additive heavy-tailed noise σ_i·t_ν with ν > 1: here σ is a *scale*, not a standard deviation.
 
-    With 1 < ν ≤ 2 the noise has a mean (0, so gradients stay unbiased) but infinite variance:
-    only moments of order p < ν exist, the heavy-tailed regime of Yu, Tao et al.
-    (arXiv:2602.07425), where the variance-based bounds of the other chapters say nothing.
+    With 1 < ν ≤ 2 the noise has a mean (0, so gradients stay unbiased) but infinite variance: only
+    moments of order p < ν exist, the heavy-tailed regime of Yu, Tao et al. (arXiv:2602.07425),
+    where the variance-based bounds of the other chapters say nothing. For ν > 2,
+    :meth:`with_std` gives the noise whose standard deviation is exactly σ_i. The mean of B draws
+    is drawn as B draws averaged (a t law is not closed under averaging).
     """
 
-    nu: float = 1.5
+    nu: float = 3.0
     additive = True
 
     def __post_init__(self) -> None:
@@ -248,28 +201,134 @@ class HeavyTailed(_Separable):
             raise ValueError(f"nu must be > 1 so that the noise has a mean (got {self.nu!r})")
         object.__setattr__(self, "nu", nu)
 
-    def gradient(self, grad: torch.Tensor, batch: int, generator: torch.Generator) -> torch.Tensor:
+    @classmethod
+    def with_std(cls, sigma: Any, nu: float) -> StudentT:
+        r"""Student-t noise with standard deviation σ_i per coordinate: scale σ·√((ν − 2)/ν), ν > 2."""
+        nu = _validate.positive("nu", nu)
+        if nu <= 2:
+            raise ValueError(f"nu must be > 2 so that the variance is finite (got {nu!r})")
+        sigma = torch.as_tensor(sigma)
+        return cls(sigma * math.sqrt((nu - 2.0) / nu), nu=nu)
+
+    def sample(self, grad, batch=1, generator=None, *, x=None):
         """The mean of ``batch`` stochastic gradients at a point with true gradient ``grad``."""
         batch = _validate.integer("batch", batch, low=1)
-        return _t_noise(grad, self._sigma_for(grad), self.nu, batch, generator)
+        return self._add_on_support(
+            grad, lambda shape: student_t((batch, *shape), self.nu, generator).mean(dim=0)
+        )
 
 
 @dataclass(frozen=True, eq=False)
-class Bimodal(_Separable):
-    """The lower bound's oracle: 0 or a rescaled gradient (see :func:`bimodal_gradient`)."""
+class Bimodal(SeparableNoise):
+    r"""The lower bound's oracle (Tao, Yu & Zhang, Lemma 3): 0, or the gradient scaled up.
 
-    scale: float | None = None
-    additive = False
+    Each draw is 0 with probability q_i = σ_i²/(σ_i² + a_i²) and ∇_i f/(1 − q_i) otherwise, so it is
+    unbiased with variance (∇_i f)² q_i/(1 − q_i) = σ_i²(∇_i f)²/a_i²: exactly σ_i² where
+    |∇_i f| = a_i. The paper takes a = 2ε, the slope of its hard instance on the grid (``scale``,
+    a number or one value per coordinate); ``scale=None`` takes a_i = |∇_i f| at every point, so the
+    variance is σ_i² wherever ∇_i f ≠ 0 (and the exact gradient 0 where it is 0). A zero draw is
+    what makes SignSGD stall, since sign(0) = 0. The mean of B draws is K·∇f/(B(1 − q)) with
+    K ~ Binomial(B, 1 − q): zero only when all B draws are.
+    """
+
+    scale: Any = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.scale is not None:
-            object.__setattr__(self, "scale", _validate.positive("scale", self.scale))
+            scale = torch.as_tensor(self.scale, dtype=self.sigma.dtype)
+            _validate.finite_array("scale", scale)
+            if bool((scale <= 0).any()):
+                raise ValueError(f"scale must be > 0 (got {self.scale!r})")
+            object.__setattr__(self, "scale", scale)
 
-    def gradient(self, grad: torch.Tensor, batch: int, generator: torch.Generator) -> torch.Tensor:
+    @property
+    def zero_probability(self) -> torch.Tensor:
+        """q = σ²/(σ² + a²), the probability that one draw is zero (needs a fixed ``scale``)."""
+        if self.scale is None:
+            raise ValueError("zero_probability needs a fixed scale (got scale=None)")
+        return self.sigma**2 / (self.sigma**2 + self.scale**2)
+
+    def variance(self, grad: Any) -> torch.Tensor:
+        """Variance of one draw at true gradient ``grad``: σ²·grad²/a² (σ² where |grad| = a)."""
+        grad = torch.as_tensor(grad, dtype=self.sigma.dtype)
+        a2 = grad * grad if self.scale is None else self.scale**2
+        return torch.where(a2 > 0, self.sigma**2 * grad * grad / a2, torch.zeros_like(grad))
+
+    def sample(self, grad, batch=1, generator=None, *, x=None):
         """The mean of ``batch`` oracle draws at a point with true gradient ``grad``."""
         batch = _validate.integer("batch", batch, low=1)
-        return _bimodal(grad, self._sigma_for(grad), batch, generator, self.scale)
+        sigma = self._sigma_for(grad)
+        a2 = grad * grad if self.scale is None else (self.scale.to(grad.dtype) ** 2).expand_as(grad)
+        tiny = torch.finfo(grad.dtype).tiny
+        keep = torch.where(a2 > 0, a2 / (sigma * sigma + a2).clamp_min(tiny), 1.0)
+        moves = torch.binomial(torch.full_like(grad, float(batch)), keep, generator=generator)
+        return grad * moves / (batch * keep)
+
+
+def low_rank_sigma(
+    m: int, rank: int, frobenius: float = 1.0, *, seed: int = 0, dtype=torch.float64
+) -> torch.Tensor:
+    """Σ = s·UUᵀ with U an m×rank random orthonormal basis and s = frobenius/√rank.
+
+    So ‖Σ‖_F = ``frobenius`` for every rank, while ‖Σ‖_* = √rank·frobenius grows with the rank: a
+    low-rank Σ plays the part of sparse noise for matrices.
+    """
+    m = _validate.integer("m", m, low=1)
+    rank = _validate.integer("rank", rank, low=1, high=m)
+    frobenius = _validate.nonnegative("frobenius", frobenius)
+    seed = _validate.integer("seed", seed, low=0)
+    gen = torch.Generator().manual_seed(seed)
+    U, _ = torch.linalg.qr(torch.randn(m, rank, generator=gen, dtype=dtype))
+    return (frobenius / math.sqrt(rank)) * (U @ U.mT)
+
+
+def _sigma_matrix(Sigma: Any) -> torch.Tensor:
+    Sigma = torch.as_tensor(Sigma)
+    Sigma = Sigma if Sigma.is_floating_point() else Sigma.double()
+    _validate.psd_matrix("Sigma", Sigma)
+    return Sigma
+
+
+def matrix_density(Sigma: Any) -> float:
+    r"""φ(Σ) = ‖Σ‖_*²/(m‖Σ‖_F²) ∈ [1/m, 1] (0 for Σ = 0): r/m for rank r with equal eigenvalues.
+
+    Our analogue of the vector φ(σ) for the matrix noise of Tao, Yu & Zhang's Section 5 (Muon's
+    rate sees ‖Σ‖_*, SGD's sees E‖N‖_F² = ‖Σ‖_F²); it equals φ(σ) for Σ = Qᵀdiag(σ)Q.
+    """
+    Sigma = _sigma_matrix(Sigma).double()
+    fro2 = float((Sigma**2).sum())
+    if fro2 == 0:
+        return 0.0
+    return float(torch.linalg.matrix_norm(Sigma, ord="nuc")) ** 2 / (len(Sigma) * fro2)
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixGaussian(Oracle):
+    """Additive matrix noise N = ΣZ, Z with i.i.d. N(0, 1/n) entries, so E[NNᵀ] = Σ² (m×n points).
+
+    Σ is m×m symmetric positive semidefinite (Tao, Yu & Zhang, Section 5: E[NNᵀ] ⪯ Σ²).
+    """
+
+    Sigma: Any
+    additive = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "Sigma", _sigma_matrix(self.Sigma))
+
+    @property
+    def density(self) -> float:
+        """φ(Σ) (see :func:`matrix_density`)."""
+        return matrix_density(self.Sigma)
+
+    def sample(self, grad, batch=1, generator=None, *, x=None):
+        """grad + ΣZ/√B with Z_ij ~ N(0, 1/n): the mean of ``batch`` noisy gradients."""
+        batch = _validate.integer("batch", batch, low=1)
+        m, n = grad.shape[-2:]
+        if m != len(self.Sigma):
+            raise ValueError(f"grad must have {len(self.Sigma)} rows (got shape {grad.shape})")
+        Z = torch.randn(grad.shape, generator=generator, dtype=grad.dtype)
+        return grad + (self.Sigma.to(grad.dtype) @ Z) / math.sqrt(n * batch)
 
 
 def estimate_sigma(samples: Any) -> Any:
@@ -295,6 +354,7 @@ def estimate_density(samples: Any) -> float:
     r"""φ̂ = φ(σ̂) = ‖σ̂‖₁²/(D‖σ̂‖₂²) with σ̂ from :func:`estimate_sigma`, over all D coordinates.
 
     Every sample is flattened, so for a model's gradients the density is over all its parameters.
+    (φ is scale-invariant, so the n − 1 or n divisor of σ̂ does not change φ̂.)
     """
     sigma = estimate_sigma(samples)
     flat = sigma.reshape(-1) if isinstance(sigma, torch.Tensor) else np.reshape(sigma, -1)

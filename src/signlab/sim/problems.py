@@ -9,8 +9,14 @@ lemma; :func:`linf_smoothness`). The functions here have that exact L and inf f 
 - :class:`SeparableCosine`: f(x) = Σ L_i (1 − cos x_i) (non-convex: p_i'' = L_i cos x_i
   changes sign).
 
-``x`` has shape (\*batch, \*shape) where ``shape`` is ``L.shape``: every leading index is an
-independent problem (a seed), so one call evaluates a whole population of runs.
+Every problem of the engine (:mod:`signlab.sim.engine`) has this vocabulary: ``shape`` (one point),
+``value(x)`` (one number per run) and ``gradient(x)``, for ``x`` of shape (\*runs, \*shape), so one
+call evaluates a whole population of runs. numpy inputs give numpy results.
+
+**Multiplicities.** ``multiplicity`` (optional, the shape of L) lets one stored coordinate stand for
+several identical ones: f = Σ_i m_i p_i(x_i). Coordinates with the same curvature, start and noise
+(none) move identically under every coordinate-wise method, so a class of them can be simulated
+once, exactly (the engine weights ‖∇f‖₁ and ‖∇f‖₂ by m).
 """
 
 from __future__ import annotations
@@ -21,16 +27,9 @@ from typing import Any
 import torch
 
 from signlab import _validate
+from signlab._arrays import numpy_or_torch
 
-__all__ = [
-    "SeparableCosine",
-    "SeparableQuadratic",
-    "cosine_gradient",
-    "cosine_value",
-    "linf_smoothness",
-    "quadratic_gradient",
-    "quadratic_value",
-]
+__all__ = ["SeparableCosine", "SeparableQuadratic", "linf_smoothness"]
 
 
 def _curvatures(L: Any) -> torch.Tensor:
@@ -42,116 +41,97 @@ def _curvatures(L: Any) -> torch.Tensor:
     return L
 
 
-def _check_shape(x: torch.Tensor, L: torch.Tensor) -> tuple[int, ...]:
-    if x.ndim < L.ndim or tuple(x.shape[x.ndim - L.ndim :]) != tuple(L.shape):
-        raise ValueError(
-            f"x must have shape (*batch, {', '.join(map(str, L.shape))}) (got {tuple(x.shape)})"
-        )
-    return tuple(range(-L.ndim, 0))
+def linf_smoothness(L: Any, multiplicity: Any = None) -> float:
+    r"""L∞ = ‖L‖₁ = Σ_i L_i (Σ_i m_i L_i with multiplicities): the ℓ∞-smoothness constant.
 
-
-def linf_smoothness(L: Any) -> float:
-    r"""L∞ = ‖L‖₁ = Σ_i L_i: separable smoothness with vector L gives ℓ∞-smoothness with this L∞.
-
-    Because ½Σ L_i v_i² ≤ ½ (Σ_i L_i) ‖v‖∞², with equality for v = (±1, …, ±1).
+    Separable smoothness with vector L gives ℓ∞-smoothness with this L∞, because
+    ½Σ L_i v_i² ≤ ½ (Σ_i L_i) ‖v‖∞², with equality for v = (±1, …, ±1).
     """
-    return float(_curvatures(L).sum())
-
-
-def _dims(L: torch.Tensor) -> tuple[int, ...]:
-    return tuple(range(-L.ndim, 0))
-
-
-def _quadratic_value(x: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (L * x * x).sum(dim=_dims(L))
-
-
-def _cosine_value(x: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
-    return (L * (1.0 - torch.cos(x))).sum(dim=_dims(L))
-
-
-def _cosine_gradient(x: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
-    return L * torch.sin(x)
-
-
-def _checked(x: torch.Tensor, L: Any) -> torch.Tensor:
-    L = _curvatures(L).to(x.dtype)
-    _check_shape(x, L)
-    return L
-
-
-def quadratic_value(x: torch.Tensor, L: Any) -> torch.Tensor:
-    r"""f(x) = ½ Σ_i L_i x_i², summed over the trailing ``L.shape`` dims."""
-    return _quadratic_value(x, _checked(x, L))
-
-
-def quadratic_gradient(x: torch.Tensor, L: Any) -> torch.Tensor:
-    r"""∇f(x) = L ⊙ x for f(x) = ½ Σ_i L_i x_i²."""
-    return _checked(x, L) * x
-
-
-def cosine_value(x: torch.Tensor, L: Any) -> torch.Tensor:
-    r"""f(x) = Σ_i L_i (1 − cos x_i): non-convex, L-separably smooth (|p_i''| ≤ L_i)."""
-    return _cosine_value(x, _checked(x, L))
-
-
-def cosine_gradient(x: torch.Tensor, L: Any) -> torch.Tensor:
-    r"""∇f(x) = L ⊙ sin(x) for f(x) = Σ_i L_i (1 − cos x_i)."""
-    return _cosine_gradient(x, _checked(x, L))
+    L = _curvatures(L)
+    return float(L.sum() if multiplicity is None else (L * torch.as_tensor(multiplicity)).sum())
 
 
 @dataclass(frozen=True, eq=False)
 class _Separable:
     L: Any
+    multiplicity: Any = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "L", _curvatures(self.L))
+        L = _curvatures(self.L)
+        object.__setattr__(self, "L", L)
+        if self.multiplicity is not None:
+            m = torch.as_tensor(self.multiplicity, dtype=L.dtype)
+            if tuple(m.shape) != tuple(L.shape):
+                raise ValueError(
+                    f"multiplicity must have the shape of L {tuple(L.shape)} (got {tuple(m.shape)})"
+                )
+            _validate.nonnegative_array("multiplicity", m)
+            object.__setattr__(self, "multiplicity", m)
         object.__setattr__(self, "_cast", {})
 
     def curvatures(self, x: torch.Tensor) -> torch.Tensor:
-        """L in the dtype of ``x`` (cached, checked against the shape of ``x`` once per dtype)."""
+        """L in the dtype of ``x``, checked against the trailing shape of ``x``."""
         L = self._cast.get(x.dtype)
         if L is None:
             L = self._cast[x.dtype] = self.L.to(x.dtype)
-        _check_shape(x, L)
+        if x.ndim < L.ndim or tuple(x.shape[x.ndim - L.ndim :]) != tuple(L.shape):
+            raise ValueError(
+                f"x must have shape (*runs, {', '.join(map(str, L.shape))}) (got {tuple(x.shape)})"
+            )
         return L
+
+    def _total(self, terms: torch.Tensor) -> torch.Tensor:
+        if self.multiplicity is not None:
+            terms = terms * self.multiplicity.to(terms.dtype)
+        return terms.sum(dim=tuple(range(-self.L.ndim, 0)))
 
     inf_value = 0.0
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """The shape of one point x (without the batch dims)."""
+        """The shape of one point x (without the run dims)."""
         return tuple(self.L.shape)
+
+    @property
+    def dimension(self) -> int:
+        """d, the number of coordinates represented (Σ m_i with multiplicities)."""
+        if self.multiplicity is None:
+            return self.L.numel()
+        return int(round(float(self.multiplicity.sum())))
 
     @property
     def linf_smoothness(self) -> float:
         """L∞ = ‖L‖₁ (see :func:`linf_smoothness`)."""
-        return linf_smoothness(self.L)
+        return linf_smoothness(self.L, self.multiplicity)
 
-    def gap(self, x0: torch.Tensor) -> torch.Tensor:
-        """Δ = f(x₀) − inf f, one value per problem in the batch."""
+    def gap(self, x0: Any) -> Any:
+        """Δ = f(x₀) − inf f, one value per run."""
         return self.value(x0) - self.inf_value
 
 
 class SeparableQuadratic(_Separable):
     """f(x) = ½ Σ L_i x_i² with curvatures ``L`` (inf f = 0 at x = 0)."""
 
-    def value(self, x: torch.Tensor) -> torch.Tensor:
-        """f(x) for every problem in the batch."""
-        return _quadratic_value(x, self.curvatures(x))
+    @numpy_or_torch
+    def value(self, x):
+        """f(x) for every run."""
+        return 0.5 * self._total(self.curvatures(x) * x * x)
 
-    def gradient(self, x: torch.Tensor) -> torch.Tensor:
-        """∇f(x) = L ⊙ x."""
+    @numpy_or_torch
+    def gradient(self, x):
+        """∇f(x) = L ⊙ x (per stored coordinate)."""
         return self.curvatures(x) * x
 
 
 class SeparableCosine(_Separable):
     """f(x) = Σ L_i (1 − cos x_i), a non-convex separable function (inf f = 0 at x = 0)."""
 
-    def value(self, x: torch.Tensor) -> torch.Tensor:
-        """f(x) for every problem in the batch."""
-        return _cosine_value(x, self.curvatures(x))
+    @numpy_or_torch
+    def value(self, x):
+        """f(x) for every run."""
+        return self._total(self.curvatures(x) * (1.0 - torch.cos(x)))
 
-    def gradient(self, x: torch.Tensor) -> torch.Tensor:
+    @numpy_or_torch
+    def gradient(self, x):
         """∇f(x) = L ⊙ sin x."""
-        return _cosine_gradient(x, self.curvatures(x))
+        return self.curvatures(x) * torch.sin(x)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from signlab import _validate
+from signlab.sim.noise import student_t
 
 
 def tail_index(samples: Any, k1: int | None = None) -> float:
@@ -64,17 +65,6 @@ def mean_scale(batch: Any, alpha: float) -> Any:
     return batch ** (1.0 / alpha - 1.0)
 
 
-def student_t_draws(shape: tuple[int, ...], nu: float, scale: float, seed: int) -> np.ndarray:
-    r"""``scale`` times Student-t draws with ``nu`` degrees of freedom, for any :math:`\nu > 0`.
-
-    Moments of order :math:`p` exist exactly for :math:`p < \nu`: with :math:`1 < \nu \le 2` the noise
-    has a mean but no variance, the regime of :cite:`yu2026heavytailed`.
-    """
-    nu = _validate.positive("nu", nu)
-    scale = _validate.nonnegative("scale", scale)
-    return scale * np.random.default_rng(seed).standard_t(nu, size=shape)
-
-
 def survival(samples: Any, thresholds: Any) -> np.ndarray:
     r"""Empirical two-sided tail :math:`\hat P(|X| > x)` of ``samples`` at each threshold :math:`x`.
 
@@ -110,5 +100,5 @@ def sign_flip_probability(
     if nu is None:
         noise = scale * rng.standard_normal((n, batch))
     else:
-        noise = student_t_draws((n, batch), nu, scale, int(rng.integers(2**63)))
+        noise = scale * student_t((n, batch), nu, int(rng.integers(2**63))).numpy()
     return float(np.mean(np.sign(grad + noise.mean(axis=1)) != np.sign(grad)))

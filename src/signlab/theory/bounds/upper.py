@@ -259,18 +259,8 @@ def noise_l1(sigma: Any) -> float:
 
 def noise_nuclear(Sigma: Any) -> float:
     """‖Σ‖_* (the trace) of a symmetric positive semidefinite noise matrix Σ, validated."""
-    arr = np.asarray(Sigma, dtype=float)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"Sigma must be a square matrix (got shape {arr.shape})")
-    _validate.finite_array("Sigma", arr)
-    scale = max(1.0, float(np.abs(arr).max()))
-    if not np.allclose(arr, arr.T, atol=1e-10 * scale):
-        raise ValueError("Sigma must be symmetric")
-    eig = np.linalg.eigvalsh(arr)
-    if eig.min() < -1e-10 * scale * len(eig):
-        raise ValueError(
-            f"Sigma must be positive semidefinite (smallest eigenvalue {eig.min():.3g})"
-        )
+    _validate.psd_matrix("Sigma", Sigma)
+    eig = np.linalg.eigvalsh(np.asarray(Sigma, dtype=float))
     return float(np.clip(eig, 0.0, None).sum())
 
 
