@@ -75,3 +75,81 @@ def test_subsampled_stacks_pick_the_listed_coordinates():
         model(chunk[:, :-1], chunk[:, 1:])[1].backward()
         for name, p in model.named_parameters():
             torch.testing.assert_close(small[name][k], p.grad.flatten()[subsets[name]])
+
+
+def test_stacked_gradients_of_any_model_are_its_minibatch_gradients():
+    from signlab.gpt.density import stacked_gradients
+
+    gen_data = torch.Generator().manual_seed(21)
+    x, y = torch.randn(50, 3, generator=gen_data), torch.randn(50, generator=gen_data)
+    model = torch.nn.Linear(3, 1)
+
+    def loss(gen):
+        idx = torch.randint(50, (5,), generator=gen)
+        return ((model(x[idx]).squeeze(1) - y[idx]) ** 2).mean()
+
+    stacks = stacked_gradients(model, loss, n_samples=4, seed=8)
+    gen = torch.Generator().manual_seed(8)
+    w, b = model.weight.detach()[0], model.bias.detach()[0]
+    for k in range(4):
+        idx = torch.randint(50, (5,), generator=gen)
+        r = x[idx] @ w + b - y[idx]  # d/dw mean (r²) = 2 mean(r x), d/db = 2 mean(r)
+        torch.testing.assert_close(stacks["weight"][k], 2 * (r[:, None] * x[idx]).mean(0))
+        torch.testing.assert_close(stacks["bias"][k], 2 * r.mean().reshape(1))
+
+
+def test_train_mode_draws_restore_batch_norm_statistics():
+    from signlab.gpt.density import stacked_gradients
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+    data = torch.randn(40, 4, generator=torch.Generator().manual_seed(2))
+    before = {n: b.clone() for n, b in model.named_buffers()}
+    model.eval()
+
+    def loss(gen):
+        assert model.training  # batch statistics, as in a training step
+        return model(data[torch.randint(40, (8,), generator=gen)]).pow(2).sum()
+
+    stacked_gradients(model, loss, n_samples=3, seed=0, train_mode=True)
+    assert not model.training
+    for n, b in model.named_buffers():
+        assert torch.equal(b, before[n]), n
+
+
+def _phi(sigma):
+    sigma = np.asarray(sigma, dtype=float).ravel()
+    return np.abs(sigma).sum() ** 2 / (sigma.size * (sigma**2).sum())
+
+
+def test_row_density_is_phi_of_the_selected_rows():
+    from signlab.gpt.density import row_density
+
+    rng = np.random.default_rng(5)
+    samples = rng.normal(size=(10, 6, 3)) * rng.uniform(0.1, 5, size=(6, 1))
+    rows = np.array([True, False, True, True, False, False])
+    sigma = samples.std(axis=0, ddof=1)
+    assert np.isclose(row_density(torch.tensor(samples), torch.tensor(rows)), _phi(sigma[rows]))
+    assert np.isclose(row_density(torch.tensor(samples), [1, 4]), _phi(sigma[[1, 4]]))
+    with pytest.raises(ValueError, match="shape"):
+        row_density(torch.tensor(samples[:, :, 0]), rows)
+
+
+def test_embedding_split_separates_bytes_that_occur_from_bytes_that_never_do():
+    from signlab.gpt.density import embedding_density_split
+
+    tokens = byte_corpus()[:4000]
+    model = GPT(CFG, seed=6)
+    split = embedding_density_split(model, tokens, n_samples=4, batch_size=3, seed=12)
+    present = np.unique(tokens)
+    assert split["n_used"] == len(present) and split["n_rows"] == 256
+    stacks = microbatch_gradients(model, tokens, n_samples=4, batch_size=3, seed=12)
+    rows = stacks["wte.weight"].numpy().reshape(4, 256, 16)
+    sigma = rows.std(axis=0, ddof=1)
+    used = np.zeros(256, dtype=bool)
+    used[present] = True
+    assert np.isclose(split["all"], _phi(sigma))
+    assert np.isclose(split["used"], _phi(sigma[used])) and np.isclose(
+        split["unused"], _phi(sigma[~used])
+    )
+    assert np.isclose(split["scale_ratio"], sigma[~used].mean() / sigma[used].mean())
+    assert split["scale_ratio"] < 1  # tied head: absent bytes get only the small softmax term

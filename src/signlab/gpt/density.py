@@ -16,6 +16,7 @@ subsample), so overall and per-tensor φ are estimated from a fair sample of coo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import numpy as np
@@ -43,6 +44,47 @@ def coordinate_subsets(
     return subsets
 
 
+def stacked_gradients(
+    model: nn.Module,
+    microbatch_loss: Callable[[torch.Generator], torch.Tensor],
+    n_samples: int,
+    seed: int,
+    max_coords: int = 1 << 20,
+    train_mode: bool = False,
+) -> dict[str, torch.Tensor]:
+    """Stacks of ``n_samples`` minibatch gradients of any model, one (n, d_p) float32 CPU tensor
+    per parameter: row k is ∇ of ``microbatch_loss(gen)``, a loss on a fresh minibatch drawn with
+    the private generator ``gen`` (seeded by ``seed``), at the model's current weights.
+
+    This is the one estimator the chapter uses for every network (the GPT and the CNN), so their
+    φ values differ only by what they measure. The model is put in eval mode during the draws
+    (no dropout) unless ``train_mode`` (batch normalisation then uses each minibatch's own
+    statistics, as in the training step; its running averages are restored afterwards), and
+    its mode is restored; gradients are cleared before and after.
+    """
+    n_samples = _validate.integer("n_samples", n_samples, low=2)
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    gen = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
+    subsets = coordinate_subsets({n: p.shape for n, p in params.items()}, max_coords, gen)
+    width = {n: (p.numel() if subsets[n] is None else len(subsets[n])) for n, p in params.items()}
+    stacks = {n: torch.empty(n_samples, width[n]) for n in params}
+    was_training = model.training
+    buffers = {n: b.clone() for n, b in model.named_buffers()}
+    model.train(train_mode)
+    model.zero_grad(set_to_none=True)
+    for k in range(n_samples):
+        microbatch_loss(gen).backward()
+        for n, p in params.items():
+            g = p.grad.detach().flatten()
+            stacks[n][k] = (g if subsets[n] is None else g[subsets[n].to(g.device)]).float().cpu()
+        model.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        for n, b in model.named_buffers():
+            b.copy_(buffers[n])
+    model.train(was_training)
+    return stacks
+
+
 def microbatch_gradients(
     model: nn.Module,
     tokens: np.ndarray,
@@ -53,37 +95,46 @@ def microbatch_gradients(
     autocast=nullcontext,
     forward: nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Stacks of ``n_samples`` microbatch gradients, one (n, d_p) float32 CPU tensor per parameter.
-
-    Each microbatch holds ``batch_size`` windows drawn with a generator seeded by ``seed``, so the
-    measurement never touches the training RNG; gradients are cleared before and after.
-    ``forward`` is the module to call (a compiled or DDP wrapper of ``model``; default ``model``).
+    """:func:`stacked_gradients` of a GPT: each microbatch is ``batch_size`` random windows of
+    ``tokens``, drawn with the private generator, so the measurement never touches the training
+    RNG. ``forward`` is the module to call (a compiled or DDP wrapper of ``model``; default
+    ``model``); under DDP the gradient all-reduce is switched off.
     """
-    n_samples = _validate.integer("n_samples", n_samples, low=2)
     batch_size = _validate.integer("batch_size", batch_size)
     net = model if forward is None else forward
     block = model.config.block_size
-    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    gen = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
-    subsets = coordinate_subsets({n: p.shape for n, p in params.items()}, max_coords, gen)
-    width = {n: (p.numel() if subsets[n] is None else len(subsets[n])) for n, p in params.items()}
-    stacks = {n: torch.empty(n_samples, width[n]) for n in params}
     device = next(model.parameters()).device
-    was_training = net.training
-    net.eval()
     sync_off = getattr(net, "no_sync", nullcontext)
-    model.zero_grad(set_to_none=True)
-    for k in range(n_samples):
+
+    def loss(gen: torch.Generator) -> torch.Tensor:
         x, y = windows(tokens, batch_starts(len(tokens), block, batch_size, gen), block)
         with sync_off(), autocast():
-            _, loss = net(x.to(device), y.to(device))
-        loss.backward()
-        for n, p in params.items():
-            g = p.grad.detach().flatten()
-            stacks[n][k] = (g if subsets[n] is None else g[subsets[n].to(device)]).float().cpu()
-        model.zero_grad(set_to_none=True)
-    net.train(was_training)
-    return stacks
+            return net(x.to(device), y.to(device))[1]
+
+    was_training = net.training
+    net.eval()
+    try:
+        return stacked_gradients(model, loss, n_samples, seed, max_coords)
+    finally:
+        net.train(was_training)
+
+
+def row_density(samples: torch.Tensor, rows) -> float:
+    """φ of the noise scales of some rows of a matrix parameter, from its gradient samples.
+
+    ``samples`` has shape (n, R, C): n gradient samples of an R×C weight; ``rows`` selects rows
+    (a boolean mask of length R, or row indices). σ is estimated per coordinate over all rows,
+    as :func:`gradient_density` does, then φ(σ) = ‖σ‖₁²/(D‖σ‖₂²) is taken over the D = k·C
+    coordinates of the k selected rows. The chapter uses it to split the token embedding into
+    the rows of bytes that occur in the text and the rows of bytes that never do.
+    """
+    from signlab.geometry import density
+    from signlab.sim.noise import estimate_sigma
+
+    if samples.dim() != 3:
+        raise ValueError(f"samples must have shape (n, R, C) (got {tuple(samples.shape)})")
+    sigma = estimate_sigma(samples.double())[torch.as_tensor(rows)]
+    return float(density(sigma.reshape(-1)))
 
 
 def gradient_density(stacks: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
@@ -96,3 +147,34 @@ def gradient_density(stacks: dict[str, torch.Tensor]) -> tuple[float, dict[str, 
     per_tensor = {n: float(estimate_density(s.double())) for n, s in stacks.items()}
     overall = float(estimate_density(torch.cat([s.double() for s in stacks.values()], dim=1)))
     return overall, per_tensor
+
+
+def embedding_density_split(
+    model: nn.Module, tokens: np.ndarray, n_samples: int, batch_size: int, seed: int
+) -> dict:
+    """φ of the token embedding's noise over all its rows, over the rows of tokens that occur in
+    ``tokens`` and over the rows of tokens that never do.
+
+    The head is tied to the embedding (logits = h Eᵀ), so every row of E gets a gradient from the
+    softmax of every position, (p_v − 1[v = target]) h, even a token absent from the batch; an
+    absent token's row gets only that small output-side term, and its noise is small. Returns
+    ``{"all", "used", "unused"}`` densities, ``n_used``, ``n_rows``, and ``scale_ratio``, the mean
+    noise scale σ_i of an unused row's coordinates over that of a used row's.
+    """
+    from signlab.sim.noise import estimate_sigma
+
+    stacks = microbatch_gradients(model, tokens, n_samples, batch_size, seed=seed)
+    emb = model.wte.weight
+    samples = stacks["wte.weight"].reshape(n_samples, *emb.shape)
+    used = torch.zeros(emb.shape[0], dtype=torch.bool)
+    used[torch.from_numpy(np.unique(np.asarray(tokens)).astype(np.int64))] = True
+    sigma = estimate_sigma(samples.double())
+    unused = ~used
+    return {
+        "all": row_density(samples, torch.ones_like(used)),
+        "used": row_density(samples, used),
+        "unused": row_density(samples, unused) if unused.any() else None,
+        "n_used": int(used.sum()),
+        "n_rows": int(emb.shape[0]),
+        "scale_ratio": float(sigma[unused].mean() / sigma[used].mean()) if unused.any() else None,
+    }

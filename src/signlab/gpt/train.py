@@ -50,6 +50,7 @@ __all__ = [
     "evaluate",
     "hardware_name",
     "load_corpus",
+    "load_model",
     "make_plan",
     "read_log",
     "resolve_device",
@@ -132,6 +133,15 @@ def evaluate(model, tokens, block_size, batch_size, n_batches, device, autocast)
             total += float(loss)
     model.train(was_training)
     return total / n_batches
+
+
+def load_model(out, device: torch.device | str = "cpu") -> GPT:
+    """The network saved in ``<out>/checkpoint.pt`` (read with ``weights_only=True``), in eval-ready
+    train mode, on ``device``."""
+    state = checkpoint.load(os.path.join(out, CKPT_NAME), device)
+    model = GPT(GPTConfig(**state["model_config"])).to(device)
+    model.load_state_dict(state["model"])
+    return model
 
 
 def divergence(train_loss: float, grad_norm: float, loss_scaling: bool) -> str | None:
