@@ -1,5 +1,6 @@
-"""Tests of signlab.theory.lowerbound: each property checked on fresh random parameters, Monte Carlo
-tolerances from the standard error."""
+"""Tests of signlab.theory.lowerbound: each property checked on random parameters drawn from the
+test's seed (printed on failure), Monte Carlo tolerances from the standard error. The runs go
+through the one engine, signlab.sim.engine.simulate."""
 
 from __future__ import annotations
 
@@ -7,14 +8,26 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
+from signlab.sim.engine import Recorder, simulate
 from signlab.theory import lowerbound as lb
 
-SEED = np.random.SeedSequence().entropy
 
-
-def rng_for(name: str) -> np.random.Generator:
-    return np.random.default_rng([SEED, abs(hash(name)) % 2**32])
+def signsgd_iterates(problem, x0, *, lr, steps, batch=1, seed=0):
+    """(runs, steps + 1, d) iterates of SignSGD on ``problem`` with its oracle."""
+    run = simulate(
+        problem,
+        problem.oracle,
+        "signsgd",
+        torch.as_tensor(np.asarray(x0, dtype=float)),
+        lr=lr,
+        steps=steps,
+        batch=batch,
+        seed=seed,
+        record=("iterate", "grad_l1"),
+    )
+    return run
 
 
 def random_resisting(rng):
@@ -23,29 +36,26 @@ def random_resisting(rng):
     )
 
 
-def test_resisting_slope_on_grid():
-    rng = rng_for("slope")
+def test_resisting_slope_on_grid(rng):
     for _ in range(20):
         p = random_resisting(rng)
         assert len(p.grid) == p.n + 1
         np.testing.assert_allclose(np.diff(p.grid), p.eta)
-        np.testing.assert_allclose(p.grad(p.grid), -p.eps, atol=1e-12)
+        np.testing.assert_allclose(p.gradient(p.grid), -p.eps, atol=1e-12)
 
 
-def test_resisting_derivative_is_one_lipschitz_and_matches_value():
-    rng = rng_for("lipschitz")
+def test_resisting_derivative_is_one_lipschitz_and_matches_value(rng):
     for _ in range(20):
         p = random_resisting(rng)
         span = (p.n + 2) * p.eta + 1
         x, y = rng.uniform(-1, span, (2, 5000))
-        assert np.all(np.abs(p.grad(x) - p.grad(y)) <= np.abs(x - y) + 1e-12)
+        assert np.all(np.abs(p.gradient(x) - p.gradient(y)) <= np.abs(x - y) + 1e-12)
         h = 1e-6
         fd = (p.value(x + h) - p.value(x - h)) / (2 * h)
-        np.testing.assert_allclose(fd, p.grad(x), atol=1e-5)
+        np.testing.assert_allclose(fd, p.gradient(x), atol=1e-5)
 
 
-def test_resisting_gap_bound():
-    rng = rng_for("gap")
+def test_resisting_gap_bound(rng):
     for _ in range(20):
         p = random_resisting(rng)
         x = np.linspace(-1, (p.n + 1) * p.eta + 2 * p.eps + 1, 400001)
@@ -57,53 +67,51 @@ def test_resisting_gap_bound():
     assert q.gap() <= 1.0
 
 
-def test_functional_core_broadcasts_one_function_per_coordinate():
-    rng = rng_for("core")
+def test_functional_core_broadcasts_one_function_per_coordinate(rng):
     eps, eta = 10 ** rng.uniform(-2, 0, 4), 10 ** rng.uniform(-2, 0, 4)
     n = rng.integers(1, 20, 4)
     x = rng.uniform(-1, 5, (100, 4))
     for i in range(4):
         p = lb.ResistingFunction(eps[i], eta[i], int(n[i]))
         np.testing.assert_allclose(lb.resisting_value(x, eps, eta, n)[:, i], p.value(x[:, i]))
-        np.testing.assert_allclose(lb.resisting_grad(x, eps, eta, n)[:, i], p.grad(x[:, i]))
+        np.testing.assert_allclose(lb.resisting_gradient(x, eps, eta, n)[:, i], p.gradient(x[:, i]))
         assert p.gap() == pytest.approx(-lb.resisting_infimum(eps[i], eta[i], int(n[i])))
-    sigma = rng.uniform(0, 1, 4)
-    draws = lb.bimodal_sample(np.ones((200_000, 4)), sigma, eps, rng)
-    q = sigma**2 / (sigma**2 + 4 * eps**2)
-    np.testing.assert_allclose((draws == 0).mean(axis=0), q, atol=5 * 0.5 / np.sqrt(200_000))
-    np.testing.assert_allclose(draws[draws[:, 0] > 0, 0], 1 / (1 - q[0]))
+    xt = torch.tensor(x)
+    torch.testing.assert_close(
+        lb.resisting_value(xt, eps, eta, n), torch.tensor(lb.resisting_value(x, eps, eta, n))
+    )
 
 
-def test_cells_and_move_probability():
-    rng = rng_for("cells")
+def test_cells_and_move_probability(rng):
     eps, sigma, B = rng.uniform(0.01, 0.25), rng.uniform(0, 2), int(rng.integers(1, 20))
     assert lb.hard_cells(eps) == math.floor(1 / (16 * eps**2) + 1e-9)
     assert lb.hard_cells(0.25) == 1
     q = sigma**2 / (sigma**2 + 4 * eps**2)
+    assert lb.zero_probability(eps, sigma) == pytest.approx(q)
     assert lb.move_probability(eps, sigma, B) == pytest.approx(1 - q**B)
     assert lb.move_probability(eps, sigma, B) <= B * (1 - q) + 1e-12
 
 
-def test_bimodal_oracle_mean_and_variance():
-    rng = rng_for("oracle")
+def test_hard_instance_oracle_has_mean_and_variance_sigma_on_the_grid(rng, generator):
     for _ in range(5):
         eps, sigma = 10 ** rng.uniform(-2, -0.5), 10 ** rng.uniform(-2, 0.5)
-        oracle = lb.BimodalOracle(sigma, eps)
-        assert oracle.zero_probability == pytest.approx(sigma**2 / (sigma**2 + 4 * eps**2))
+        lr = 10 ** rng.uniform(-2, 0)
+        inst = lb.hard_instance(eps, sigma, lr)
         R = 400_000
-        grad = np.full(R, -2 * eps * rng.choice([-1, 1]))
-        draws = oracle.sample(grad, rng)
-        assert np.mean(draws == 0) == pytest.approx(
-            oracle.zero_probability, abs=5 * 0.5 / np.sqrt(R)
-        )
-        dev = draws - grad
-        se_mean = dev.std() / np.sqrt(R)
-        assert abs(dev.mean()) <= 5 * se_mean
+        x = torch.tensor(lr * rng.integers(0, lb.hard_cells(eps), size=(R, 1)), dtype=torch.float64)
+        grad = inst.gradient(x)
+        np.testing.assert_allclose(grad.numpy(), -2 * eps, atol=1e-12)
+        draws = inst.oracle.sample(grad, 1, generator).numpy()
+        q = sigma**2 / (sigma**2 + 4 * eps**2)
+        assert np.mean(draws == 0) == pytest.approx(q, abs=5 * 0.5 / np.sqrt(R))
+        dev = draws - grad.numpy()
+        assert abs(dev.mean()) <= 5 * dev.std() / np.sqrt(R)
         sq = dev**2
         assert sq.mean() == pytest.approx(sigma**2, abs=5 * sq.std() / np.sqrt(R))
-        np.testing.assert_allclose(oracle.variance(grad[:3]), sigma**2)
         B = int(rng.integers(2, 9))
-        batch_dev = oracle.sample(grad[: R // 4], rng, batch=B) - grad[: R // 4]
+        batch_dev = (
+            inst.oracle.sample(grad[: R // 4], B, generator).numpy() - grad[: R // 4].numpy()
+        )
         sqb = batch_dev**2
         assert sqb.mean() == pytest.approx(sigma**2 / B, abs=5 * sqb.std() / np.sqrt(R // 4))
 
@@ -114,21 +122,22 @@ def exact_stall(eps, sigma, T, B, n):
     return sum(math.comb(T, k) * p**k * (1 - p) ** (T - k) for k in range(min(n, T) + 1))
 
 
-def simulate_stall(eps, sigma, lr, steps, batch, runs, rng):
-    f, oracle = lb.hard_instance(eps, sigma, lr)
-    traj = lb.run_signsgd(f, oracle, np.zeros(runs), lr=lr, steps=steps, batch=batch, rng=rng)
+def simulate_stall(eps, sigma, lr, steps, batch, runs, seed):
+    inst = lb.hard_instance(eps, sigma, lr)
+    run = signsgd_iterates(inst, np.zeros((runs, 1)), lr=lr, steps=steps, batch=batch, seed=seed)
+    traj = run["iterate"][:, :, 0]
     moves = np.rint(traj / lr)
     np.testing.assert_allclose(traj, moves * lr, atol=1e-9)
-    assert np.all(np.abs(np.diff(moves, axis=0)) <= 1)
-    stalled = lb.stalled(traj, f)
-    assert np.all(lb.min_gradient_l1(traj[:, stalled], f) == pytest.approx(2 * eps))
-    assert np.all(np.diff(moves[:, stalled], axis=0) >= 0)
-    assert np.all(moves[-1, stalled] <= f.n)
-    return stalled, f
+    assert np.all(np.abs(np.diff(moves, axis=1)) <= 1)
+    stalled = traj.max(axis=1) <= inst.grid_top()[0]
+    n = lb.hard_cells(eps)
+    assert np.all(run["grad_l1"][stalled].min(axis=1) == pytest.approx(2 * eps))
+    assert np.all(np.diff(moves[stalled], axis=1) >= 0)
+    assert np.all(moves[stalled, -1] <= n)
+    return stalled, n
 
 
-def test_stall_below_threshold_and_not_far_above():
-    rng = rng_for("stall")
+def test_stall_below_threshold_and_not_far_above(rng, seed):
     eps = rng.uniform(0.04, 0.06)
     sigma = rng.uniform(0.1, 1.0)
     lr = 10 ** rng.uniform(-2, 0)
@@ -136,24 +145,24 @@ def test_stall_below_threshold_and_not_far_above():
     below = int(lb.stall_threshold(eps, sigma))
     assert lb.stall_threshold(eps, sigma) >= lb.paper_threshold(eps, sigma)
     for B in (1, int(rng.integers(2, 5))):
-        stalled, f = simulate_stall(eps, sigma, lr, max(1, below // B), B, runs, rng)
+        stalled, n = simulate_stall(eps, sigma, lr, max(1, below // B), B, runs, seed)
         se = 0.5 / np.sqrt(runs)
         assert stalled.mean() >= 0.5 - 4 * se
-        exact = exact_stall(eps, sigma, max(1, below // B), B, f.n)
+        exact = exact_stall(eps, sigma, max(1, below // B), B, n)
         assert stalled.mean() == pytest.approx(exact, abs=5 * max(se, 1e-3))
         assert lb.stall_probability(eps, sigma, max(1, below // B), B) == pytest.approx(exact)
     far = int(4 * lb.paper_threshold(eps, sigma))
-    stalled, _ = simulate_stall(eps, sigma, lr, far, 1, runs, rng)
+    stalled, _ = simulate_stall(eps, sigma, lr, far, 1, runs, seed)
     assert stalled.mean() <= 0.05
     assert lb.stall_probability(eps, sigma, far, 1) <= 0.01
 
 
-def test_noiseless_signsgd_walks_one_cell_per_step():
-    rng = rng_for("walk")
+def test_noiseless_signsgd_walks_one_cell_per_step(rng):
     eps, lr = rng.uniform(0.05, 0.2), rng.uniform(0.01, 1)
-    f, oracle = lb.hard_instance(eps, 0.0, lr)
-    traj = lb.run_signsgd(f, oracle, [0.0], lr=lr, steps=f.n, rng=rng)
-    np.testing.assert_allclose(traj[:, 0], lr * np.arange(f.n + 1))
+    inst = lb.hard_instance(eps, 0.0, lr)
+    n = lb.hard_cells(eps)
+    run = signsgd_iterates(inst, np.zeros((1, 1)), lr=lr, steps=n)
+    np.testing.assert_allclose(run["iterate"][0, :, 0], lr * np.arange(n + 1))
 
 
 def random_lift_setting(rng):
@@ -163,8 +172,7 @@ def random_lift_setting(rng):
     return d, 10 ** rng.uniform(-0.5, 1), 10 ** rng.uniform(-0.5, 1), sigma
 
 
-def test_lift_is_linf_smooth_with_the_right_gap():
-    rng = rng_for("lift")
+def test_lift_is_linf_smooth_with_the_right_gap(rng):
     for _ in range(3):
         d, L, Delta, sigma = random_lift_setting(rng)
         N, lr = 10 ** rng.uniform(1, 3), 10 ** rng.uniform(-2, -0.5)
@@ -173,7 +181,7 @@ def test_lift_is_linf_smooth_with_the_right_gap():
             assert f.L.sum() == pytest.approx(L)
             assert f.Delta.sum() == pytest.approx(Delta)
             x, y = rng.uniform(-1, 3, (2, 4000, d))
-            lhs = np.abs(f.value(y) - f.value(x) - ((y - x) * f.grad(x)).sum(-1))
+            lhs = np.abs(f.value(y) - f.value(x) - ((y - x) * f.gradient(x)).sum(-1))
             assert np.all(lhs <= L / 2 * np.abs(y - x).max(-1) ** 2 * (1 + 1e-9) + 1e-12)
             # the gap, coordinate by coordinate on a dense grid
             gap = 0.0
@@ -185,8 +193,7 @@ def test_lift_is_linf_smooth_with_the_right_gap():
             assert gap <= Delta
 
 
-def test_lift_lower_bound_formula_and_monte_carlo():
-    rng = rng_for("liftmc")
+def test_lift_lower_bound_formula_and_monte_carlo(rng, seed):
     d, L, Delta, sigma = random_lift_setting(rng)
     N = int(10 ** rng.uniform(2, 2.7))
     s = sigma.sum()
@@ -200,14 +207,13 @@ def test_lift_lower_bound_formula_and_monte_carlo():
     for term in ("noiseless", "noise"):
         f = lb.lower_bound_instance(N, L, Delta, sigma, lr, term)
         assert f.budget() >= N
-        traj = lb.run_signsgd(f, f, np.zeros((runs, d)), lr=lr, steps=N // B, batch=B, rng=rng)
-        best = lb.min_gradient_l1(traj, f, coordinates=True)
+        run = signsgd_iterates(f, np.zeros((runs, d)), lr=lr, steps=N // B, batch=B, seed=seed)
+        best = run["grad_l1"].min(axis=1)
         assert best.mean() >= f.lower_bound() - 4 * best.std() / np.sqrt(runs)
         assert np.all(best <= f.stall_gradient_l1() * (1 + 1e-9))
 
 
-def test_lower_complexity_inverts_the_lower_rate():
-    rng = rng_for("lowercomp")
+def test_lower_complexity_inverts_the_lower_rate(rng):
     for _ in range(10):
         d, L, Delta, sigma = random_lift_setting(rng)
         eps = np.sqrt(L * Delta) / 4 * rng.uniform(0.01, 0.9)
@@ -218,8 +224,7 @@ def test_lower_complexity_inverts_the_lower_rate():
         assert lb.signsgd_lower_rate(N, L, Delta, sigma) == pytest.approx(eps)
 
 
-def test_noise_split_is_proportional_to_sigma():
-    rng = rng_for("split")
+def test_noise_split_is_proportional_to_sigma(rng):
     sigma = rng.exponential(1.0, 7)
     L, D = lb.noise_split(3.0, 2.0, sigma)
     np.testing.assert_allclose(L, 3 * sigma / sigma.sum())
@@ -237,10 +242,9 @@ def numpy_msign(G):
 
 
 @pytest.mark.parametrize("shape", [(3, 3), (2, 7), (5, 6)])
-def test_embedding_identities(shape):
+def test_embedding_identities(shape, rng, seed):
     m, n = shape
-    rng = rng_for(f"embed{shape}")
-    Q = lb.random_orthogonal(m, rng)
+    Q = lb.random_orthogonal(m, seed)
     np.testing.assert_allclose(Q @ Q.T, np.eye(m), atol=1e-12)
     g = rng.standard_normal(m)
     G = lb.embed(g, Q, n)
@@ -256,11 +260,10 @@ def test_embedding_identities(shape):
     np.testing.assert_allclose(lb.selector(m, n), P)
 
 
-def test_embedded_gradient_and_muon_step_follow_signsgd():
-    rng = rng_for("embedgrad")
+def test_embedded_gradient_and_muon_step_follow_signsgd(rng, seed):
     m, n = 3, 5
     f = lb.lower_bound_instance(200, 2.0, 1.5, np.array([1.0, 0.3, 0.5]), 0.05, "noise")
-    F = lb.MuonEmbedding(f, lb.random_orthogonal(m, rng), n)
+    F = lb.MuonEmbedding(f, lb.random_orthogonal(m, seed), n)
     z = rng.uniform(0, 1, m)
     W = F.point(z)
     np.testing.assert_allclose(F.coordinates(W), z, atol=1e-12)
@@ -268,45 +271,44 @@ def test_embedded_gradient_and_muon_step_follow_signsgd():
     h = 1e-6
     E = rng.standard_normal((m, n))
     fd = (F.value(W + h * E) - F.value(W - h * E)) / (2 * h)
-    assert fd == pytest.approx((F.grad(W) * E).sum(), abs=1e-6)
-    G = F.sample(F.grad(W), np.random.default_rng(7), batch=2)
-    g = f.sample(f.grad(z), np.random.default_rng(7), batch=2)
-    np.testing.assert_allclose(F.coordinates(G), g, atol=1e-12)
+    assert fd == pytest.approx((F.gradient(W) * E).sum(), abs=1e-6)
+    Wt, zt = torch.tensor(W)[None], torch.tensor(z)[None]
+    G = F.embedded(f.oracle).sample(F.gradient(Wt), 2, torch.Generator().manual_seed(7), x=Wt)
+    g = f.oracle.sample(f.gradient(zt), 2, torch.Generator().manual_seed(7), x=zt)
+    np.testing.assert_allclose(F.coordinates(G)[0].numpy(), g[0].numpy(), atol=1e-12)
+    G, g = G[0].numpy(), g[0].numpy()
     W_next = W - 0.05 * numpy_msign(G)
     np.testing.assert_allclose(F.coordinates(W_next), z - 0.05 * np.sign(g), atol=1e-10)
 
 
-def test_zero_chain_gradient_and_chain_property():
-    rng = rng_for("chain")
+def test_zero_chain_gradient_and_chain_property(rng):
     T = int(rng.integers(2, 10))
+    chain = lb.ZeroChain(T)
     x = rng.standard_normal((5, T))
     h = 1e-6
     fd = np.stack(
-        [
-            (lb.zero_chain_value(x + h * e) - lb.zero_chain_value(x - h * e)) / (2 * h)
-            for e in np.eye(T)
-        ],
+        [(chain.value(x + h * e) - chain.value(x - h * e)) / (2 * h) for e in np.eye(T)],
         -1,
     )
-    np.testing.assert_allclose(lb.zero_chain_grad(x), fd, atol=1e-5)
+    np.testing.assert_allclose(chain.gradient(x), fd, atol=1e-5)
     k = int(rng.integers(0, T - 1))
     y = np.zeros(T)
     y[:k] = rng.uniform(-2, 2, k)
     if k:
         y[k - 1] = rng.uniform(-0.5, 0.5)
-    g = lb.zero_chain_grad(y)
+    g = chain.gradient(y)
     assert np.all(g[k + 1 :] == 0)
-    assert lb.progress(y, 0.5) <= max(k - 1, 0) or k == 0
+    assert chain.progress(y, 0.5) <= max(k - 1, 0) or k == 0
 
 
-def test_probability_oracle_is_unbiased_and_sparse():
-    rng = rng_for("poracle")
+def test_probability_oracle_is_unbiased_and_sparse(rng, generator):
     T, p, R = 6, rng.uniform(0.1, 0.9), 200_000
-    x = np.zeros((R, T))
+    x = torch.zeros(R, T, dtype=torch.float64)
     x[:, :2] = 1.0
+    chain = lb.ZeroChain(T)
     oracle = lb.ProbabilityOracle(p)
-    draws = oracle.sample(x, rng)
-    grad = lb.zero_chain_grad(x[:1])[0]
+    draws = oracle.sample(chain.gradient(x), 1, generator, x=x).numpy()
+    grad = chain.gradient(x[:1])[0].numpy()
     se = draws.std(axis=0) / np.sqrt(R)
     assert np.all(np.abs(draws.mean(axis=0) - grad) <= 5 * se + 1e-9 * np.abs(grad).max())
     noisy = np.flatnonzero(draws.std(axis=0) > 1e-9 * np.abs(grad).max())
@@ -316,27 +318,41 @@ def test_probability_oracle_is_unbiased_and_sparse():
 def test_chain_linf_smoothness_grows_with_length():
     values = []
     for T in (2, 4, 8):
-        H = lb.zero_chain_hessian(np.full(T, 0.75))
+        H = lb.ZeroChain(T).hessian(np.full(T, 0.75))
         values.append(lb.cube_quadratic_max(H) / np.abs(np.linalg.eigvalsh(H)).max())
     assert values[0] < values[1] < values[2] and values[2] > 5
 
 
 @pytest.mark.parametrize(("method", "lr"), [("sgd", 0.02), ("signsgd", 0.05)])
-def test_zero_chain_progress_needs_successful_queries(method, lr):
-    rng = rng_for(f"zc{method}")
+def test_zero_chain_progress_needs_successful_queries(method, lr, rng, seed):
     p, steps, runs, T = rng.uniform(0.05, 0.3), 60, 300, 6
-    prog = lb.run_zero_chain(method, np.zeros((runs, T)), p=p, lr=lr, steps=steps, rng=rng)
-    assert prog.shape == (steps + 1, runs) and np.all(prog[0] == 0)
+    chain = lb.ZeroChain(T)
+    progress = Recorder("progress", lambda problem, x, grad: problem.progress(x))
+
+    def run(p, runs, steps):
+        start = torch.zeros(runs, T, dtype=torch.float64)
+        out = simulate(
+            chain,
+            lb.ProbabilityOracle(p),
+            method,
+            start,
+            lr=lr,
+            steps=steps,
+            seed=seed,
+            record=(progress,),
+        )
+        return out["progress"]
+
+    prog = run(p, runs, steps)
+    assert prog.shape == (runs, steps + 1) and np.all(prog[:, 0] == 0)
     # each link needs one successful query: progress <= Binomial(t, p) successes
     t = np.arange(steps + 1)
     se = np.sqrt(t * p * (1 - p) / runs) + 1e-12
-    assert np.all(prog.mean(axis=1) <= p * t + 4 * se + 1e-9)
-    sure = lb.run_zero_chain(method, np.zeros((2, T)), p=1.0, lr=lr, steps=400, rng=rng)
-    assert np.all(sure[-1] == T)
+    assert np.all(prog.mean(axis=0) <= p * t + 4 * se + 1e-9)
+    assert np.all(run(1.0, 2, 400)[:, -1] == T)
 
 
-def test_cube_quadratic_max_matches_enumeration():
-    rng = rng_for("cube")
+def test_cube_quadratic_max_matches_enumeration(rng):
     A = rng.standard_normal((5, 5))
     H = A + A.T
     best = max(
@@ -355,12 +371,10 @@ def test_cube_quadratic_max_matches_enumeration():
         (lambda: lb.ResistingFunction(0.1, 0, 1), "eta"),
         (lambda: lb.ResistingFunction(0.1, 1, 0), "n"),
         (lambda: lb.ResistingFunction(0.1, 1, 2.5), "n"),
-        (lambda: lb.BimodalOracle(-1, 0.1), "sigma"),
-        (lambda: lb.BimodalOracle(1, 0), "eps"),
-        (lambda: lb.BimodalOracle(1, 0.1).sample([1.0], "seed"), "rng"),
-        (lambda: lb.BimodalOracle(1, 0.1).sample([1.0], np.random.default_rng(), 0), "batch"),
+        (lambda: lb.hard_instance(0.1, -1, 0.1), "sigma"),
         (lambda: lb.hard_instance(0.3, 1, 0.1), "eps"),
-        (lambda: lb.hard_instance(0.1, 1, -0.1), "eta"),
+        (lambda: lb.hard_instance(0.1, 1, -0.1), "lr"),
+        (lambda: lb.zero_probability(0.0, 1.0), "eps"),
         (lambda: lb.stall_threshold(0.1, -1), "sigma"),
         (lambda: lb.stall_probability(0.1, 1, 0), "steps"),
         (lambda: lb.lower_bound_instance(0, 1, 1, [1.0], 0.1, "noise"), "N"),
@@ -373,7 +387,9 @@ def test_cube_quadratic_max_matches_enumeration():
         (lambda: lb.SeparableHardInstance([1.0], [1.0], [1.0], 0.3, 0.1), "eps"),
         (lambda: lb.SeparableHardInstance([1.0], [1.0, 2.0], [1.0], 0.1, 0.1), "same length"),
         (lambda: lb.SeparableHardInstance([-1.0], [1.0], [1.0], 0.1, 0.1), "L"),
-        (lambda: lb.run_signsgd(None, None, [0.0], lr=0, steps=1, rng=None), "lr"),
+        (lambda: lb.ZeroChain(3).gradient(np.zeros(4)), "T = 3"),
+        (lambda: lb.ProbabilityOracle(0.5).sample(torch.zeros(1, 3)), "x must be given"),
+        (lambda: lb.MuonEmbedding(lb.hard_instance(0.1, 1, 0.1), np.eye(2), 3), "shape"),
     ],
 )
 def test_bad_input_raises(call, name):

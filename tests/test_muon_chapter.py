@@ -1,5 +1,5 @@
 """The Muon chapter's claims: the embedding identity, Muon = SignSGD on the embedded instance,
-Newton–Schulz convergence and band, and the matrix noise model (signlab.sim.matrix_noise)."""
+Newton–Schulz convergence and band, and the matrix noise model (signlab.sim.noise)."""
 
 import numpy as np
 import pytest
@@ -7,15 +7,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signlab.experiments.lower_bounds import embedded_race
 from signlab.geometry.matrix import msign, newton_schulz, newton_schulz_band
 from signlab.sim.engine import simulate
-from signlab.sim.matrix_noise import (
-    MatrixGaussian,
-    low_rank_sigma,
-    matrix_density,
-    register_muon,
-    run_muon,
-)
+from signlab.sim.noise import MatrixGaussian, low_rank_sigma, matrix_density
 from signlab.sim.problems import SeparableQuadratic
 from signlab.theory import lowerbound as lb
 
@@ -27,7 +22,7 @@ seeds = st.integers(0, 2**31 - 1)
 def test_msign_of_the_embedding_is_the_embedding_of_sign(seed, m, extra, tall):
     rng = np.random.default_rng(seed)
     n = m + extra
-    Q = lb.random_orthogonal(m, rng)
+    Q = lb.random_orthogonal(m, seed)
     g = rng.standard_normal(m) * (rng.random(m) > 0.3)  # exact zeros: sign(0) = 0
     G = Q.T @ np.diag(g) @ np.eye(m, n)  # written out: Qᵀ diag(g) P with P = [I_m, 0]
     expected = Q.T @ np.diag(np.sign(g)) @ np.eye(m, n)
@@ -38,37 +33,69 @@ def test_msign_of_the_embedding_is_the_embedding_of_sign(seed, m, extra, tall):
 
 
 @pytest.mark.parametrize("batch", [1, 4])
-def test_muon_on_the_embedded_instance_reproduces_signsgd(batch):
-    rng = np.random.default_rng(7)
+def test_muon_on_the_embedded_instance_reproduces_signsgd(batch, seed):
     m, n, runs, steps, lr = 4, 6, 5, 150, 0.02
     inst = lb.lower_bound_instance(300, 1.0, 1.0, np.array([0.5, 0.3, 0.2, 0.0]), lr, "noise")
-    Q = lb.random_orthogonal(m, rng)
+    Q = lb.random_orthogonal(m, seed)
     F = lb.MuonEmbedding(inst, Q, n)
-    x0 = np.zeros((runs, m))
-    xs = lb.run_signsgd(
-        inst, inst, x0, lr=lr, steps=steps, rng=np.random.default_rng(3), batch=batch
+    whole = simulate(
+        F,
+        F.embedded(inst.oracle),
+        "muon",
+        F.point(torch.zeros(runs, m, dtype=torch.float64)),
+        lr=lr,
+        steps=steps,
+        batch=batch,
+        seed=3,
+        record=("iterate",),
     )
-    Ws = run_muon(F, F, F.point(x0), lr=lr, steps=steps, rng=np.random.default_rng(3), batch=batch)
-    assert np.abs(np.diff(xs, axis=0)).max() > 0  # the runs do move
+    xs = simulate(
+        inst,
+        inst.oracle,
+        "signsgd",
+        torch.zeros(runs, m, dtype=torch.float64),
+        lr=lr,
+        steps=steps,
+        batch=batch,
+        seed=3,
+        record=("iterate",),
+    )["iterate"]
+    Ws = whole["iterate"]
+    assert np.abs(np.diff(xs, axis=1)).max() > 0  # the runs do move
     np.testing.assert_allclose(F.coordinates(Ws), xs, atol=1e-10)
     # W stays on the embedded subspace: W = Qᵀ diag(z) P
     np.testing.assert_allclose(Ws, F.point(F.coordinates(Ws)), atol=1e-10)
+    vector, matrix = embedded_race(inst, Q, n, lr=lr, steps=steps, runs=runs, seed=3)
+    if batch == 1:
+        np.testing.assert_allclose(matrix["iterate"], xs, atol=1e-10)
+        np.testing.assert_allclose(matrix["grad_nuc"], vector["grad_l1"], atol=1e-10)
 
 
-def test_muon_with_momentum_on_the_embedding_follows_signum_of_the_diagonal():
-    rng = np.random.default_rng(1)
+def test_muon_with_momentum_on_the_embedding_follows_signum_of_the_diagonal(seed):
     m, n, mu, lr = 3, 5, 0.9, 0.05
     inst = lb.lower_bound_instance(200, 1.0, 1.0, np.array([0.6, 0.4, 0.0]), lr, "noise")
-    F = lb.MuonEmbedding(inst, lb.random_orthogonal(m, rng), n)
-    Ws = run_muon(
-        F, F, F.point(np.zeros(m)), lr=lr, steps=60, rng=np.random.default_rng(2), momentum=mu
-    )
-    draws, x, b = np.random.default_rng(2), np.zeros(m), np.zeros(m)
+    F = lb.MuonEmbedding(inst, lb.random_orthogonal(m, seed), n)
+    start = torch.zeros(1, m, dtype=torch.float64)
+    Ws = simulate(
+        F,
+        F.embedded(inst.oracle),
+        "muon",
+        F.point(start),
+        lr=lr,
+        steps=60,
+        seed=2,
+        momentum=mu,
+        record=("iterate",),
+    )["iterate"]
+    # the same draws, replayed by hand: Signum (b ← μb + (1 − μ)g, x ← x − lr·sign b) on the vector
+    from signlab.sim.engine import noise_generator
+
+    generator, x, b = noise_generator(2), start.clone(), torch.zeros_like(start)
     for t in range(60):
-        g = inst.sample(inst.grad(x), draws)
+        g = inst.oracle.sample(inst.gradient(x), 1, generator, x=x)
         b = mu * b + (1 - mu) * g
-        x = x - lr * np.sign(b)
-        np.testing.assert_allclose(F.coordinates(Ws[t + 1]), x, atol=1e-10)
+        x = x - lr * torch.sign(b)
+        np.testing.assert_allclose(F.coordinates(Ws[:, t + 1]), x.numpy(), atol=1e-10)
 
 
 def test_cubic_newton_schulz_error_falls_and_quintic_stays_in_its_band():
@@ -94,7 +121,7 @@ def test_low_rank_sigma_norms_and_density(rank):
     np.testing.assert_allclose(np.sort(s)[:-rank], 0.0, atol=1e-12)
     assert matrix_density(Sigma) == pytest.approx(rank / 8)
     sigma = np.array([3.0, 1.0, 0.0, 0.0])
-    Q = lb.random_orthogonal(4, np.random.default_rng(rank))
+    Q = lb.random_orthogonal(4, rank)
     vector_phi = sigma.sum() ** 2 / (4 * (sigma**2).sum())
     assert matrix_density(lb.noise_covariance(sigma, Q)) == pytest.approx(vector_phi)
 
@@ -105,14 +132,13 @@ def test_matrix_gaussian_has_covariance_sigma_squared_over_batch():
     grad = torch.randn(4, 6, dtype=torch.float64)
     gen = torch.Generator().manual_seed(0)
     for batch in (1, 4):
-        draws = noise.gradient(grad.expand(20_000, 4, 6), batch, gen) - grad
+        draws = noise.sample(grad.expand(20_000, 4, 6), batch, gen) - grad
         cov = torch.einsum("kij,klj->il", draws, draws) / 20_000
         np.testing.assert_allclose(cov.numpy(), (Sigma @ Sigma).numpy() / batch, atol=0.1 / batch)
         np.testing.assert_allclose(draws.mean(0).numpy(), 0.0, atol=0.05)
 
 
 def test_simulated_muon_matches_a_loop_written_out():
-    register_muon()
     m, n, seeds, lr = 3, 4, 2, 0.05
     problem = SeparableQuadratic(torch.ones(m, n, dtype=torch.float64))
     x0 = torch.randn(seeds, m, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -133,6 +159,4 @@ def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="Sigma"):
         MatrixGaussian(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
     with pytest.raises(ValueError, match="rows"):
-        MatrixGaussian(torch.eye(3)).gradient(torch.zeros(2, 4), 1, torch.Generator())
-    with pytest.raises(ValueError, match="W0"):
-        run_muon(None, None, np.zeros(3), lr=0.1, steps=1, rng=np.random.default_rng())
+        MatrixGaussian(torch.eye(3)).sample(torch.zeros(2, 4), 1, torch.Generator())

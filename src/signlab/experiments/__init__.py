@@ -2,6 +2,8 @@ r"""The book's experiments, one module per chapter, all thin layers over :func:`
 
 - :mod:`~signlab.experiments.toys`: the paper's deterministic and stochastic toys.
 - :mod:`~signlab.experiments.sparse_noise`: SGD against SignSGD with k noisy coordinates out of d.
+- :mod:`~signlab.experiments.lower_bounds`: SignSGD on the hard instances, Muon on the embedding,
+  the zero chain.
 - :mod:`~signlab.experiments.heavy_tails`: SGD and the sign methods under Student-t noise.
 - :mod:`~signlab.experiments.common`: seeded starting points, races, log-log slopes.
 
@@ -14,6 +16,12 @@ from signlab.experiments.heavy_tails import (
     heavy_tail_problem,
     heavy_tail_race,
     heavy_tail_sweep,
+)
+from signlab.experiments.lower_bounds import (
+    embedded_race,
+    sandwich,
+    stall_curve,
+    zero_chain_progress,
 )
 from signlab.experiments.sparse_noise import (
     SHAPES,
@@ -31,6 +39,7 @@ __all__ = [
     "Losses",
     "d_sweep",
     "d_sweep_problem",
+    "embedded_race",
     "heavy_tail_problem",
     "heavy_tail_race",
     "heavy_tail_sweep",
@@ -39,6 +48,9 @@ __all__ = [
     "loglog_slope",
     "noise_comparison",
     "race",
+    "sandwich",
+    "stall_curve",
     "toy_deterministic",
     "toy_stochastic",
+    "zero_chain_progress",
 ]

@@ -28,19 +28,38 @@ def initial_point(
     return torch.randn(seeds, d, generator=generator, dtype=dtype)
 
 
-def race(problem, noise, x0, lrs, *, steps, batch, seed) -> dict[str, Trajectory]:
-    """Each method of ``lrs`` (method → step size) from ``x0`` with the same seed, recording ‖∇f‖₁."""
+def race(
+    problem: Any,
+    oracle: Any,
+    x0: torch.Tensor,
+    lrs: dict[str, float],
+    *,
+    steps: int,
+    batch: int = 1,
+    seed: int = 0,
+    record: tuple = ("grad_l1",),
+    every: int = 1,
+) -> dict[str, Trajectory]:
+    """Each method of ``lrs`` (method → step size) from ``x0`` with the same seed and oracle.
+
+    With an additive oracle every method sees the same draws (common random numbers), so the gaps
+    between their curves are the methods', not the luck of the draw. Records ``record`` (default
+    ‖∇f‖₁) every ``every`` steps.
+    """
+    if not lrs:
+        raise ValueError("lrs must map at least one method to a step size")
     return {
         method: simulate(
             problem,
-            noise,
+            oracle,
             method,
             x0,
             lr=lr,
             steps=steps,
             batch=batch,
             seed=seed,
-            record=("grad_l1",),
+            record=record,
+            every=every,
         )
         for method, lr in lrs.items()
     }

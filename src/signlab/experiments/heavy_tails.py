@@ -12,7 +12,7 @@ import torch
 from signlab import _validate
 from signlab.experiments.common import initial_point, race
 from signlab.sim.engine import Trajectory, tune
-from signlab.sim.noise import Gaussian, HeavyTailed, dense_sigma
+from signlab.sim.noise import Gaussian, StudentT, dense_sigma
 from signlab.sim.problems import SeparableQuadratic
 
 __all__ = [
@@ -38,7 +38,7 @@ def heavy_tail_problem(
     scale = _validate.positive("scale", scale)
     problem = SeparableQuadratic(torch.ones(d, dtype=torch.float32))
     sigma = dense_sigma(d, scale, dtype=torch.float32)
-    return problem, (Gaussian(sigma) if nu is None else HeavyTailed(sigma, nu=nu))
+    return problem, (Gaussian(sigma) if nu is None else StudentT(sigma, nu=nu))
 
 
 def heavy_tail_sweep(

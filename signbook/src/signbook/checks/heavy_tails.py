@@ -38,7 +38,7 @@ def _lion_step(answer: Any) -> Feedback:
     theta, _ = lion(
         torch.zeros(2, dtype=torch.float64),
         torch.tensor([-1.0, -1.0], dtype=torch.float64),
-        torch.tensor([0.5, -0.2], dtype=torch.float64),
+        {"exp_avg": torch.tensor([0.5, -0.2], dtype=torch.float64)},
         lr=0.1,
         betas=(0.9, 0.99),
     )

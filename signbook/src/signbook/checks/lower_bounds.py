@@ -8,19 +8,19 @@ import numpy as np
 
 from signbook.checks import Feedback, close, register
 from signlab.theory.lowerbound import (
-    BimodalOracle,
     embed,
     hard_cells,
     move_probability,
     paper_threshold,
     random_orthogonal,
     stall_probability,
+    zero_probability,
 )
 
 
 @register("ex-lower-bounds-1")
 def zero_draw_probability(answer: Any) -> Feedback:
-    expected = BimodalOracle(1.0, 0.1).zero_probability
+    expected = zero_probability(0.1, 1.0)
     return close("ex-lower-bounds-1", answer, expected, rtol=1e-6, hint="q = σ²/(σ² + 4ε²).")
 
 
@@ -63,7 +63,7 @@ def batch_move(answer: Any) -> Feedback:
 @register("ex-lower-bounds-5")
 def embedded_nuclear(answer: Any) -> Feedback:
     g = np.array([3.0, -1.0, 0.5])
-    Q = random_orthogonal(3, np.random.default_rng(0))
+    Q = random_orthogonal(3, seed=0)
     expected = float(np.linalg.svd(embed(g, Q, 5), compute_uv=False).sum())
     return close(
         "ex-lower-bounds-5",

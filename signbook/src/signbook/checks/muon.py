@@ -9,7 +9,7 @@ import torch
 from signbook.checks import Feedback, close, register
 from signlab.geometry.matrix import msign, newton_schulz_polynomial, nuclear_norm
 from signlab.optim.functional import muon_lr_scale
-from signlab.sim.matrix_noise import low_rank_sigma, matrix_density
+from signlab.sim.noise import low_rank_sigma, matrix_density
 
 
 @register("ex-muon-1")

@@ -1,15 +1,19 @@
 """The lower-bound constructions, built and run.
 
 - :mod:`~signlab.theory.lowerbound.resisting`: the 1-D resisting function (Lemma 2).
-- :mod:`~signlab.theory.lowerbound.oracle`: the bimodal oracle (Lemma 3).
-- :mod:`~signlab.theory.lowerbound.stall`: the hard instance, SignSGD on it, stall probability and
-  threshold.
+- :mod:`~signlab.theory.lowerbound.stall`: the 1-D hard instance (Lemma 3: the resisting function with
+  the bimodal oracle of :class:`signlab.sim.noise.Bimodal`), its stall probability and threshold.
 - :mod:`~signlab.theory.lowerbound.lift`: the separable d-dimensional instance and Theorem 2's bound.
 - :mod:`~signlab.theory.lowerbound.embedding`: the Muon embedding F(W) = Σ_i f_i((QWPᵀ)_ii) (Theorem 5).
 - :mod:`~signlab.theory.lowerbound.zerochain`: Arjevani et al.'s zero chain with the probability-p oracle.
+
+Every instance is a problem of :func:`signlab.sim.engine.simulate` (``shape``, ``value``,
+``gradient``) with its oracle (``.oracle``), so the book runs SignSGD, SGD and Muon on them with the
+same engine as every other experiment.
 """
 
 from signlab.theory.lowerbound.embedding import (
+    EmbeddedOracle,
     MuonEmbedding,
     coordinates,
     embed,
@@ -25,68 +29,53 @@ from signlab.theory.lowerbound.lift import (
     signsgd_lower_complexity,
     signsgd_lower_rate,
 )
-from signlab.theory.lowerbound.oracle import BimodalOracle, bimodal_sample, zero_probability
 from signlab.theory.lowerbound.resisting import (
     ResistingFunction,
-    resisting_grad,
+    resisting_gradient,
     resisting_infimum,
     resisting_value,
 )
 from signlab.theory.lowerbound.stall import (
     hard_cells,
     hard_instance,
-    min_gradient_l1,
     move_probability,
     paper_threshold,
-    run_signsgd,
     stall_probability,
     stall_threshold,
-    stalled,
+    zero_probability,
 )
 from signlab.theory.lowerbound.zerochain import (
     ProbabilityOracle,
+    ZeroChain,
     cube_quadratic_max,
-    progress,
-    run_zero_chain,
-    zero_chain_grad,
-    zero_chain_hessian,
-    zero_chain_value,
 )
 
 __all__ = [
-    "BimodalOracle",
-    "MuonEmbedding",
-    "ProbabilityOracle",
-    "ResistingFunction",
-    "SeparableHardInstance",
-    "bimodal_sample",
     "coordinates",
     "cube_quadratic_max",
+    "embed",
+    "EmbeddedOracle",
     "hard_cells",
     "hard_instance",
-    "embed",
     "lower_bound_instance",
-    "min_gradient_l1",
     "move_probability",
+    "MuonEmbedding",
     "noise_covariance",
     "noise_split",
     "noiseless_split",
     "paper_threshold",
-    "progress",
-    "run_zero_chain",
+    "ProbabilityOracle",
     "random_orthogonal",
-    "resisting_grad",
+    "resisting_gradient",
     "resisting_infimum",
     "resisting_value",
-    "run_signsgd",
-    "stalled",
+    "ResistingFunction",
     "selector",
+    "SeparableHardInstance",
     "signsgd_lower_complexity",
     "signsgd_lower_rate",
     "stall_probability",
     "stall_threshold",
-    "zero_chain_grad",
-    "zero_chain_hessian",
-    "zero_chain_value",
     "zero_probability",
+    "ZeroChain",
 ]

@@ -11,7 +11,8 @@ and a vector oracle draw g becomes :math:`G = Q^\top\mathrm{diag}(g)P`, with noi
 :math:`\mathrm{msign}(Q^\top\mathrm{diag}(g)P) = Q^\top\mathrm{diag}(\mathrm{sign}\,g)P`: a Muon
 step moves z exactly as a SignSGD step moves x, and :math:`L_\star = L_\infty`,
 :math:`\|\Sigma\|_* = \|\sigma\|_1`, :math:`\|\nabla F\|_* = \|\nabla f\|_1`. So Muon inherits
-SignSGD's lower bound. Arrays may carry leading batch dimensions (independent runs).
+SignSGD's lower bound. Arrays may carry leading batch dimensions (independent runs); numpy in gives
+numpy out, torch in gives torch out.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from signlab import _validate
+from signlab._arrays import is_torch, numpy_or_torch, to_tensor
+from signlab.sim.noise import Oracle
 
 
-def random_orthogonal(m: Any, rng: np.random.Generator) -> np.ndarray:
+def random_orthogonal(m: Any, seed: int = 0) -> np.ndarray:
     """A Haar-random m×m orthogonal matrix (QR of a Gaussian matrix, column signs fixed)."""
     m = _validate.integer("m", m, low=1)
-    q, r = np.linalg.qr(rng.standard_normal((m, m)))
+    seed = _validate.integer("seed", seed, low=0)
+    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((m, m)))
     return q * np.where(np.diag(r) < 0, -1.0, 1.0)
 
 
@@ -47,27 +52,34 @@ def _check_q(Q: Any) -> np.ndarray:
     return Q
 
 
-def coordinates(W: Any, Q: Any) -> np.ndarray:
-    """z = diag(Q W Pᵀ): the vector coordinates hidden in W (shape (..., m, n) → (..., m))."""
-    Q = _check_q(Q)
-    W = np.asarray(W, dtype=float)
+def _coordinates(W: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
     m = len(Q)
     if W.ndim < 2 or W.shape[-2] != m or W.shape[-1] < m:
-        raise ValueError(f"W must have shape (..., {m}, n) with n >= {m} (got {W.shape})")
-    return np.einsum("ij,...ji->...i", Q, W[..., :, :m])
+        raise ValueError(f"W must have shape (..., {m}, n) with n >= {m} (got {tuple(W.shape)})")
+    return torch.einsum("ij,...ji->...i", Q.to(W.dtype), W[..., :, :m])
 
 
-def embed(v: Any, Q: Any, n: Any) -> np.ndarray:
+def _embed(v: torch.Tensor, Q: torch.Tensor, n: int) -> torch.Tensor:
+    m = len(Q)
+    if v.shape[-1] != m:
+        raise ValueError(f"v must have {m} entries on its last axis (got shape {tuple(v.shape)})")
+    out = torch.zeros((*v.shape[:-1], m, n), dtype=v.dtype)
+    out[..., :, :m] = Q.T.to(v.dtype) * v[..., None, :]
+    return out
+
+
+def coordinates(W: Any, Q: Any) -> Any:
+    """z = diag(Q W Pᵀ): the vector coordinates hidden in W (shape (..., m, n) → (..., m))."""
+    out = _coordinates(to_tensor(W), torch.from_numpy(_check_q(Q)))
+    return out if is_torch(W) else out.numpy()
+
+
+def embed(v: Any, Q: Any, n: Any) -> Any:
     """Qᵀ diag(v) P: a vector (point, gradient or noise draw) as an m×n matrix (batched over v)."""
     Q = _check_q(Q)
-    v = np.asarray(v, dtype=float)
-    m = len(Q)
-    n = _validate.integer("n", n, low=m)
-    if v.shape[-1] != m:
-        raise ValueError(f"v must have {m} entries on its last axis (got shape {v.shape})")
-    out = np.zeros((*v.shape[:-1], m, n))
-    out[..., :, :m] = Q.T * v[..., None, :]
-    return out
+    n = _validate.integer("n", n, low=len(Q))
+    out = _embed(to_tensor(v), torch.from_numpy(Q), n)
+    return out if is_torch(v) else out.numpy()
 
 
 def noise_covariance(sigma: Any, Q: Any) -> np.ndarray:
@@ -79,11 +91,10 @@ def noise_covariance(sigma: Any, Q: Any) -> np.ndarray:
 
 
 class MuonEmbedding:
-    """F(W) = f(diag(Q W Pᵀ)) for a separable vector ``problem`` with ``.value``, ``.grad``,
-    ``.sample``.
-
-    ``.value(W)``, ``.grad(W)`` and ``.sample(G, rng, batch)`` mirror the vector problem's, so the
-    same simulation loop can drive SignSGD on the vector problem and Muon on its embedding.
+    """F(W) = f(diag(Q W Pᵀ)) for a separable vector ``problem`` (``shape``, ``value``,
+    ``gradient``), a problem of the engine on m×n matrices; ``embedded(oracle)`` is the matrix
+    oracle Qᵀ diag(g) P of a vector oracle, so the same engine runs SignSGD on the vector problem
+    and Muon on its embedding.
     """
 
     def __init__(self, problem: Any, Q: Any, n: Any) -> None:
@@ -91,23 +102,51 @@ class MuonEmbedding:
         self.Q = _check_q(Q)
         self.m = len(self.Q)
         self.n = _validate.integer("n", n, low=self.m)
+        if tuple(problem.shape) != (self.m,):
+            raise ValueError(f"problem must have shape ({self.m},) (got {tuple(problem.shape)})")
+        self._Q = torch.from_numpy(self.Q)
 
-    def coordinates(self, W: Any) -> np.ndarray:
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(m, n): one point W."""
+        return (self.m, self.n)
+
+    @numpy_or_torch
+    def coordinates(self, W):
         """z = diag(Q W Pᵀ)."""
-        return coordinates(W, self.Q)
+        return _coordinates(W, self._Q)
 
-    def point(self, z: Any) -> np.ndarray:
+    @numpy_or_torch
+    def point(self, z):
         """A W with coordinates z: Qᵀ diag(z) P."""
-        return embed(z, self.Q, self.n)
+        return _embed(z, self._Q, self.n)
 
-    def value(self, W: Any) -> np.ndarray:
+    @numpy_or_torch
+    def value(self, W):
         """F(W) = f(z)."""
-        return self.problem.value(self.coordinates(W))
+        return self.problem.value(_coordinates(W, self._Q))
 
-    def grad(self, W: Any) -> np.ndarray:
+    @numpy_or_torch
+    def gradient(self, W):
         """∇F(W) = Qᵀ diag(∇f(z)) P."""
-        return embed(self.problem.grad(self.coordinates(W)), self.Q, self.n)
+        return _embed(self.problem.gradient(_coordinates(W, self._Q)), self._Q, self.n)
 
-    def sample(self, G: Any, rng: np.random.Generator, batch: int = 1) -> np.ndarray:
-        """Qᵀ diag(g) P for a vector oracle draw g at the true gradient diag(Q G Pᵀ)."""
-        return embed(self.problem.sample(self.coordinates(G), rng, batch), self.Q, self.n)
+    def embedded(self, oracle: Any) -> EmbeddedOracle:
+        """The matrix oracle G = Qᵀ diag(g) P of the vector ``oracle``."""
+        return EmbeddedOracle(oracle, self)
+
+
+class EmbeddedOracle(Oracle):
+    """A vector oracle seen through a :class:`MuonEmbedding`: a draw g at the true gradient
+    diag(Q G Pᵀ) becomes Qᵀ diag(g) P, with the same random numbers as the vector oracle."""
+
+    def __init__(self, oracle: Any, embedding: MuonEmbedding) -> None:
+        self.oracle, self.embedding = oracle, embedding
+        self.additive = getattr(oracle, "additive", False)
+
+    def sample(self, grad, batch=1, generator=None, *, x=None):
+        """Qᵀ diag(g) P for a vector oracle draw g."""
+        e = self.embedding
+        z = None if x is None else _coordinates(x, e._Q)
+        g = self.oracle.sample(_coordinates(grad, e._Q), batch, generator, x=z)
+        return _embed(g, e._Q, e.n)

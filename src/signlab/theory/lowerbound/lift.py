@@ -28,10 +28,12 @@ import math
 from typing import Any
 
 import numpy as np
+import torch
 
 from signlab import _validate
-from signlab.theory.lowerbound.oracle import bimodal_sample
-from signlab.theory.lowerbound.resisting import resisting_grad, resisting_value
+from signlab._arrays import numpy_or_torch
+from signlab.sim.noise import Bimodal
+from signlab.theory.lowerbound.resisting import resisting_gradient, resisting_value
 
 TERMS = ("noiseless", "noise")
 
@@ -67,12 +69,13 @@ def noise_split(L_inf: Any, Delta: Any, sigma: Any) -> tuple[np.ndarray, np.ndar
 
 
 class SeparableHardInstance:
-    r"""f(x) = Σ_i Δ_i p_i(x_i √(L_i/Δ_i)) with its per-coordinate bimodal oracles.
+    r"""f(x) = Σ_i Δ_i p_i(x_i √(L_i/Δ_i)) with its per-coordinate bimodal oracle (``.oracle``).
 
     ``L``, ``Delta``, ``sigma``: per-coordinate smoothness, gap and noise (a coordinate with
     L_i = 0 or Δ_i = 0 is flat and noiseless); ``eps``: the rescaled targets
     :math:`\tilde\varepsilon_i \in (0, 1/4]` (scalar or vector); ``lr``: SignSGD's step η, which the
-    grids are built for. Arrays ``x`` have coordinates on their last axis.
+    grids are built for. A problem of the engine: points have shape (runs, d); ``value`` and
+    ``gradient`` take numpy or torch arrays.
     """
 
     def __init__(self, L: Any, Delta: Any, sigma: Any, eps: Any, lr: Any) -> None:
@@ -96,29 +99,47 @@ class SeparableHardInstance:
         scale = np.sqrt(self.L * self.Delta)
         self.sigma_rescaled = np.where(self.active, self.sigma / np.where(self.active, scale, 1), 0)
         self.step_rescaled = np.where(self.active, self.stretch * self.lr, 1.0)
+        self.oracle = Bimodal(
+            torch.from_numpy(self.sigma_rescaled), scale=torch.from_numpy(2 * eps)
+        )
+        """The bimodal oracle of every coordinate, in rescaled units (it is scale invariant)."""
+        self._t = {
+            k: torch.from_numpy(v)
+            for k, v in dict(
+                stretch=self.stretch,
+                slope=2 * self.eps,
+                step=self.step_rescaled,
+                cells=self.cells,
+                Delta=np.where(self.active, self.Delta, 0.0),
+            ).items()
+        }
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """(d,): one point of the instance."""
+        return self.L.shape
 
     @property
     def L_inf(self) -> float:
         """‖L‖₁, the ℓ∞-smoothness constant of f."""
         return float(self.L.sum())
 
-    def value(self, x: Any) -> np.ndarray:
-        """f(x) = Σ_i Δ_i p_i(b_i x_i) with b_i = √(L_i/Δ_i)."""
-        p = resisting_value(
-            self.stretch * np.asarray(x, dtype=float), 2 * self.eps, self.step_rescaled, self.cells
-        )
-        return np.where(self.active, self.Delta * p, 0.0).sum(axis=-1)
+    def _p(self, x: torch.Tensor):
+        t = {k: v.to(x.dtype) for k, v in self._t.items()}
+        return t, t["stretch"] * x
 
-    def grad(self, x: Any) -> np.ndarray:
+    @numpy_or_torch
+    def value(self, x):
+        """f(x) = Σ_i Δ_i p_i(b_i x_i) with b_i = √(L_i/Δ_i), one value per run."""
+        t, z = self._p(x)
+        return (t["Delta"] * resisting_value(z, t["slope"], t["step"], t["cells"])).sum(dim=-1)
+
+    @numpy_or_torch
+    def gradient(self, x):
         """∇f(x), coordinate i being Δ_i b_i p_i'(b_i x_i)."""
-        p = resisting_grad(
-            self.stretch * np.asarray(x, dtype=float), 2 * self.eps, self.step_rescaled, self.cells
-        )
-        return np.where(self.active, self.Delta * self.stretch * p, 0.0)
-
-    def sample(self, grad: Any, rng: np.random.Generator, batch: int = 1) -> np.ndarray:
-        """A mean of ``batch`` bimodal draws per coordinate (the oracle is scale invariant)."""
-        return bimodal_sample(grad, self.sigma_rescaled, self.eps, rng, batch)
+        t, z = self._p(x)
+        p = resisting_gradient(z, t["slope"], t["step"], t["cells"])
+        return t["Delta"] * t["stretch"] * p
 
     def stall_gradient_l1(self) -> float:
         """‖∇f‖₁ at any point where every coordinate sits on its grid: Σ_i 2√(L_iΔ_i) ε̃_i."""
@@ -134,6 +155,12 @@ class SeparableHardInstance:
         coordinate)."""
         e, s = self.eps[self.active], self.sigma_rescaled[self.active]
         return float(((self.cells[self.active] + 1) * (s**2 + 4 * e**2) / (8 * e**2)).min())
+
+    def grid_top(self) -> np.ndarray:
+        """Per coordinate, the last grid point in x units: a run is stalled while x_i stays below
+        it plus half a cell."""
+        safe = np.where(self.active, self.stretch, 1.0)
+        return np.where(self.active, (self.cells + 0.5) * self.step_rescaled / safe, np.inf)
 
 
 def lower_bound_instance(

@@ -24,40 +24,57 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from signlab import _validate
+from signlab._arrays import is_torch, numpy_or_torch, to_tensor
 
 
-def _cells(x: np.ndarray, eta: Any, n: Any) -> tuple[np.ndarray, np.ndarray]:
+def _params(x: torch.Tensor, *params: Any) -> list[torch.Tensor]:
+    return [to_tensor(p).to(x.dtype) for p in params]
+
+
+def _cells(x: torch.Tensor, eta: torch.Tensor, n: torch.Tensor):
     """Cell index k in [0, n-1] and offset u = x - kη (only meaningful for 0 <= x <= nη)."""
-    k = np.clip(np.floor(x / eta), 0, n - 1)
+    k = torch.minimum(torch.clamp(torch.floor(x / eta), min=0.0), n - 1)
     return k, x - k * eta
 
 
-def resisting_value(x: Any, eps: Any, eta: Any, n: Any) -> np.ndarray:
-    """p(x) of the resisting function with slope -ε on the grid (x_t = (t-1)η, t = 1..n+1).
-
-    ``x`` is any array; ``eps``, ``eta``, ``n`` broadcast against it (one function per coordinate).
-    """
-    x = np.asarray(x, dtype=float)
+def _value(x: torch.Tensor, eps: Any, eta: Any, n: Any) -> torch.Tensor:
+    eps, eta, n = _params(x, eps, eta, n)
     c = eta**2 / 4 - eps * eta
     k, u = _cells(x, eta, n)
     first = k * c + u**2 / 2 - eps * u
     v = u - eta
     second = (k + 1) * c - v**2 / 2 - eps * v
-    inside = np.where(u <= eta / 2, first, second)
+    inside = torch.where(u <= eta / 2, first, second)
     w = x - n * eta
     tail = n * c + w**2 / 2 - eps * w
-    return np.where(x <= 0, -eps * x, np.where(x >= n * eta, tail, inside))
+    return torch.where(x <= 0, -eps * x, torch.where(x >= n * eta, tail, inside))
 
 
-def resisting_grad(x: Any, eps: Any, eta: Any, n: Any) -> np.ndarray:
-    """p'(x): -ε left of the grid, u - ε / -v - ε on the two halves of a cell, u - ε after it."""
-    x = np.asarray(x, dtype=float)
+def _gradient(x: torch.Tensor, eps: Any, eta: Any, n: Any) -> torch.Tensor:
+    eps, eta, n = _params(x, eps, eta, n)
     k, u = _cells(x, eta, n)
-    inside = np.where(u <= eta / 2, u - eps, -(u - eta) - eps)
+    inside = torch.where(u <= eta / 2, u - eps, -(u - eta) - eps)
     tail = (x - n * eta) - eps
-    return np.where(x <= 0, -eps * np.ones_like(x), np.where(x >= n * eta, tail, inside))
+    return torch.where(x <= 0, -eps * torch.ones_like(x), torch.where(x >= n * eta, tail, inside))
+
+
+def resisting_value(x: Any, eps: Any, eta: Any, n: Any) -> Any:
+    """p(x) of the resisting function with slope -ε on the grid (x_t = (t-1)η, t = 1..n+1).
+
+    ``x`` is any array (numpy in, numpy out; torch in, torch out); ``eps``, ``eta``, ``n``
+    broadcast against it (one function per coordinate).
+    """
+    out = _value(to_tensor(x), eps, eta, n)
+    return out if is_torch(x) else out.numpy()
+
+
+def resisting_gradient(x: Any, eps: Any, eta: Any, n: Any) -> Any:
+    """p'(x): -ε left of the grid, u - ε / -v - ε on the two halves of a cell, u - ε after it."""
+    out = _gradient(to_tensor(x), eps, eta, n)
+    return out if is_torch(x) else out.numpy()
 
 
 def resisting_infimum(eps: float, eta: float, n: int) -> float:
@@ -71,9 +88,9 @@ def resisting_infimum(eps: float, eta: float, n: int) -> float:
 
 class ResistingFunction:
     r"""The resisting function of Lemma 2 with slope -``eps`` on ``n + 1`` grid points spaced
-    ``eta``.
+    ``eta``: a function of one variable, evaluated elementwise.
 
-    ``.grid`` holds :math:`x_1, …, x_{n+1}`; ``.value(x)`` and ``.grad(x)`` are vectorised;
+    ``.grid`` holds :math:`x_1, …, x_{n+1}`; ``.value(x)`` and ``.gradient(x)`` are elementwise;
     ``.gap()`` is :math:`p(x_1) - \inf p` and ``.gap_bound()`` its bound :math:`n\varepsilon^2 +
     \varepsilon^2/2` (at most 1 when :math:`\varepsilon \le 1/(2\sqrt n)`).
     """
@@ -84,13 +101,15 @@ class ResistingFunction:
         self.n = _validate.integer("n", n, low=1)
         self.grid = np.arange(self.n + 1) * self.eta
 
-    def value(self, x: Any) -> np.ndarray:
+    @numpy_or_torch
+    def value(self, x):
         """p(x), elementwise."""
-        return resisting_value(x, self.eps, self.eta, self.n)
+        return _value(x, self.eps, self.eta, self.n)
 
-    def grad(self, x: Any) -> np.ndarray:
+    @numpy_or_torch
+    def gradient(self, x):
         """p'(x), elementwise."""
-        return resisting_grad(x, self.eps, self.eta, self.n)
+        return _gradient(x, self.eps, self.eta, self.n)
 
     def gap(self) -> float:
         """p(x_1) - inf p: the optimality gap Δ this function needs."""

@@ -22,11 +22,8 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
 
 from signlab import _validate
-from signlab.theory.lowerbound.oracle import BimodalOracle, zero_probability
-from signlab.theory.lowerbound.resisting import ResistingFunction
 
 
 def hard_cells(eps: Any) -> int:
@@ -37,10 +34,26 @@ def hard_cells(eps: Any) -> int:
     return int(math.floor(1.0 / (16.0 * eps**2) + 1e-9))
 
 
-def hard_instance(eps: Any, sigma: Any, lr: Any) -> tuple[ResistingFunction, BimodalOracle]:
-    """Lemma 3's instance for SignSGD with step ``lr``: (resisting function of slope 2ε, oracle)."""
-    n = hard_cells(eps)
-    return ResistingFunction(2 * float(eps), lr, n), BimodalOracle(sigma, eps)
+def hard_instance(eps: Any, sigma: Any, lr: Any):
+    """Lemma 3's instance for SignSGD with step ``lr``: one coordinate, L = Δ = 1, slope 2ε on
+    :func:`hard_cells` cells of width ``lr``, with its bimodal oracle (``.oracle``, noise ``sigma``).
+
+    It is the d = 1 case of :class:`~signlab.theory.lowerbound.SeparableHardInstance`; points have
+    shape (runs, 1).
+    """
+    from signlab.theory.lowerbound.lift import SeparableHardInstance
+
+    eps = _validate.positive("eps", eps)
+    sigma = _validate.nonnegative("sigma", sigma)
+    hard_cells(eps)
+    return SeparableHardInstance([1.0], [1.0], [sigma], eps, lr)
+
+
+def zero_probability(eps: Any, sigma: Any) -> float:
+    """q = σ²/(σ² + 4ε²): the probability that one draw of the hard instance's oracle is zero."""
+    eps = _validate.positive("eps", eps)
+    sigma = _validate.nonnegative("sigma", sigma)
+    return sigma**2 / (sigma**2 + 4 * eps**2)
 
 
 def paper_threshold(eps: Any, sigma: Any, L: Any = 1.0, Delta: Any = 1.0) -> float:
@@ -62,10 +75,8 @@ def stall_threshold(eps: Any, sigma: Any, n: Any = None) -> float:
 
 def move_probability(eps: Any, sigma: Any, batch: Any = 1) -> float:
     """1 − q^B: the probability that a mean of B oracle draws is non-zero, so SignSGD moves."""
-    eps = _validate.positive("eps", eps)
-    sigma = _validate.nonnegative("sigma", sigma)
     batch = _validate.integer("batch", batch, low=1)
-    return 1.0 - float(zero_probability(sigma, eps)) ** batch
+    return 1.0 - zero_probability(eps, sigma) ** batch
 
 
 def stall_probability(eps: Any, sigma: Any, steps: Any, batch: Any = 1, n: Any = None) -> float:
@@ -87,53 +98,3 @@ def stall_probability(eps: Any, sigma: Any, steps: Any, batch: Any = 1, n: Any =
         + (steps - k) * math.log1p(-p)
     )
     return float(min(1.0, np.exp(log_pmf).sum()))
-
-
-def run_signsgd(
-    problem: Any,
-    oracle: Any,
-    x0: Any,
-    *,
-    lr: Any,
-    steps: Any,
-    rng: np.random.Generator,
-    batch: Any = 1,
-) -> np.ndarray:
-    r"""Iterates :math:`x_0, …, x_T` of SignSGD, :math:`x_{t+1} = x_t - \eta\,\mathrm{sign}(g_t)`.
-
-    ``problem.grad(x)`` gives the true gradient, ``oracle.sample(grad, rng, batch)`` a noisy one;
-    ``x0`` may hold many independent runs (any shape). The step is
-    ``signlab.optim.functional.signsgd``. Returns an array of shape ``(steps + 1, *x0.shape)``.
-    """
-    from signlab.optim.functional import signsgd
-
-    lr = _validate.positive("lr", lr)
-    steps = _validate.integer("steps", steps, low=1)
-    batch = _validate.integer("batch", batch, low=1)
-    x = torch.as_tensor(np.array(x0, dtype=float))
-    _validate.finite_array("x0", x)
-    out = np.empty((steps + 1, *x.shape))
-    out[0] = x.numpy()
-    for t in range(steps):
-        g = oracle.sample(problem.grad(out[t]), rng, batch)
-        x = signsgd(x, torch.from_numpy(g), lr=lr, check_finite=False)
-        out[t + 1] = x.numpy()
-    return out
-
-
-def min_gradient_l1(trajectory: Any, problem: Any, coordinates: bool = False) -> np.ndarray:
-    """min over t of ‖∇f(x_t)‖₁ for each run of a trajectory from :func:`run_signsgd`.
-
-    With ``coordinates=True`` the last axis holds coordinates of one d-dimensional point (summed
-    into ‖·‖₁); otherwise every entry is a 1-D run.
-    """
-    g = np.abs(problem.grad(np.asarray(trajectory, dtype=float)))
-    if coordinates:
-        g = g.sum(axis=-1)
-    return g.min(axis=0)
-
-
-def stalled(trajectory: Any, function: ResistingFunction) -> np.ndarray:
-    """For each 1-D run: did every iterate stay on the grid [x_1, x_{n+1}] (so |p'| = slope)?"""
-    top = function.grid[-1] + function.eta / 2
-    return np.asarray(trajectory, dtype=float).max(axis=0) <= top

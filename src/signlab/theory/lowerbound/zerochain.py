@@ -30,67 +30,94 @@ import numpy as np
 import torch
 
 from signlab import _validate
+from signlab._arrays import numpy_or_torch
+from signlab.sim.noise import Oracle
 
 
-def _psi(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _psi(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Ψ and Ψ' elementwise."""
-    safe = np.where(x > 0.5, 2 * x - 1, 1.0)
-    val = np.where(x > 0.5, np.exp(1 - 1 / safe**2), 0.0)
-    return val, np.where(x > 0.5, val * 4 / safe**3, 0.0)
+    on = x > 0.5
+    safe = torch.where(on, 2 * x - 1, torch.ones_like(x))
+    val = torch.where(on, torch.exp(1 - 1 / safe**2), torch.zeros_like(x))
+    return val, torch.where(on, val * 4 / safe**3, torch.zeros_like(x))
 
 
-def _phi(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _phi(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Φ and Φ' elementwise."""
-    erf = torch.erf(torch.from_numpy(x / math.sqrt(2))).numpy()
-    val = math.sqrt(math.e) * math.sqrt(math.pi / 2) * (1 + erf)
-    return val, math.sqrt(math.e) * np.exp(-(x**2) / 2)
+    val = math.sqrt(math.e) * math.sqrt(math.pi / 2) * (1 + torch.erf(x / math.sqrt(2)))
+    return val, math.sqrt(math.e) * torch.exp(-(x**2) / 2)
 
 
-def _check(x: Any) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    if x.ndim == 0:
-        raise ValueError("x must have a last axis of length T >= 1 (got a scalar)")
-    _validate.finite_array("x", x)
-    return x
+class ZeroChain:
+    """Arjevani et al.'s chain F_T on points of T coordinates: a problem of the engine.
+
+    ``value(x)``, ``gradient(x)`` and :meth:`progress` take (runs, T) arrays (numpy or torch).
+    """
+
+    def __init__(self, T: Any) -> None:
+        self.T = _validate.integer("T", T, low=1)
+
+    @property
+    def shape(self) -> tuple[int]:
+        """(T,): one point of the chain."""
+        return (self.T,)
+
+    def _check(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 0 or x.shape[-1] != self.T:
+            raise ValueError(
+                f"x must have a last axis of length T = {self.T} (got {tuple(x.shape)})"
+            )
+        _validate.finite_array("x", x)
+        return x
+
+    @numpy_or_torch
+    def value(self, x):
+        """F_T(x), one value per run."""
+        x = self._check(x)
+        value = -math.exp(0.0) * _phi(x[..., 0])[0]
+        prev, cur = x[..., :-1], x[..., 1:]
+        links = _psi(-prev)[0] * _phi(-cur)[0] - _psi(prev)[0] * _phi(cur)[0]
+        return value + links.sum(dim=-1)
+
+    @numpy_or_torch
+    def gradient(self, x):
+        """∇F_T(x): ∂_j collects the links (j-1, j) and (j, j+1) of the chain."""
+        x = self._check(x)
+        g = torch.zeros_like(x)
+        g[..., 0] = -_phi(x[..., 0])[1]
+        prev, cur = x[..., :-1], x[..., 1:]
+        psi_p, dpsi_p = _psi(prev)
+        psi_m, dpsi_m = _psi(-prev)
+        phi_c, dphi_c = _phi(cur)
+        phi_m, dphi_m = _phi(-cur)
+        g[..., 1:] += -psi_m * dphi_m - psi_p * dphi_c
+        g[..., :-1] += -dpsi_m * phi_m - dpsi_p * phi_c
+        return g
+
+    @numpy_or_torch
+    def progress(self, x, alpha: float = 0.25):
+        """prog_α(x) = max{i : |x_i| > α} (1-based; 0 if there is none), one value per run."""
+        above = x.abs() > _validate.positive("alpha", alpha)
+        idx = torch.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+        return torch.where(above, idx, torch.zeros_like(idx)).amax(dim=-1)
+
+    def hessian(self, x: Any, h: float = 1e-5) -> np.ndarray:
+        """The Hessian of F_T at one point x, by central differences of :meth:`gradient`."""
+        x = np.asarray(x, dtype=float)
+        if x.shape != (self.T,):
+            raise ValueError(f"x must be a single point of shape ({self.T},) (got {x.shape})")
+        h = _validate.positive("h", h)
+        eye = np.eye(self.T) * h
+        H = (self.gradient(x + eye) - self.gradient(x - eye)) / (2 * h)
+        return (H + H.T) / 2
 
 
-def zero_chain_value(x: Any) -> np.ndarray:
-    """F_T(x), T the length of the last axis of ``x``."""
-    x = _check(x)
-    psi1 = math.exp(1 - 1 / 1.0)
-    value = -psi1 * _phi(x[..., :1])[0][..., 0]
-    prev, cur = x[..., :-1], x[..., 1:]
-    value = value + (_psi(-prev)[0] * _phi(-cur)[0] - _psi(prev)[0] * _phi(cur)[0]).sum(axis=-1)
-    return value
-
-
-def zero_chain_grad(x: Any) -> np.ndarray:
-    """∇F_T(x): ∂_j collects the links (j-1, j) and (j, j+1) of the chain."""
-    x = _check(x)
-    g = np.zeros_like(x)
-    g[..., 0] = -math.exp(0.0) * _phi(x[..., :1])[1][..., 0]
-    prev, cur = x[..., :-1], x[..., 1:]
-    psi_p, dpsi_p = _psi(prev)
-    psi_m, dpsi_m = _psi(-prev)
-    phi_c, dphi_c = _phi(cur)
-    phi_m, dphi_m = _phi(-cur)
-    g[..., 1:] += -psi_m * dphi_m - psi_p * dphi_c
-    g[..., :-1] += -dpsi_m * phi_m - dpsi_p * phi_c
-    return g
-
-
-def progress(x: Any, alpha: float = 0.25) -> np.ndarray:
-    """prog_α(x) = max{i : |x_i| > α} (1-based; 0 if there is none)."""
-    x = np.abs(_check(x)) > _validate.positive("alpha", alpha)
-    idx = np.arange(1, x.shape[-1] + 1)
-    return np.where(x, idx, 0).max(axis=-1)
-
-
-class ProbabilityOracle:
+class ProbabilityOracle(Oracle):
     """The probability-p oracle: ∂_iF·(z/p) beyond prog_{1/4}(x), the exact ∂_iF before it.
 
     Unbiased; the noise sits on the coordinates past the progress, where only one partial derivative
-    is non-zero, so it is 1-sparse (noise density 1/T).
+    is non-zero, so it is 1-sparse (noise density 1/T). The mean of B draws scales by K/(Bp),
+    K ~ Binomial(B, p). It needs the point: the engine passes ``x``.
     """
 
     def __init__(self, p: Any) -> None:
@@ -99,63 +126,28 @@ class ProbabilityOracle:
             raise ValueError(f"p must lie in (0, 1] (got {p!r})")
         self.p = p
 
-    def sample(self, x: Any, rng: np.random.Generator) -> np.ndarray:
-        """One noisy gradient at each point of ``x`` (leading axes are independent runs)."""
-        x = _check(x)
-        g = zero_chain_grad(x)
-        z = rng.random(x.shape[:-1]) < self.p
-        beyond = np.arange(1, x.shape[-1] + 1) > progress(x)[..., None]
-        return np.where(beyond, g * (z[..., None] / self.p), g)
+    def sample(self, grad, batch=1, generator=None, *, x=None):
+        """One noisy gradient per run (``x`` is required: the hidden links depend on it)."""
+        if x is None:
+            raise ValueError("x must be given: the probability oracle depends on the point")
+        batch = _validate.integer("batch", batch, low=1)
+        lead = grad.shape[:-1]
+        hits = torch.binomial(
+            torch.full(lead, float(batch), dtype=grad.dtype),
+            torch.full(lead, self.p, dtype=grad.dtype),
+            generator=generator,
+        )
+        progress = ZeroChain(x.shape[-1]).progress(x)
+        beyond = torch.arange(1, x.shape[-1] + 1, dtype=x.dtype) > progress[..., None]
+        return torch.where(beyond, grad * (hits / (batch * self.p))[..., None], grad)
 
 
 def cube_quadratic_max(H: Any) -> float:
     r"""max over v ∈ {−1, 1}^d of |vᵀHv|: a lower bound on the ℓ∞-smoothness constant at a point
-    with
-    Hessian H (for comparison, ‖H‖₂ bounds the ℓ2 one). Brute force, so d ≤ 16."""
+    with Hessian H (for comparison, ‖H‖₂ bounds the ℓ2 one). Brute force, so d ≤ 16."""
     H = np.asarray(H, dtype=float)
     if H.ndim != 2 or H.shape[0] != H.shape[1] or not 1 <= len(H) <= 16:
         raise ValueError(f"H must be a square matrix of size 1..16 (got shape {H.shape})")
     _validate.finite_array("H", H)
     signs = np.array(list(itertools.product((-1.0, 1.0), repeat=len(H))))
     return float(np.abs(np.einsum("ki,ij,kj->k", signs, H, signs)).max())
-
-
-def zero_chain_hessian(x: Any, h: float = 1e-5) -> np.ndarray:
-    """The Hessian of F_T at one point x, by central differences of :func:`zero_chain_grad`."""
-    x = _check(x)
-    if x.ndim != 1:
-        raise ValueError(f"x must be a single point (1-D, got shape {x.shape})")
-    h = _validate.positive("h", h)
-    eye = np.eye(len(x)) * h
-    H = (zero_chain_grad(x + eye) - zero_chain_grad(x - eye)) / (2 * h)
-    return (H + H.T) / 2
-
-
-METHODS = ("sgd", "signsgd")
-
-
-def run_zero_chain(
-    method: str, x0: Any, *, p: Any, lr: Any, steps: Any, rng: np.random.Generator
-) -> np.ndarray:
-    """prog_{1/4}(x_t) for t = 0..steps of SGD or SignSGD on F_T with the probability-p oracle.
-
-    ``x0`` has shape (runs, T); the steps are ``signlab.optim.functional.sgd`` / ``signsgd``. Both
-    methods only move coordinates with a non-zero stochastic gradient, so each link of the chain
-    needs a successful (probability p) query: progress grows by at most about p per step.
-    """
-    from signlab.optim.functional import sgd, signsgd
-
-    _validate.choice("method", method, METHODS)
-    oracle = ProbabilityOracle(p)
-    lr = _validate.positive("lr", lr)
-    steps = _validate.integer("steps", steps, low=1)
-    x = _check(np.array(x0, dtype=float))
-    out = np.empty((steps + 1, *x.shape[:-1]), dtype=int)
-    out[0] = progress(x)
-    for t in range(steps):
-        g = torch.from_numpy(oracle.sample(x, rng))
-        xt = torch.from_numpy(x)
-        new = signsgd(xt, g, lr=lr) if method == "signsgd" else sgd(xt, g, lr=lr)[0]
-        x = new.numpy()
-        out[t + 1] = progress(x)
-    return out

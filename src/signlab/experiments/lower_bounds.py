@@ -1,0 +1,172 @@
+r"""The lower-bounds chapter's runs: SignSGD on the hard instances, the stall curve, the sandwich,
+Muon on the matrix embedding, and SGD/SignSGD on the zero chain, all through the one engine.
+
+Each function is a thin layer over :func:`signlab.sim.engine.simulate` on the constructions of
+:mod:`signlab.theory.lowerbound` (Tao, Yu & Zhang, arXiv:2605.06615, Lemmas 2–3, Theorems 2 and 5;
+Arjevani et al. 2023 for the zero chain), with fixed seeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from signlab import _validate
+from signlab.sim.engine import Recorder, Trajectory, simulate
+from signlab.theory import bounds
+from signlab.theory import lowerbound as lb
+
+__all__ = ["embedded_race", "sandwich", "stall_curve", "zero_chain_progress"]
+
+
+def _zeros(runs: int, d: int) -> torch.Tensor:
+    return torch.zeros(_validate.integer("runs", runs, low=1), d, dtype=torch.float64)
+
+
+def stall_curve(
+    eps: float,
+    sigma: float,
+    lr: float,
+    multiples: Any,
+    *,
+    batch: int = 1,
+    runs: int = 1000,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    r"""P(SignSGD never leaves the grid) at budgets N = multiples·N* (N* the paper's threshold).
+
+    One run of the longest length gives every shorter budget (the first T steps of a run are a run
+    of T steps): ``measured`` is the fraction of ``runs`` whose iterates stayed below the last grid
+    point (plus half a cell) up to T = N/B steps, ``exact`` the binomial probability
+    :func:`~signlab.theory.lowerbound.stall_probability`. Returns ``{"multiples", "budgets",
+    "steps", "measured", "exact"}``.
+    """
+    multiples = np.asarray(multiples, dtype=float)
+    if multiples.ndim != 1 or multiples.size == 0 or bool((multiples <= 0).any()):
+        raise ValueError("multiples must be a non-empty 1-D array of positive numbers")
+    batch = _validate.integer("batch", batch, low=1)
+    inst = lb.hard_instance(eps, sigma, lr)
+    budgets = multiples * lb.paper_threshold(eps, sigma)
+    steps = np.maximum(1, (budgets / batch).astype(int))
+    run = simulate(
+        inst,
+        inst.oracle,
+        "signsgd",
+        _zeros(runs, 1),
+        lr=lr,
+        steps=int(steps.max()),
+        batch=batch,
+        seed=seed,
+        record=("iterate",),
+    )
+    reached = np.maximum.accumulate(run["iterate"][:, :, 0], axis=1)
+    inside = reached <= inst.grid_top()[0]
+    return {
+        "multiples": multiples,
+        "budgets": budgets,
+        "steps": steps,
+        "measured": inside[:, steps].mean(axis=0),
+        "exact": np.array([lb.stall_probability(eps, sigma, int(T), batch) for T in steps]),
+    }
+
+
+def sandwich(
+    budgets: Any, L_inf: float, Delta: float, sigma: Any, *, runs: int = 200, seed: int = 0
+) -> dict[str, np.ndarray]:
+    r"""SignSGD at Theorem 1's step and batch on the noise term's lifted hard instance, per budget N.
+
+    ``measured`` is the mean over runs of min_t ‖∇f(x_t)‖₁ (the left side of Theorem 2),
+    ``lower`` the instance's guaranteed value :meth:`~signlab.theory.lowerbound.SeparableHardInstance.lower_bound`,
+    ``upper`` Theorem 1's rate with the derived constants. Returns ``{"budgets", "measured",
+    "lower", "upper", "batch"}``.
+    """
+    budgets = np.asarray(budgets, dtype=int)
+    sigma = np.asarray(sigma, dtype=float)
+    measured, lower, batches = [], [], []
+    for N in budgets:
+        plan = bounds.signsgd_schedule(int(N), L_inf, Delta, sigma)
+        B = max(1, int(round(plan["batch"])))
+        inst = lb.lower_bound_instance(int(N), L_inf, Delta, sigma, plan["lr"], "noise")
+        run = simulate(
+            inst,
+            inst.oracle,
+            "signsgd",
+            _zeros(runs, sigma.size),
+            lr=plan["lr"],
+            steps=max(1, int(N) // B),
+            batch=B,
+            seed=seed,
+            record=("grad_l1",),
+        )
+        measured.append(run["grad_l1"].min(axis=1).mean())
+        lower.append(inst.lower_bound())
+        batches.append(B)
+    return {
+        "budgets": budgets,
+        "measured": np.array(measured),
+        "lower": np.array(lower),
+        "upper": np.asarray(bounds.signsgd_rate(budgets, L_inf, Delta, sigma), dtype=float),
+        "batch": np.array(batches),
+    }
+
+
+def embedded_race(
+    instance: Any, Q: Any, n: int, *, lr: float, steps: int, runs: int = 1, seed: int = 0
+) -> tuple[Trajectory, Trajectory]:
+    r"""SignSGD on a separable ``instance`` and Muon (exact msign, no momentum, no shape scaling) on
+    its embedding F(W) = f(diag(QWPᵀ)), with the same seed, hence the same oracle draws.
+
+    Returns the two trajectories: the first records the iterates x_t and ‖∇f‖₁, the second the
+    hidden coordinates diag(QW_tPᵀ) (as ``"iterate"``) and ‖∇F‖_*. Theorem 5's argument is that
+    the two coincide exactly.
+    """
+    F = lb.MuonEmbedding(instance, Q, n)
+    d = instance.shape[0]
+    signsgd = simulate(
+        instance,
+        instance.oracle,
+        "signsgd",
+        _zeros(runs, d),
+        lr=lr,
+        steps=steps,
+        seed=seed,
+        record=("iterate", "grad_l1"),
+    )
+    hidden = Recorder("iterate", lambda problem, W, grad: problem.coordinates(W))
+    muon = simulate(
+        F,
+        F.embedded(instance.oracle),
+        "muon",
+        F.point(_zeros(runs, d)),
+        lr=lr,
+        steps=steps,
+        seed=seed,
+        record=(hidden, "grad_nuc"),
+    )
+    return signsgd, muon
+
+
+def zero_chain_progress(
+    method: str, T: int, p: float, *, lr: float, steps: int, runs: int = 100, seed: int = 0
+) -> np.ndarray:
+    r"""prog_{1/4}(x_t) for t = 0..steps, shape (runs, steps + 1), of ``method`` on F_T with the
+    probability-p oracle from x₀ = 0.
+
+    SGD and SignSGD only move coordinates with a non-zero stochastic gradient, so each link of the
+    chain needs a successful (probability p) query: progress grows by at most about p per step.
+    """
+    chain = lb.ZeroChain(T)
+    progress = Recorder("progress", lambda problem, x, grad: problem.progress(x))
+    run = simulate(
+        chain,
+        lb.ProbabilityOracle(p),
+        _validate.choice("method", method, ("sgd", "signsgd")),
+        _zeros(runs, T),
+        lr=lr,
+        steps=steps,
+        seed=seed,
+        record=(progress,),
+    )
+    return run["progress"]
