@@ -1,0 +1,182 @@
+"""The grader (signbook.course) on made-up submissions, and the instructor page's exercise table.
+
+The submissions answer two exercises that exist only in this test: the checkers are registered here for
+the grader's process and, in the same words, by each submission's first cell for its own kernel. The
+expected rows are written out by hand.
+"""
+
+import csv
+import sys
+import textwrap
+
+import nbformat
+import pytest
+
+from signbook import course
+from signbook.checks import close, register
+from signbook.checks import exercises as registered
+
+LABELS = ["ex-coursetest-1", "ex-coursetest-2"]
+REGISTER = textwrap.dedent(
+    """
+    from signbook.checks import check, close, register, exercises
+    if "ex-coursetest-1" not in exercises():
+        register("ex-coursetest-1")(lambda a: close("ex-coursetest-1", a, 2.5))
+        register("ex-coursetest-2")(lambda a: close("ex-coursetest-2", a, [1.0, 2.0]))
+    """
+)
+if "ex-coursetest-1" not in registered():
+    register("ex-coursetest-1")(lambda a: close("ex-coursetest-1", a, 2.5))
+    register("ex-coursetest-2")(lambda a: close("ex-coursetest-2", a, [1.0, 2.0]))
+
+
+def submission(path, *answer_cells):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["signbook"] = {"edition": "student", "exercises": LABELS}
+    nb.cells = [nbformat.v4.new_code_cell(REGISTER)]
+    nb.cells += [nbformat.v4.new_code_cell(textwrap.dedent(c).strip()) for c in answer_cells]
+    nbformat.write(nb, path)
+    return path
+
+
+ANSWER_1 = 'answer = 2.5\ncheck("ex-coursetest-1", answer)'
+ANSWER_2 = 'answer = [1, 2]\ncheck("ex-coursetest-2", answer)'
+
+
+@pytest.fixture
+def submissions(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    subs = [
+        submission(folder / "alice.ipynb", ANSWER_1, ANSWER_2),
+        submission(folder / "bob.ipynb", 'check("ex-coursetest-1", 3.0)', ANSWER_2),
+        submission(
+            folder / "carol.ipynb", 'answer = 1 / 0\ncheck("ex-coursetest-1", answer)', ANSWER_2
+        ),
+        submission(
+            folder / "dave.ipynb",
+            'answer = ...\ncheck("ex-coursetest-1", answer)',
+            'check("ex-coursetest-2", undefined_name)',
+        ),
+        submission(folder / "erin.ipynb", ANSWER_1, "while True:\n    pass", ANSWER_2),
+    ]
+    junk = folder / "frank.ipynb"
+    junk.write_text("this is not a notebook {")
+    return [*subs, junk]
+
+
+@pytest.mark.slow
+def test_grader_on_made_up_submissions(submissions, tmp_path, monkeypatch):
+    monkeypatch.setattr(course, "_HIDDEN", {})
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "coursetest.py").write_text(
+        "from signbook.course import hidden\n\n"
+        "@hidden('ex-coursetest-1', points=2)\n"
+        "def exact(answer):\n"
+        "    return isinstance(answer, float) and answer == 2.5\n"
+    )
+    assert course.load_hidden(hidden) == 1
+    out = tmp_path / "grades.csv"
+    rows = course.grade(submissions, out, tmp_path / "feedback", timeout=20)
+    with open(out, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["student"] for r in table] == [r.student for r in rows]
+    got = {
+        (r["student"], r["exercise"]): (r["points"], r["max_points"], r["message"]) for r in table
+    }
+    expected = {
+        ("alice", "ex-coursetest-1"): ("3", "3", "correct"),
+        ("alice", "ex-coursetest-2"): ("1", "1", "correct"),
+        ("bob", "ex-coursetest-1"): ("0", "3", "this does not match"),
+        ("bob", "ex-coursetest-2"): ("1", "1", "correct"),
+        ("carol", "ex-coursetest-1"): ("0", "3", "raised ZeroDivisionError in cell 1"),
+        ("carol", "ex-coursetest-2"): ("1", "1", "correct"),  # the run went on after the error
+        ("dave", "ex-coursetest-1"): ("0", "3", "not answered yet"),
+        ("dave", "ex-coursetest-2"): ("0", "1", "never ran"),
+        ("erin", "ex-coursetest-1"): ("3", "3", "correct"),  # answered before the loop
+        ("erin", "ex-coursetest-2"): ("0", "1", "ran past its 20 s limit"),
+        ("frank", ""): ("0", "0", "not a readable notebook"),
+    }
+    assert set(got) == set(expected)
+    for key, (points, max_points, message) in expected.items():
+        assert got[key][:2] == (points, max_points), (key, got[key])
+        assert message in got[key][2], (key, got[key])
+    assert "NameError" in got[("dave", "ex-coursetest-2")][2]
+    feedback = (tmp_path / "feedback" / "alice.md").read_text()
+    assert "**Total: 4 / 4**" in feedback
+    assert "not a readable notebook" in (tmp_path / "feedback" / "frank.md").read_text()
+
+
+@pytest.mark.slow
+def test_grade_command_line(submissions, tmp_path):
+    import subprocess
+
+    out = tmp_path / "cli.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "signbook.course", "grade", str(submissions[5]), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "not a readable notebook" in out.read_text()
+    assert (tmp_path / "feedback" / "frank.md").exists()
+
+
+def test_grade_answer_without_running_anything(monkeypatch):
+    monkeypatch.setattr(course, "_HIDDEN", {})
+    assert course.grade_answer("ex-coursetest-1", 2.5) == (1.0, 1.0, "correct")
+    assert course.grade_answer("ex-coursetest-1", ...)[2] == "not answered yet"
+    points, _, message = course.grade_answer("ex-coursetest-2", "two")
+    assert points == 0 and "expected a number" in message
+
+    @course.hidden("ex-coursetest-2", points=0.5)
+    def broken(answer):
+        raise RuntimeError("instructor bug")
+
+    assert course.grade_answer("ex-coursetest-2", [1, 2]) == (
+        1.0,
+        1.5,
+        "hidden check failed (RuntimeError)",
+    )
+    with pytest.raises(ValueError, match="points must be positive"):
+        course.hidden("ex-coursetest-2", points=0)
+
+
+def test_answers_travel_as_json():
+    import numpy as np
+
+    from signbook.checks import _Unsupported, from_json, to_json
+
+    assert to_json((1, np.float32(2.5), np.array([[1, 2]]))) == [1, 2.5, [[1, 2]]]
+    assert from_json(to_json(...)) is Ellipsis
+    assert from_json(to_json(object())) == _Unsupported("object")
+    assert to_json("sgd") == "sgd" and to_json(None) is None and to_json(True) is True
+
+
+def test_expected_exercises_from_metadata_or_check_calls():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('check("ex-a-1", 1)\ncheck("ex-a-2", x)\ncheck("ex-a-1", 2)')
+    ]
+    assert course.expected_exercises(nb) == ["ex-a-1", "ex-a-2"]
+    nb.metadata["signbook"] = {"exercises": ["ex-b-1"]}
+    assert course.expected_exercises(nb) == ["ex-b-1"]
+
+
+def test_exercise_table_lists_every_exercise_of_the_book_and_no_solution():
+    from test_editions import ROOT, solution_lines
+
+    from signbook.edition import Book
+
+    table = str(course.exercise_table(ROOT))
+    book = Book(ROOT, ref="main")
+    labels = [e.label for c in book.project.notebooks() for e in book.exercises(c)]
+    assert labels, "the book has no exercises"
+    for label in labels:
+        assert f"{{ref}}`{label}`" in table
+    assert table.count("\n") == len(labels) + 1
+    for chapter in book.project.notebooks():
+        for line in solution_lines(chapter.path):
+            assert line not in table, line
