@@ -294,3 +294,13 @@ def test_custom_recorder_and_iterates(rng):
         simulate.simulate(
             problems.SeparableQuadratic(L), None, "sgd", x0, lr=0.1, steps=1, record=(dist, dist)
         )
+
+
+def test_gradients_to_reach_reads_the_first_crossing_of_the_run_mean():
+    records = {"grad_l1": np.array([[3.0, 2.0, 0.5, 0.1], [1.0, 0.8, 0.9, 0.1]])}
+    run = simulate.Trajectory(
+        "sgd", 0.1, np.arange(4), np.array([0.0, 4.0, 8.0, 12.0]), records, torch.zeros(2, 1)
+    )
+    assert simulate.gradients_to_reach(run, 0.7) == 8.0  # means 2, 1.4, 0.7, 0.1
+    assert simulate.gradients_to_reach(run, 0.05) == math.inf
+    np.testing.assert_array_equal(run["grad_l1"], records["grad_l1"])

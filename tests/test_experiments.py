@@ -154,3 +154,24 @@ def test_low_rank_race_records_the_nuclear_norm_for_every_method():
     for run in runs.values():
         assert run["grad_nuc"].shape == (2, 3)
         assert np.isfinite(run["grad_nuc"]).all()
+
+
+def test_losses_keep_a_copy_of_the_step_sizes():
+    lrs = {"sgd": 0.1}
+    losses = experiments.Losses({"sgd": np.zeros((1, 3))}, lrs)
+    lrs["sgd"] = 0.2
+    assert losses.lrs == {"sgd": 0.1} and losses["sgd"].shape == (1, 3)
+
+
+def test_low_rank_problem_is_spectrally_smooth_with_the_trace(rng):
+    from signlab.experiments.muon import low_rank_problem
+
+    problem = low_rank_problem(5, stiff=30.0)
+    trace = 30.0 + 4.0
+    W = torch.tensor(rng.normal(size=(200, 5, 5)))
+    V = torch.tensor(rng.normal(size=(200, 5, 5)))
+    gap = problem.value(W + V) - problem.value(W) - (problem.gradient(W) * V).sum((-2, -1))
+    op = torch.linalg.matrix_norm(V, ord=2)
+    assert torch.all(gap.abs() <= trace / 2 * op**2 * (1 + 1e-12))
+    # tight at V = I (‖I‖_op = 1): F(I) = tr D / 2
+    assert float(problem.value(torch.eye(5, dtype=torch.float64)[None])) == pytest.approx(trace / 2)

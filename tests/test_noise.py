@@ -168,3 +168,18 @@ def test_student_t_draws_are_reproducible_from_a_seed_or_a_generator():
     np.testing.assert_array_equal(a.numpy(), np.random.default_rng(7).standard_t(1.5, (5, 3)))
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
     torch.testing.assert_close(noise.student_t((4,), 3.0, g1), noise.student_t((4,), 3.0, g2))
+
+
+def test_a_separable_noise_subclass_draws_only_its_noisy_coordinates(generator):
+    class Uniform(noise.SeparableNoise):
+        additive = True
+
+        def sample(self, grad, batch=1, generator=None, *, x=None):
+            draw = lambda shape: 2 * torch.rand(shape, generator=generator) - 1  # noqa: E731
+            return self._add_on_support(grad, draw)
+
+    sigma = torch.tensor([0.0, 2.0, 0.0, 1.0], dtype=torch.float64)
+    out = Uniform(sigma).sample(torch.ones(10_000, 4, dtype=torch.float64), 1, generator).numpy()
+    assert np.all(out[:, [0, 2]] == 1.0)
+    np.testing.assert_allclose(np.abs(out[:, [1, 3]] - 1).max(axis=0), [2.0, 1.0], atol=1e-3)
+    assert Uniform(sigma).density == pytest.approx(9 / (4 * 5))
