@@ -3,6 +3,14 @@
     python benchmarks/bench_gpt.py --preset gpt2-124m --optimizer adamw      # on a GPU
     python benchmarks/bench_gpt.py --preset cpu-tiny --threads 1              # on a CPU
 
+    # the GPU check: every optimizer, colab-t4's model, 200 steps of offline bytes, one summary
+    python benchmarks/bench_gpt.py --runs --preset colab-t4 --steps 200 --out runs/gpu-check
+
+``--runs`` trains each optimizer with the real training loop (``signlab.gpt.train``, JSONL logs
+under ``OUT/<optimizer>/``) and writes ``OUT/summary.json`` and ``OUT/summary.md`` with tokens/s,
+MFU against the device's bf16 data-sheet peak and the losses
+(:func:`signlab.gpt.throughput.benchmark_runs`).
+
 It times full optimizer steps (forward, backward, clipping, step) of the preset's model on
 random tokens, in the dtype a training run would use on this device (bf16 autocast on recent
 GPUs, fp16 on a T4, fp32 on CPU). MFU = tokens/s · (6N + 12·L·T·d) / peak. On a GPU the peak is
@@ -21,7 +29,7 @@ import torch
 from signlab.gpt.model import GPT, flops_per_token
 from signlab.gpt.optimizers import make_optimizer
 from signlab.gpt.presets import OPTIMIZERS, PRESETS, get_preset
-from signlab.gpt.throughput import gpu_peak_flops, matmul_flops, mfu
+from signlab.gpt.throughput import benchmark_runs, gpu_peak_flops, matmul_flops, mfu, summary_table
 from signlab.gpt.train import autocast_dtype, hardware_name, resolve_device
 
 
@@ -87,9 +95,25 @@ def main():
     p.add_argument("--compile", action="store_true")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", default="auto")
+    p.add_argument("--runs", action="store_true", help="train every optimizer (the GPU check)")
+    p.add_argument("--out", default="runs/gpu-check", help="--runs: output directory")
+    p.add_argument("--no-compile", action="store_true", help="--runs: never torch.compile")
+    p.add_argument("--budget", type=float, default=420.0, help="--runs: seconds before skipping")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.runs:
+        rows = benchmark_runs(
+            args.out,
+            preset=args.preset,
+            steps=args.steps,
+            compile=False if args.no_compile else None,
+            device=args.device,
+            time_budget_s=args.budget,
+        )
+        print(summary_table(rows), end="")
+        print(f"logs and summary: {args.out}")
+        return
     device = resolve_device(args.device)
     r = bench(
         args.preset, args.optimizer, args.steps, args.warmup, args.batch_size, args.compile, device

@@ -307,10 +307,11 @@ class Trainer:
         return lr
 
     def evaluate(self) -> float:
-        """Validation loss on the preset's fixed batches."""
+        """Validation loss on the preset's fixed batches, with the plain (uncompiled, unwrapped)
+        model: a forward pass needs no DDP, and a compiled model would compile again for eval."""
         p = self.plan
         return evaluate(
-            self.net,
+            self.model,
             self.val_tokens,
             p.model.block_size,
             p.batch_size,
