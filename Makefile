@@ -4,12 +4,12 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book rebuild test test-fast lint bench browser clean
+.PHONY: setup book rebuild colab student test test-fast lint bench browser clean
 
 $(STAMP): requirements.txt pyproject.toml signbook/pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[test]" -e ./signbook
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[test]" -e "./signbook[edition]"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -23,6 +23,22 @@ book: setup
 rebuild: setup
 	rm -rf _build
 	$(BIN)/jupyter-book build . -W --keep-going --all
+
+## The Colab edition into _build/colab/book/*.ipynb (REF: the commit its install cells install from;
+## default: this checkout's commit). The publishing workflow pushes it to the `colab` branch.
+REF ?=
+EDITION_REF = $(if $(REF),--ref $(REF),)
+colab: setup
+	$(BIN)/python -m signbook.edition colab --out _build/colab $(EDITION_REF)
+
+## The student release: Colab-ready notebooks with every solution removed (_build/student/notebooks),
+## and the student website built from the same source (_build/student/source/_build/html).
+student: setup
+	rm -rf _build/student
+	$(BIN)/python -m signbook.edition student --out _build/student/notebooks $(EDITION_REF)
+	$(BIN)/python -m signbook.edition student-site --out _build/student/source $(EDITION_REF)
+	$(BIN)/jupyter-book build _build/student/source -W --keep-going
+	@echo "student notebooks: _build/student/notebooks/book/  website: _build/student/source/_build/html/"
 
 ## Headless Chromium for the browser test (Debian package; needs root, skipped when present).
 browser:

@@ -1,0 +1,86 @@
+"""The GitHub Actions workflows: valid for actionlint, and doing what the README says they do."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def actionlint() -> str:
+    exe = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "actionlint"
+    )
+    if exe is None:
+        pytest.fail(
+            "actionlint is missing: it comes with the test extra (pip install -e '.[test]')"
+        )
+    return exe
+
+
+def load(name):
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def test_actionlint_accepts_every_workflow():
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert {f.name for f in files} == {"test.yml", "publish.yml", "weekly.yml"}
+    result = subprocess.run(
+        [actionlint(), "-color=false", *map(str, files)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_rejects_a_broken_workflow(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - run: echo ${{ github.no_such_context }}\n"
+    )
+    result = subprocess.run(
+        [actionlint(), "-color=false", str(bad)], capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "no_such_context" in result.stdout
+
+
+def steps(job):
+    return [s.get("run", "") + s.get("uses", "") for s in job["steps"]]
+
+
+def test_every_push_and_pull_request_runs_make_test():
+    wf = load("test.yml")
+    assert set(wf["on"]) == {"push", "pull_request"}
+    assert "bash .ci/run" in steps(wf["jobs"]["test"])
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_publish_builds_for_this_repository_deploys_pages_and_pushes_the_colab_edition():
+    wf = load("publish.yml")
+    assert wf["on"]["push"]["branches"] == ["main"]
+    build = "\n".join(steps(wf["jobs"]["build"]))
+    assert 'set-repository\n--url "https://github.com/${GITHUB_REPOSITORY}" --branch colab' in (
+        build.replace(" --url", "\n--url")
+    )
+    assert build.index("set-repository") < build.index("make book") < build.index("make colab")
+    assert "actions/upload-pages-artifact" in build and "git push" in build and " colab" in build
+    assert "actions/deploy-pages" in "\n".join(steps(wf["jobs"]["deploy"]))
+    assert wf["permissions"] == {"contents": "write", "pages": "write", "id-token": "write"}
+
+
+def test_weekly_run_uses_colabs_image_and_opens_an_issue_on_failure():
+    wf = load("weekly.yml")
+    assert wf["on"]["schedule"][0]["cron"]
+    colab = wf["jobs"]["colab"]
+    assert colab["container"]["image"].startswith("us-docker.pkg.dev/colab-images/public/runtime")
+    assert any("signbook.execute" in s for s in steps(colab))
+    report = wf["jobs"]["report"]
+    assert report["needs"] == "colab" and report["if"] == "failure()"
+    assert report["permissions"] == {"issues": "write"}
+    assert any("gh issue create" in s for s in steps(report))
