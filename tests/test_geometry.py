@@ -18,7 +18,7 @@ def brute_norm(x, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 @given(g=vectors)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 def test_dualize_attains_the_dual_norm(kind, g):
     t = dualize(g, kind)
     assert np.isclose(g @ t, dual_norm(g, kind), rtol=1e-9, atol=1e-9)
@@ -30,7 +30,7 @@ def test_dualize_attains_the_dual_norm(kind, g):
 
 @pytest.mark.parametrize("kind", KINDS)
 @given(g=vectors, seed=st.integers(0, 2**32 - 1))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 def test_holder_no_unit_vector_beats_dualize(kind, g, seed):
     x = np.random.default_rng(seed).standard_normal((200, g.size))
     x /= norm(x, kind)[:, None]
@@ -38,7 +38,7 @@ def test_holder_no_unit_vector_beats_dualize(kind, g, seed):
 
 
 @given(g=vectors)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 def test_norm_inequalities(g):
     d = g.size
     l1, l2, linf = (norm(g, k) for k in ("l1", "l2", "linf"))
@@ -50,7 +50,7 @@ def test_norm_inequalities(g):
 
 
 @given(g=vectors)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 def test_density_range_and_identity(g):
     if not np.any(g):
         return

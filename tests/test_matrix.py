@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from signlab.geometry.matrix import (
@@ -39,7 +39,7 @@ def random_orthogonal(rng, n):
     return Q * np.sign(np.diag(R))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(seed=seeds, shape=shapes)
 def test_msign_svd_is_the_polar_factor(seed, shape):
     rng = np.random.default_rng(seed)
@@ -52,7 +52,7 @@ def test_msign_svd_is_the_polar_factor(seed, shape):
     np.testing.assert_allclose(gram, np.broadcast_to(np.eye(small), gram.shape), atol=2e-6)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(seed=seeds, m=st.integers(1, 6), extra=st.integers(0, 4), tall=st.booleans())
 def test_msign_of_a_rotated_diagonal_is_the_sign_of_the_diagonal(seed, m, extra, tall):
     rng = np.random.default_rng(seed)
@@ -76,7 +76,7 @@ def test_msign_of_zero_is_zero_for_both_methods():
     assert msign(G, method="newton_schulz").abs().max() == 0
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10, deadline=None, derandomize=True)
 @given(seed=seeds, scale=st.floats(1e-3, 1e3))
 def test_msign_is_scale_invariant_and_dual_to_the_nuclear_norm(seed, scale):
     G = torch.randn(6, 9, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
@@ -104,7 +104,7 @@ def ns_numpy(G, coefficients, steps):
     return X
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10, deadline=None, derandomize=True)
 @given(seed=seeds, shape=st.sampled_from([(6, 6), (5, 11), (11, 5)]), steps=st.integers(0, 7))
 def test_newton_schulz_matches_the_iteration_written_out(seed, shape, steps):
     G = np.random.default_rng(seed).standard_normal(shape)
@@ -113,13 +113,14 @@ def test_newton_schulz_matches_the_iteration_written_out(seed, shape, steps):
         np.testing.assert_allclose(out, ns_numpy(G, coefficients, steps), atol=1e-10)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10, deadline=None, derandomize=True)
 @given(
     seed=seeds,
     shape=st.sampled_from([(6, 6), (5, 11), (11, 5), (2, 4, 7)]),
     steps=st.integers(0, 7),
     rank_deficient=st.booleans(),
 )
+@example(seed=1, shape=(6, 6), steps=5, rank_deficient=False)  # ill-conditioned: x_min = 0.007
 def test_newton_schulz_eigh_is_the_same_map(seed, shape, steps, rank_deficient):
     rng = np.random.default_rng(seed)
     G = rng.standard_normal(shape)
@@ -135,7 +136,40 @@ def test_newton_schulz_eigh_is_the_same_map(seed, shape, steps, rank_deficient):
         return  # NS grows float32 rounding's tiny singular values (×3.4445 per step): ill-posed
     out32 = msign(torch.tensor(G, dtype=torch.float32), "newton_schulz_eigh", steps=steps)
     quintic64 = newton_schulz(torch.tensor(G), steps).numpy()  # float64, checked above
-    np.testing.assert_allclose(out32.numpy(), quintic64, atol=1e-4)
+    error = np.abs(out32.numpy() - quintic64).max()
+    bound = max(eigh_float32_error_model(g, QUINTIC, steps) for g in G.reshape(-1, *shape[-2:]))
+    assert error <= 2 * bound, (error, bound)
+
+
+def eigh_float32_error_model(G, coefficients, steps):
+    """First-order error of NS-through-eigh in float32, per entry.
+
+    eigh of A = X₀X₀ᵀ gets each λ = x² to within ~m·eps·λ_max, so a normalised singular value x is
+    off by δx ≈ m·eps·x_max²/(2x), and K steps multiply δx by the slope Π_k p'(x_k) of p^K at x,
+    which is large near x = 0 (the quintic has p'(0) = 3.4445); the final products add
+    ~m·eps·max p^K(x)/x. Squaring the condition number is the price of the eigh evaluation:
+    e.g. seed 1, 6×6, five steps has x_min = 0.007, slope 150 there, and an error ~3e-4
+    (iterating NS in float32 instead stays near 1e-6).
+    """
+    a, b, c = coefficients
+    x = np.linalg.svd(G / np.linalg.norm(G), compute_uv=False)
+    slope, y = np.ones_like(x), x.copy()
+    for _ in range(steps):
+        slope *= a + 3 * b * y**2 + 5 * c * y**4
+        y = a * y + b * y**3 + c * y**5
+    m, eps = min(G.shape), np.finfo(np.float32).eps
+    return m * eps * (x.max() ** 2 * np.max(np.abs(slope) / (2 * x)) + np.max(np.abs(y) / x))
+
+
+def test_eigh_float32_error_is_the_models_on_an_ill_conditioned_matrix():
+    """The case that showed the error: not a tolerance problem but eigh's squared conditioning."""
+    G = np.random.default_rng(1).standard_normal((6, 6))
+    out32 = msign(torch.tensor(G, dtype=torch.float32), "newton_schulz_eigh", steps=5).numpy()
+    iterated32 = msign(torch.tensor(G, dtype=torch.float32), "newton_schulz", steps=5).numpy()
+    quintic64 = ns_numpy(G, QUINTIC, 5)
+    bound = eigh_float32_error_model(G, QUINTIC, 5)
+    assert 1e-4 < np.abs(out32 - quintic64).max() <= 2 * bound
+    assert np.abs(iterated32 - quintic64).max() < 2e-6
 
 
 def test_newton_schulz_acts_on_singular_values_through_the_polynomial():
@@ -202,6 +236,20 @@ def test_working_dtype_by_device_with_override():
     G = torch.randn(4, 6)
     assert msign(G, method="newton_schulz", dtype=torch.float64).dtype == torch.float32
     assert newton_schulz(G, dtype=torch.bfloat16).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (256, 1024), (1024, 256)])
+def test_working_dtype_accuracy_as_documented(shape):
+    """working_dtype's docstring: five quintic steps in bf16 are ~1% off float64 (relative RMS),
+    float32 ~2e-6; the reason float32 is the default on CPU besides speed."""
+    G = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    exact = newton_schulz(G.double())
+
+    def rel_rms(X):
+        return float((X.double() - exact).square().mean().sqrt() / exact.square().mean().sqrt())
+
+    assert 5e-3 < rel_rms(newton_schulz(G, dtype=torch.bfloat16)) < 2e-2
+    assert rel_rms(newton_schulz(G)) < 1e-5
 
 
 @pytest.mark.parametrize(

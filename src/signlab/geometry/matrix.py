@@ -40,17 +40,22 @@ NS_EPS = 1e-7
 
 def ns_coefficients(coefficients: str | tuple[float, float, float]) -> tuple[float, float, float]:
     """Resolve a preset name ("quintic", "cubic") or an explicit finite triple (a, b, c)."""
-    if isinstance(coefficients, str):
-        return NS_COEFFICIENTS[_validate.choice("coefficients", coefficients, NS_COEFFICIENTS)]
+    return _resolve_coefficients("coefficients", coefficients)
+
+
+def _resolve_coefficients(name: str, value) -> tuple[float, float, float]:
+    """:func:`ns_coefficients` with the argument's name for the error (Muon: "ns_coefficients")."""
+    if isinstance(value, str):
+        return NS_COEFFICIENTS[_validate.choice(name, value, NS_COEFFICIENTS)]
     try:
-        a, b, c = (float(v) for v in coefficients)
+        a, b, c = (float(v) for v in value)
     except (TypeError, ValueError):
         raise ValueError(
-            "coefficients must be one of 'quintic', 'cubic' or a tuple of three finite numbers "
-            f"(got {coefficients!r})"
+            f"{name} must be one of 'quintic', 'cubic' or a tuple of three finite numbers "
+            f"(got {value!r})"
         ) from None
     if not all(np.isfinite((a, b, c))):
-        raise ValueError(f"coefficients must be finite (got {coefficients!r})")
+        raise ValueError(f"{name} must be finite (got {value!r})")
     return a, b, c
 
 
@@ -62,7 +67,12 @@ def working_dtype(
     """The dtype Newton–Schulz runs in: ``dtype`` if given, else bfloat16 on CUDA and float32 on CPU
     (float64 when the input is float64, for exact checks).
 
-    bfloat16 matmuls are fast on GPUs and ~45× slower than float32 on CPUs, hence the split.
+    Chosen by measurement (``benchmarks/bench_matrix.py``, one thread): on this project's Intel Xeon
+    (AVX-512 without AVX512-BF16 or AMX) a bfloat16 matmul runs at 30 GFLOP/s against 126 GFLOP/s
+    in float32, so bfloat16 Newton–Schulz is ~3-4× *slower* there, and float32 is the CPU default.
+    On CPUs with native bf16 (AVX512-BF16/AMX; an AMD EPYC measured earlier ran bf16 matmuls 2.5×
+    faster than float32) pass ``dtype=torch.bfloat16`` for speed, at bf16's accuracy: five quintic
+    steps then differ from float64 Newton–Schulz by ~1% (relative RMS) instead of ~2e-6 in float32.
     """
     if dtype is not None:
         if not dtype.is_floating_point:
@@ -80,17 +90,87 @@ def _check_matrix(name: str, G: torch.Tensor) -> None:
     _validate.finite_array(name, G)
 
 
-def _baddbmm(inp: torch.Tensor, x: torch.Tensor, y: torch.Tensor, beta: float, alpha: float):
-    """beta·inp + alpha·(x @ y) on (batch, m, n) tensors, in one fused call."""
-    return torch.baddbmm(inp, x, y, beta=beta, alpha=alpha)
-
-
 def _wide_normalized(X: torch.Tensor, eps: float) -> tuple[torch.Tensor, bool]:
     """X₀ = X/max(‖X‖_F, eps) in the wide orientation (m ≤ n), and whether X was transposed."""
     tall = X.shape[-2] > X.shape[-1]
     if tall:
         X = X.mT
+    if X.ndim == 2:
+        return X / X.norm().clamp_min(eps), tall
     return X / X.norm(dim=(-2, -1), keepdim=True).clamp_min(eps), tall
+
+
+def _newton_schulz(G, steps, abc, dtype, eps):
+    """:func:`newton_schulz` without validation (``abc`` a resolved triple), in the working dtype.
+
+    One matrix: ``torch.addmm`` (as torch.optim.Muon, so the bf16 results agree bit for bit);
+    a batch: ``torch.baddbmm`` on (batch, m, n).
+    """
+    a, b, c = abc
+    X, tall = _wide_normalized(G.to(working_dtype(G.device, dtype, G.dtype)), eps)
+    if X.ndim == 2:
+        for _ in range(steps):
+            A = X @ X.mT
+            B = torch.addmm(A, A, A, beta=b, alpha=c)
+            X = torch.addmm(X, B, X, beta=a)
+    else:
+        batch = X.shape[:-2]
+        X = X.reshape(-1, *X.shape[-2:])
+        for _ in range(steps):
+            A = X @ X.mT
+            B = torch.baddbmm(A, A, A, beta=b, alpha=c)
+            X = torch.baddbmm(X, B, X, beta=a)
+        X = X.reshape(*batch, *X.shape[-2:])
+    return X.mT if tall else X
+
+
+def _eigh_dtype(G: torch.Tensor, dtype: torch.dtype | None) -> torch.dtype:
+    work = dtype or (torch.float64 if G.dtype == torch.float64 else torch.float32)
+    if work not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64 for eigh (got {work})")
+    return work
+
+
+def _newton_schulz_eigh(G, steps, abc, dtype, eps):
+    """:func:`newton_schulz_eigh` without validation (``abc`` a resolved triple)."""
+    a, b, c = abc
+    X, tall = _wide_normalized(G.to(_eigh_dtype(G, dtype)), eps)
+    lam, V = torch.linalg.eigh(X @ X.mT)
+    s = lam.clamp_min(0.0)
+    r = torch.ones_like(s)
+    for _ in range(steps):
+        q = a + s * (b + c * s)
+        r = r * q
+        s = s * q * q
+    X = ((V * r.unsqueeze(-2)) @ V.mT) @ X
+    return X.mT if tall else X
+
+
+def _msign_svd(G: torch.Tensor, rtol: float | None = None) -> torch.Tensor:
+    """:func:`msign_svd` without validation."""
+    work = torch.float64 if G.dtype == torch.float64 else torch.float32
+    X = G.to(work)
+    if rtol is None:
+        rtol = max(X.shape[-2:]) * torch.finfo(work).eps
+    U, S, Vh = torch.linalg.svd(X, full_matrices=False)
+    keep = S > rtol * S[..., :1]
+    return (U * keep.to(work).unsqueeze(-2)) @ Vh
+
+
+def _msign(
+    G: torch.Tensor,
+    method: str = "svd",
+    steps: int = 5,
+    abc: tuple[float, float, float] = NS_COEFFICIENTS["quintic"],
+    dtype: torch.dtype | None = None,
+    eps: float = NS_EPS,
+) -> torch.Tensor:
+    """:func:`msign` without validation, in G's dtype: the one implementation behind ``msign``,
+    ``dualize(G, "spectral")`` and Muon (whose callers validate their arguments once)."""
+    if method == "svd":
+        return _msign_svd(G).to(G.dtype)
+    ns = _newton_schulz if method == "newton_schulz" else _newton_schulz_eigh
+    return ns(G, steps, abc, dtype, eps).to(G.dtype)
 
 
 def newton_schulz(
@@ -108,17 +188,9 @@ def newton_schulz(
     """
     _check_matrix("G", G)
     steps = _validate.integer("steps", steps, low=0)
-    a, b, c = ns_coefficients(coefficients)
+    abc = ns_coefficients(coefficients)
     eps = _validate.positive("eps", eps)
-    X, tall = _wide_normalized(G.to(working_dtype(G.device, dtype, G.dtype)), eps)
-    batch = X.shape[:-2]
-    X = X.reshape(-1, *X.shape[-2:])
-    for _ in range(steps):
-        A = X @ X.mT
-        B = _baddbmm(A, A, A, beta=b, alpha=c)
-        X = _baddbmm(X, B, X, beta=a, alpha=1.0)
-    X = X.reshape(*batch, *X.shape[-2:])
-    return X.mT if tall else X
+    return _newton_schulz(G, steps, abc, dtype, eps)
 
 
 def newton_schulz_eigh(
@@ -135,24 +207,18 @@ def newton_schulz_eigh(
     r = Π_k (a + b s_k + c s_k²), s₀ = λ, s_{k+1} = s_k (a + b s_k + c s_k²)² (s_k = x_k²; no
     division, so λ = 0 is fine). Cost: two products with X₀ and one m×m eigh instead of 3K
     products; runs in float32 (float64 for float64 input) or ``dtype``.
+
+    Accuracy: the Gram matrix squares the condition number. eigh gets each λ = x² to within
+    ~eps·λ_max, so a small normalised singular value x is off by ~eps/(2x), and K steps multiply
+    that by the slope of p^K at x, which is large near 0 (≈ 150 at x = 0.007 for five quintic
+    steps). In float32 an ill-conditioned G therefore differs from float64 Newton–Schulz by up to
+    ~1e-3 per entry, while iterating in float32 stays near 1e-6 (tests/test_matrix.py).
     """
     _check_matrix("G", G)
     steps = _validate.integer("steps", steps, low=0)
-    a, b, c = ns_coefficients(coefficients)
+    abc = ns_coefficients(coefficients)
     eps = _validate.positive("eps", eps)
-    work = dtype or (torch.float64 if G.dtype == torch.float64 else torch.float32)
-    if work not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64 for eigh (got {work})")
-    X, tall = _wide_normalized(G.to(work), eps)
-    lam, V = torch.linalg.eigh(X @ X.mT)
-    s = lam.clamp_min(0.0)
-    r = torch.ones_like(s)
-    for _ in range(steps):
-        q = a + s * (b + c * s)
-        r = r * q
-        s = s * q * q
-    X = ((V * r.unsqueeze(-2)) @ V.mT) @ X
-    return X.mT if tall else X
+    return _newton_schulz_eigh(G, steps, abc, dtype, eps)
 
 
 def msign_svd(G: torch.Tensor, rtol: float | None = None) -> torch.Tensor:
@@ -163,14 +229,9 @@ def msign_svd(G: torch.Tensor, rtol: float | None = None) -> torch.Tensor:
     rank-deficient G, e.g. Qᵀdiag(g)P with some g_i = 0, gets exactly sign(0) = 0 there.
     """
     _check_matrix("G", G)
-    work = torch.float64 if G.dtype == torch.float64 else torch.float32
-    X = G.to(work)
-    if rtol is None:
-        rtol = max(X.shape[-2:]) * torch.finfo(work).eps
-    rtol = _validate.nonnegative("rtol", rtol)
-    U, S, Vh = torch.linalg.svd(X, full_matrices=False)
-    keep = S > rtol * S[..., :1]
-    return (U * keep.to(work).unsqueeze(-2)) @ Vh
+    if rtol is not None:
+        rtol = _validate.nonnegative("rtol", rtol)
+    return _msign_svd(G, rtol)
 
 
 def msign(
@@ -189,10 +250,16 @@ def msign(
     The result has G's dtype.
     """
     method = _validate.choice("method", method, MSIGN_METHODS)
+    _check_matrix("G", G)
     if method == "svd":
-        return msign_svd(G).to(G.dtype)
-    ns = newton_schulz if method == "newton_schulz" else newton_schulz_eigh
-    return ns(G, steps=steps, coefficients=coefficients, dtype=dtype).to(G.dtype)
+        return _msign_svd(G).to(G.dtype)
+    steps = _validate.integer("steps", steps, low=0)
+    abc = ns_coefficients(coefficients)
+    if method == "newton_schulz_eigh":
+        _eigh_dtype(G, dtype)
+    else:
+        working_dtype(G.device, dtype, G.dtype)
+    return _msign(G, method, steps, abc, dtype)
 
 
 def spectral_norm(G: torch.Tensor) -> torch.Tensor:

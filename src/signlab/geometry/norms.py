@@ -114,19 +114,13 @@ def dualize(g: Any, kind: str) -> Any:
     _validate.choice("kind", kind, KINDS + MATRIX_KINDS)
     g = _prepare(g, "g")
     if kind in MATRIX_KINDS:
-        return _matrix_dualize(g, kind)
+        if g.ndim < 2:
+            raise ValueError(f"dualize(g, {kind!r}) needs a matrix (got {g.ndim} dimension)")
+        t, was_numpy = _as_torch(g)
+        out = _dualize(t, kind)
+        return out.numpy() if was_numpy else out
     if _is_torch(g):
-        import torch
-
-        if kind == "linf":
-            return torch.sign(g)
-        if kind == "l2":
-            peak = g.abs().amax(dim=-1, keepdim=True)
-            u = g / torch.where(peak > 0, peak, 1)
-            n = torch.linalg.vector_norm(u, dim=-1, keepdim=True)
-            return u / torch.where(n > 0, n, 1)
-        idx = g.abs().argmax(dim=-1, keepdim=True)
-        return torch.zeros_like(g).scatter(-1, idx, torch.sign(g).gather(-1, idx))
+        return _dualize(g, kind)
     if kind == "linf":
         return np.sign(g)
     if kind == "l2":
@@ -138,21 +132,36 @@ def dualize(g: Any, kind: str) -> Any:
     return out
 
 
-def _matrix_dualize(g: Any, kind: str) -> Any:
+def _dualize(g: Any, kind: str, dim: Any = -1, **msign_options: Any) -> Any:
+    r""":func:`dualize` of a torch tensor without validation: the one implementation of each direction.
+
+    The optimizers of :mod:`signlab.optim` compose their updates from it (they validate once, not
+    per step). ``linf``: sign(g). ``l2``: g/‖g‖₂ over ``dim`` (an int, a tuple, or None for the
+    whole tensor), 0 where g = 0, rescaled by max|g| first so that ‖g‖₂ neither overflows nor
+    underflows. ``l1``: the signed one-hot at argmax|g| along ``dim`` (an int). ``spectral``: the
+    polar factor by :func:`signlab.geometry.matrix._msign` with ``msign_options`` (``method``,
+    ``steps``, ``abc``, ``dtype``, ``eps``; exact SVD by default). ``nuclear``: u₁v₁ᵀ.
+    """
     import torch
 
-    from signlab.geometry.matrix import msign
-
-    if g.ndim < 2:
-        raise ValueError(f"dualize(g, {kind!r}) needs a matrix (got {g.ndim} dimension)")
-    t, was_numpy = _as_torch(g)
+    if kind == "linf":
+        return torch.sign(g)
+    if kind == "l2":
+        dims = tuple(range(g.ndim)) if dim is None else dim
+        peak = g.abs().amax(dim=dims, keepdim=True)
+        u = g / torch.where(peak > 0, peak, 1)
+        n = torch.linalg.vector_norm(u, dim=dims, keepdim=True)
+        return u / torch.where(n > 0, n, 1)
+    if kind == "l1":
+        idx = g.abs().argmax(dim=dim, keepdim=True)
+        return torch.zeros_like(g).scatter(dim, idx, torch.sign(g).gather(dim, idx))
     if kind == "spectral":
-        out = msign(t, method="svd")
-    else:
-        U, S, Vh = torch.linalg.svd(t, full_matrices=False)
-        top = U[..., :, :1] @ Vh[..., :1, :]
-        out = torch.where(S[..., :1, None] > 0, top, torch.zeros_like(top))
-    return out.numpy() if was_numpy else out
+        from signlab.geometry.matrix import _msign
+
+        return _msign(g, **msign_options)
+    U, S, Vh = torch.linalg.svd(g, full_matrices=False)
+    top = U[..., :, :1] @ Vh[..., :1, :]
+    return torch.where(S[..., :1, None] > 0, top, torch.zeros_like(top))
 
 
 def density(v: Any) -> Any:

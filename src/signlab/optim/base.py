@@ -1,7 +1,10 @@
-"""The plumbing shared by signlab's ``torch.optim.Optimizer`` classes (a thin layer on the rules).
+"""The plumbing shared by signlab's ``torch.optim.Optimizer`` classes: a thin layer on the rules.
 
-Every class keeps PyTorch's contract (param groups, ``state_dict``/``load_state_dict``, closures)
-and adds two group options:
+A class names its rule (``rule = functional.signum``); the rule's :class:`~signlab.optim.spec.Spec`
+gives the class its signature ``Class(params, lr, *, ..., foreach=None, check_finite=True)``, its
+defaults and the validation of every param group. Every class keeps PyTorch's contract (param
+groups, ``state_dict``/``load_state_dict``, closures; per-parameter state under PyTorch's keys) and
+adds two group options:
 
 - ``foreach`` (default None = True): the multi-tensor fast path of :mod:`signlab.optim._fused`;
   False runs the pure rule of :mod:`signlab.optim.functional` tensor by tensor (the reference).
@@ -15,38 +18,81 @@ and adds two group options:
 from __future__ import annotations
 
 import torch
+from torch.optim.optimizer import required
 
-from signlab.optim import _multi
+from signlab.optim import _fused
+from signlab.optim.spec import REQUIRED, flag
+
+OPTIONS = {"foreach": None, "check_finite": True}
+"""The group options every class adds, with their defaults."""
+
+
+def _foreach(name, value):
+    if value not in (None, True, False):
+        raise ValueError(f"{name} must be None, True or False (got {value!r})")
+    return value
 
 
 class SignlabOptimizer(torch.optim.Optimizer):
-    """Base class: validates every param group, checks gradients, dispatches to ``_update``."""
+    """Base class: a subclass sets ``rule`` and, for a fast path, ``fused`` and ``state_keys``."""
 
-    def __init__(self, params, defaults: dict):
+    rule = None
+    """The pure update rule of :mod:`signlab.optim.functional` this class applies."""
+    fused = None
+    """Its in-place twin in :mod:`signlab.optim._fused`: ``fused(params, grads, *states, **hyper,
+    scratch=...)`` with one list of state tensors per key of ``state_keys``."""
+    state_keys: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        """Give each rule-backed class an ``__init__`` whose signature its spec generates."""
+        super().__init_subclass__(**kwargs)
+        if cls.rule is None or "__init__" in cls.__dict__:
+            return
+
+        def __init__(self, params, lr=REQUIRED, **hyper):
+            SignlabOptimizer.__init__(self, params, lr, **hyper)
+
+        __init__.__signature__ = cls.rule.spec.class_signature()
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        __init__.__doc__ = f"Hyperparameters:\n\n{cls.rule.spec.doc('class')}"
+        cls.__init__ = __init__
+
+    def __init__(self, params, lr=REQUIRED, **hyper):
+        spec = self.rule.spec
+        known = {h.name for h in spec.rows("class")} | set(OPTIONS)
+        unknown = sorted(set(hyper) - known)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}"
+            )
+        defaults = {**spec.defaults("class"), **OPTIONS, **hyper}
+        if lr is not REQUIRED:
+            defaults["lr"] = lr
+        defaults.setdefault("lr", required)
         self._scratch: dict = {}
-        defaults = {"foreach": None, "check_finite": True, **defaults}
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict) -> None:
-        """Add a group as PyTorch does, then validate its hyperparameters (ValueError if bad)."""
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        if group["foreach"] not in (None, True, False):
-            raise ValueError(f"foreach must be None, True or False (got {group['foreach']!r})")
-        if group["check_finite"] not in (True, False):
-            raise ValueError(f"check_finite must be True or False (got {group['check_finite']!r})")
-        self._validate_group(group)
+        """Add a group as PyTorch does, after validating its hyperparameters (ValueError if bad)."""
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, torch.Tensor) else list(params)
+        merged = {**self.defaults, **group}
+        if merged.get("lr") is not required:  # else PyTorch raises its own error below
+            group.update(self._validate_group(merged))
+            group["foreach"] = _foreach("foreach", merged["foreach"])
+            group["check_finite"] = flag("check_finite", merged["check_finite"])
+        super().add_param_group(group)
 
-    def _validate_group(self, group: dict) -> None:
-        raise NotImplementedError
+    def _validate_group(self, group: dict) -> dict:
+        """The group's hyperparameters, checked and normalised by the rule's spec."""
+        spec = self.rule.spec
+        return spec.validate({h.name: group[h.name] for h in spec.rows("class")}, "class")
 
-    def _update(self, group: dict, params: list, grads: list) -> None:
-        raise NotImplementedError
-
-    def _state(self, p: torch.Tensor, key: str, init=torch.zeros_like):
+    def _state(self, p: torch.Tensor, key: str) -> torch.Tensor:
         state = self.state[p]
         if key not in state:
-            state[key] = init(p, memory_format=torch.preserve_format)
+            state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state[key]
 
     @torch.no_grad()
@@ -64,7 +110,7 @@ class SignlabOptimizer(torch.optim.Optimizer):
                 raise ValueError(f"{type(self).__name__} does not support sparse gradients")
             work.append((i, group, params, grads))
         checked = [g for _, group, _, grads in work if group["check_finite"] for g in grads]
-        if not _multi.all_finite(checked):
+        if not _fused.all_finite(checked):
             self._raise_nonfinite(work)
         for _, group, params, grads in work:
             if params:
@@ -82,5 +128,27 @@ class SignlabOptimizer(torch.optim.Optimizer):
                         "(check_finite=False skips this check)"
                     )
 
-    def _fast(self, group: dict) -> bool:
-        return group["foreach"] is not False
+    def _update(self, group: dict, params: list, grads: list) -> None:
+        if group["foreach"] is False or not self._fused(group, params, grads):
+            self._reference(group, params, grads)
+
+    def _fused(self, group: dict, params: list, grads: list) -> bool:
+        """The fast path; returns False when there is none (the reference path runs instead)."""
+        if self.fused is None:
+            return False
+        states = [[self._state(p, key) for p in params] for key in self.state_keys]
+        hyper = {k: group[k] for k in self.rule.spec.names}
+        self.fused(params, grads, *states, **hyper, scratch=self._scratch)
+        return True
+
+    def _reference(self, group: dict, params: list, grads: list) -> None:
+        hyper = {k: group[k] for k in self.rule.spec.names}
+        self._apply(self.rule, hyper, params, grads)
+
+    def _apply(self, rule, hyper: dict, params: list, grads: list) -> None:
+        """The pure rule, tensor by tensor, its results copied into the parameters and state."""
+        for p, g in zip(params, grads, strict=True):
+            state = self.state[p]
+            new_p, new_state = rule.unchecked(p, g, state or None, **hyper)
+            p.copy_(new_p)
+            state.update(new_state)

@@ -1,219 +1,413 @@
-"""Pure update rules: tensors in, tensors out, inputs never modified, any shape.
+r"""Pure update rules, each the composition the book teaches: average, dualize, decay, step.
 
-Each rule maps (param, grad, state) to (new param, new state). Leading dimensions are independent
-problems (a batch of seeds is a tensor of shape (seeds, d) or, for Muon, (seeds, m, n)).
-Conventions shared by every rule:
+Every rule has one shape,
+
+    new_param, new_state = rule(param, grad, state=None, *, lr, ..., check_finite=True)
+
+with ``state`` None on the first call and afterwards the dict the previous call returned (keys as in
+PyTorch: ``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``step``; ``{}`` for stateless rules).
+Inputs are never modified. Leading dimensions are independent problems (a batch of seeds is a tensor
+of shape (seeds, d) or, for Muon, (seeds, m, n)).
+
+The sign-based rules are steepest descent under a norm applied to an average of the gradients:
+
+.. math::
+
+   m_t = \text{average}(g_1, \dots, g_t), \qquad
+   d_t = \operatorname{dualize}(m_t, \|\cdot\|) = \arg\max_{\|d\| \le 1} \langle m_t, d\rangle, \qquad
+   x_{t+1} = x_t (1 - \eta\lambda) - \eta\, d_t
+
+=====================  ====================================  =====================================
+rule                   average                               norm (``dualize``)
+=====================  ====================================  =====================================
+:func:`signsgd`        none                                  ℓ∞: sign(g)
+:func:`signum`         EMA β                                 ℓ∞
+:func:`lion`           β₁-interpolation of an EMA β₂         ℓ∞
+:func:`normalized_sgd` none                                  ℓ2: g/‖g‖₂
+:func:`muon`           EMA μ with Nesterov look-ahead        spectral: msign(G) = UVᵀ
+=====================  ====================================  =====================================
+
+:func:`sgd` (the unnormalised ℓ2 step) and :func:`adamw` are the references they are compared with.
+The directions come from :func:`signlab.geometry.dualize` (its unvalidated twin, since every rule
+validates its hyperparameters once). Conventions shared by every rule:
 
 - sign(0) = 0 (``torch.sign``); the lower-bound construction of Tao, Yu & Zhang (arXiv:2605.06615)
   depends on it, since SignSGD must not move on a zero gradient.
-- Decoupled weight decay (Loshchilov & Hutter): p ← p·(1 − lr·wd) − lr·update.
-- A NaN or inf in ``grad`` raises ``ValueError`` (``check_finite=False`` skips the check, and the
-  one device sync it costs, for callers that guarantee finite gradients).
+- Decoupled weight decay λ (Loshchilov & Hutter): x ← x·(1 − ηλ) − η·d.
+- A NaN or inf in ``grad`` raises ``ValueError`` (``check_finite=False`` skips the check, and the one
+  device sync it costs, for callers that guarantee finite gradients).
+
+Every rule carries ``rule.spec`` (its :class:`signlab.optim.spec.Spec`: ``defaults()``,
+``validate(dict)``, ``names``) and ``rule.unchecked(param, grad, state, **validated)``, the same update
+without any check, for loops that validate once (the simulation engine).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 
 import torch
 
 from signlab import _validate
-from signlab.geometry.matrix import msign
+from signlab.geometry.matrix import MSIGN_METHODS, NS_EPS, _resolve_coefficients
+from signlab.geometry.norms import _dualize as dualize  # validated once per rule, not per call
+from signlab.optim.spec import REQUIRED, Hyper, Spec, betas, dims, flag, integer_in, one_of
 
-ADJUST_LR = ("original", "match_rms_adamw", "none")
+ADJUST_LR_FN = ("original", "match_rms_adamw", "none")
+"""Muon's shape scalings of the step (:func:`muon_lr_scale`); None means "original", as in torch."""
 
 
-def _check_grad(grad: torch.Tensor, check_finite: bool) -> None:
-    if check_finite:
+def _lr(default=REQUIRED) -> Hyper:
+    return Hyper("lr", REQUIRED, _validate.positive, "step size η > 0", class_default=default)
+
+
+_WEIGHT_DECAY = Hyper(
+    "weight_decay", 0.0, _validate.nonnegative, "decoupled weight decay λ ≥ 0: x ← x·(1 − ηλ) − ηd"
+)
+
+
+def _dtype(name, value):
+    if value is not None and not (isinstance(value, torch.dtype) and value.is_floating_point):
+        raise ValueError(f"{name} must be None or a floating-point torch dtype (got {value!r})")
+    return value
+
+
+def _nesterov_needs_momentum(h: dict) -> None:
+    if h["nesterov"] and h["momentum"] == 0:
+        raise ValueError("nesterov=True needs momentum in (0, 1) (got momentum=0)")
+
+
+def _eigh_needs_float(h: dict) -> None:
+    if h["method"] == "newton_schulz_eigh" and h["dtype"] not in (
+        None,
+        torch.float32,
+        torch.float64,
+    ):
+        raise ValueError(
+            f"dtype must be torch.float32 or torch.float64 for eigh (got {h['dtype']})"
+        )
+
+
+SGD = Spec(
+    "sgd",
+    (
+        _lr(),
+        Hyper("momentum", 0.0, _validate.unit_interval, "heavy-ball momentum μ ∈ [0, 1)"),
+        Hyper("nesterov", False, flag, "Nesterov's look-ahead g + μb instead of b"),
+        _WEIGHT_DECAY,
+    ),
+    _nesterov_needs_momentum,
+)
+SIGNSGD = Spec("signsgd", (_lr(), _WEIGHT_DECAY))
+SIGNUM = Spec(
+    "signum",
+    (
+        _lr(),
+        Hyper("momentum", 0.9, _validate.unit_interval, "EMA factor β ∈ [0, 1)"),
+        _WEIGHT_DECAY,
+    ),
+)
+LION = Spec(
+    "lion",
+    (
+        _lr(1e-4),
+        Hyper(
+            "betas", (0.9, 0.99), betas, "(β₁, β₂): interpolation for the step, EMA of the state"
+        ),
+        _WEIGHT_DECAY,
+    ),
+)
+NORMALIZED_SGD = Spec(
+    "normalized_sgd",
+    (
+        _lr(),
+        _WEIGHT_DECAY,
+        Hyper("dim", None, dims, "dims normalised together (None: the whole tensor)", "rule"),
+        Hyper(
+            "scope",
+            "group",
+            one_of(("group", "tensor")),
+            '"group": one ‖g‖₂ over all the group\'s tensors; "tensor": each on its own',
+            "class",
+        ),
+    ),
+)
+MUON = Spec(
+    "muon",
+    (
+        _lr(0.02),
+        _WEIGHT_DECAY,
+        Hyper("momentum", 0.95, _validate.unit_interval, "EMA factor μ ∈ [0, 1) of the buffer"),
+        Hyper("nesterov", True, flag, "step along (1 − μ)G + μB instead of B"),
+        Hyper(
+            "ns_coefficients",
+            "quintic",
+            _resolve_coefficients,
+            'Newton–Schulz (a, b, c), or "quintic" (3.4445, −4.775, 2.0315) / "cubic" (1.5, −0.5, 0)',
+        ),
+        Hyper(
+            "eps", NS_EPS, _validate.positive, "floor on ‖G‖_F in the normalisation X₀ = G/‖G‖_F"
+        ),
+        Hyper("ns_steps", 5, integer_in(0, 99), "Newton–Schulz steps (0 … 99, as torch)"),
+        Hyper(
+            "adjust_lr_fn",
+            "original",
+            one_of(ADJUST_LR_FN, {None: "original"}),
+            "shape scaling s(m, n) of the step (:func:`muon_lr_scale`; None means original)",
+        ),
+        Hyper(
+            "method",
+            "newton_schulz",
+            one_of(MSIGN_METHODS),
+            'msign by "newton_schulz", "newton_schulz_eigh" (same map, one eigh) or exact "svd"',
+        ),
+        Hyper(
+            "dtype",
+            None,
+            _dtype,
+            "Newton–Schulz working dtype (None: float32 on CPU, bfloat16 on CUDA)",
+        ),
+    ),
+    _eigh_needs_float,
+)
+ADAMW = Spec(
+    "adamw",
+    (
+        _lr(),
+        Hyper("betas", (0.9, 0.999), betas, "(β₁, β₂): EMA factors of g and g²"),
+        Hyper("eps", 1e-8, _validate.positive, "ε added to √v̂"),
+        _WEIGHT_DECAY,
+    ),
+)
+
+
+def _check_inputs(param, grad, state, min_ndim: int, check_finite: bool) -> None:
+    if not isinstance(param, torch.Tensor) or not isinstance(grad, torch.Tensor):
+        raise ValueError("param and grad must be torch tensors")
+    if param.shape != grad.shape:
+        raise ValueError(
+            f"grad must have param's shape {tuple(param.shape)} (got {tuple(grad.shape)})"
+        )
+    if grad.ndim < min_ndim:
+        raise ValueError(f"grad must have shape (..., m, n) for Muon (got {tuple(grad.shape)})")
+    if state is not None and not isinstance(state, dict):
+        raise ValueError(
+            f"state must be None or the dict the previous call returned (got {type(state).__name__})"
+        )
+    if flag("check_finite", check_finite):
         _validate.finite_array("grad", grad)
 
 
-def _betas(betas) -> tuple[float, float]:
-    try:
-        b1, b2 = betas
-    except (TypeError, ValueError):
-        raise ValueError(f"betas must be a pair (beta1, beta2) in [0, 1) (got {betas!r})") from None
-    return _validate.unit_interval("betas[0]", b1), _validate.unit_interval("betas[1]", b2)
+def _rule(spec: Spec, *, min_ndim: int = 0):
+    """Make the public rule from its unchecked update: signature, validation and docs from ``spec``."""
+
+    def make(update):
+        parameters = inspect.signature(update).parameters.values()
+        keywords = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+        if tuple(keywords) != spec.names:
+            raise TypeError(f"{update.__name__} takes {keywords}, its spec says {spec.names}")
+
+        @functools.wraps(update)
+        def rule(param, grad, state=None, /, *, check_finite=True, **hyper):
+            hyper = spec.validate(hyper)
+            _check_inputs(param, grad, state, min_ndim, check_finite)
+            return update(param, grad, state, **hyper)
+
+        rule.__signature__ = spec.rule_signature()
+        rule.__doc__ = f"{update.__doc__.rstrip()}\n\n    Hyperparameters:\n\n{spec.doc()}\n"
+        rule.spec = spec
+        rule.unchecked = update
+        return rule
+
+    return make
 
 
-def _decay(param: torch.Tensor, lr: float, weight_decay: float) -> torch.Tensor:
-    """p·(1 − lr·wd): decoupled weight decay (skipped when wd = 0, so p is returned as is)."""
-    return param * (1.0 - lr * weight_decay) if weight_decay else param
+def _ema(state: dict | None, key: str, grad: torch.Tensor, beta: float) -> torch.Tensor:
+    """m ← β·m + (1 − β)·g, with m = 0 before the first step (``torch.lerp``, as PyTorch)."""
+    m = state.get(key) if state else None
+    return torch.lerp(torch.zeros_like(grad) if m is None else m, grad, 1.0 - beta)
 
 
-def sgd(
-    param, grad, buf=None, *, lr, momentum=0.0, nesterov=False, weight_decay=0.0, check_finite=True
-):
-    """SGD with heavy-ball or Nesterov momentum (PyTorch's convention, dampening 0).
+def _step(param, direction, lr: float, weight_decay: float, scale: float = 1.0) -> torch.Tensor:
+    """x·(1 − ηλ) − η·s·d: decoupled decay (skipped when λ = 0), then the step of length η·s."""
+    decayed = param * (1.0 - lr * weight_decay) if weight_decay else param
+    return torch.add(decayed, direction, alpha=-lr * scale)
 
-    b ← μ·b + g (b = g on the first step, i.e. ``buf=None``);
-    u = g + μ·b (Nesterov) or b (heavy ball) or g (μ = 0); p ← p·(1 − lr·wd) − lr·u.
-    Returns (param, buf); with μ = 0 the buffer is not used and ``buf`` is returned unchanged.
+
+@_rule(SGD)
+def sgd(param, grad, state, *, lr, momentum, nesterov, weight_decay):
+    r"""SGD with heavy-ball or Nesterov momentum (PyTorch's convention, dampening 0).
+
+    .. math::
+
+       b_t = \mu b_{t-1} + g_t \ (b_1 = g_1), \qquad
+       u_t = g_t + \mu b_t \text{ (Nesterov)},\ b_t \text{ (heavy ball)},\ g_t\ (\mu = 0), \qquad
+       x_{t+1} = x_t(1 - \eta\lambda) - \eta u_t
+
+    The reference every sign method is measured against: the ℓ2 steepest-descent step *without*
+    normalisation, −η·g = −η‖g‖₂·dualize(g, "l2"). State: ``{"momentum_buffer": b}`` (``{}`` for μ = 0).
     """
-    lr = _validate.positive("lr", lr)
-    momentum = _validate.unit_interval("momentum", momentum)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    if nesterov and momentum == 0:
-        raise ValueError("nesterov=True needs momentum in (0, 1) (got momentum=0)")
-    _check_grad(grad, check_finite)
-    update = grad
-    if momentum:
-        buf = grad.clone() if buf is None else torch.add(grad, buf, alpha=momentum)
-        update = torch.add(grad, buf, alpha=momentum) if nesterov else buf
-    return torch.add(_decay(param, lr, weight_decay), update, alpha=-lr), buf
+    if not momentum:
+        return _step(param, grad, lr, weight_decay), {}
+    buf = state.get("momentum_buffer") if state else None
+    buf = grad.clone() if buf is None else torch.add(grad, buf, alpha=momentum)
+    update = torch.add(grad, buf, alpha=momentum) if nesterov else buf
+    return _step(param, update, lr, weight_decay), {"momentum_buffer": buf}
 
 
-def signsgd(param, grad, *, lr, weight_decay=0.0, check_finite=True):
-    """SignSGD (Bernstein et al., ICML 2018): p ← p·(1 − lr·wd) − lr·sign(g), with sign(0) = 0.
+@_rule(SIGNSGD)
+def signsgd(param, grad, state, *, lr, weight_decay):
+    r"""SignSGD (Bernstein et al., ICML 2018): steepest descent under ℓ∞.
 
-    The steepest-descent step under ‖·‖∞ of length lr: sign(g) = argmax_{‖t‖∞ ≤ 1} ⟨g, t⟩.
+    .. math:: x_{t+1} = x_t(1 - \eta\lambda) - \eta\,\operatorname{sign}(g_t)
+
+    sign(g) = dualize(g, "linf") = argmax_{‖d‖∞ ≤ 1} ⟨g, d⟩: every coordinate moves by η, whatever the
+    size of its gradient, so what matters is ‖g‖₁ (the dual norm), not ‖g‖₂. Stateless (``{}``).
     """
-    lr = _validate.positive("lr", lr)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    _check_grad(grad, check_finite)
-    return torch.add(_decay(param, lr, weight_decay), torch.sign(grad), alpha=-lr)
+    return _step(param, dualize(grad, "linf"), lr, weight_decay), {}
 
 
-def signum(param, grad, buf, *, lr, momentum=0.9, weight_decay=0.0, check_finite=True):
-    """Signum, SignSGD with momentum (Bernstein et al., ICML 2018).
+@_rule(SIGNUM)
+def signum(param, grad, state, *, lr, momentum, weight_decay):
+    r"""Signum, SignSGD on an exponential moving average (Bernstein et al., ICML 2018).
 
-    m ← β·m + (1 − β)·g (m = 0 when ``buf`` is None); p ← p·(1 − lr·wd) − lr·sign(m).
-    Returns (param, m).
+    .. math::
+
+       m_t = \beta m_{t-1} + (1 - \beta) g_t \ (m_0 = 0), \qquad
+       x_{t+1} = x_t(1 - \eta\lambda) - \eta\,\operatorname{sign}(m_t)
+
+    Averaging before the sign shrinks the noise the sign sees (for i.i.d. noise of variance σ² the
+    EMA's is σ²(1 − β)/(1 + β)), the role a growing batch plays for SignSGD; with skewed noise it
+    also moves sign(m) back toward sign(∇f) (see THEORY.md). State: ``{"momentum_buffer": m}``.
     """
-    lr = _validate.positive("lr", lr)
-    momentum = _validate.unit_interval("momentum", momentum)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    _check_grad(grad, check_finite)
-    buf = torch.zeros_like(grad) if buf is None else buf
-    buf = torch.lerp(buf, grad, 1.0 - momentum)
-    return torch.add(_decay(param, lr, weight_decay), torch.sign(buf), alpha=-lr), buf
+    m = _ema(state, "momentum_buffer", grad, momentum)
+    return _step(param, dualize(m, "linf"), lr, weight_decay), {"momentum_buffer": m}
 
 
-def lion(param, grad, exp_avg, *, lr, betas=(0.9, 0.99), weight_decay=0.0, check_finite=True):
-    """Lion (Chen et al., arXiv:2302.06675).
+@_rule(LION)
+def lion(param, grad, state, *, lr, betas, weight_decay):
+    r"""Lion (Chen et al., arXiv:2302.06675): the sign of an interpolation, an EMA kept apart.
 
-    c = β₁·m + (1 − β₁)·g;  p ← p·(1 − lr·wd) − lr·sign(c);  m ← β₂·m + (1 − β₂)·g
-    (m = 0 when ``exp_avg`` is None). Returns (param, m).
+    .. math::
+
+       c_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
+       x_{t+1} = x_t(1 - \eta\lambda) - \eta\,\operatorname{sign}(c_t), \qquad
+       m_t = \beta_2 m_{t-1} + (1 - \beta_2) g_t \ (m_0 = 0)
+
+    With β₂ > β₁ the state averages over a longer window than the step uses, so the step reacts to
+    the current gradient while the state stays smooth. State: ``{"exp_avg": m}``.
     """
-    lr = _validate.positive("lr", lr)
-    beta1, beta2 = _betas(betas)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    _check_grad(grad, check_finite)
-    exp_avg = torch.zeros_like(grad) if exp_avg is None else exp_avg
-    direction = torch.sign(torch.lerp(exp_avg, grad, 1.0 - beta1))
-    param = torch.add(_decay(param, lr, weight_decay), direction, alpha=-lr)
-    return param, torch.lerp(exp_avg, grad, 1.0 - beta2)
+    beta1, beta2 = betas
+    m = state.get("exp_avg") if state else None
+    m = torch.zeros_like(grad) if m is None else m
+    direction = dualize(torch.lerp(m, grad, 1.0 - beta1), "linf")
+    return _step(param, direction, lr, weight_decay), {"exp_avg": torch.lerp(m, grad, 1.0 - beta2)}
 
 
-def l2_direction(grad, dim=None):
-    """g/‖g‖₂ = argmax_{‖t‖₂ ≤ 1} ⟨g, t⟩, and 0 where g = 0 (the ℓ2 analogue of sign(0) = 0).
+@_rule(NORMALIZED_SGD)
+def normalized_sgd(param, grad, state, *, lr, weight_decay, dim):
+    r"""Normalized SGD, steepest descent under ℓ2 (0 where g = 0).
 
-    ``dim=None`` normalises the whole tensor; an int or tuple normalises along those dims
-    (``dim=-1``: each row of a batch of vectors separately).
+    .. math:: x_{t+1} = x_t(1 - \eta\lambda) - \eta\, g_t/\|g_t\|_2
+
+    g/‖g‖₂ = dualize(g, "l2"), over the whole tensor (``dim=None``) or along ``dim`` (each problem of
+    a batch on its own). With :func:`signsgd` (ℓ∞) and :func:`muon` (spectral) it completes the
+    ladder of normalised steepest-descent steps of length η (Bernstein & Newhouse,
+    arXiv:2409.20325). Stateless (``{}``).
     """
-    norm = grad.norm() if dim is None else grad.norm(dim=dim, keepdim=True)
-    return grad / norm.clamp_min(torch.finfo(grad.dtype).tiny)
+    return _step(param, dualize(grad, "l2", dim=dim), lr, weight_decay), {}
 
 
-def normalized_sgd(param, grad, *, lr, weight_decay=0.0, dim=None, check_finite=True):
-    """Normalized SGD, steepest descent under ‖·‖₂: p ← p·(1 − lr·wd) − lr·g/‖g‖₂ (0 if g = 0).
-
-    With :func:`signsgd` (ℓ∞) and :func:`muon` (spectral) it completes the ladder of normalised
-    steepest-descent steps of length lr (Bernstein & Newhouse, arXiv:2409.20325).
-    """
-    lr = _validate.positive("lr", lr)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    _check_grad(grad, check_finite)
-    return torch.add(_decay(param, lr, weight_decay), l2_direction(grad, dim), alpha=-lr)
-
-
-def muon_lr_scale(shape, adjust_lr="original") -> float:
-    """Muon's shape scaling of the step for an m×n matrix (torch.optim.Muon's ``adjust_lr_fn``).
-
-    "original" (K. Jordan et al. 2024): √max(1, m/n); "match_rms_adamw" (Liu et al., Moonlight,
-    arXiv:2502.16982): 0.2·√max(m, n), so the update RMS matches AdamW's; "none": 1.
-    """
-    adjust_lr = _validate.choice("adjust_lr", adjust_lr, ADJUST_LR)
+def _lr_scale(shape, adjust_lr_fn: str) -> float:
     m, n = shape[-2], shape[-1]
-    if adjust_lr == "original":
+    if adjust_lr_fn == "original":
         return math.sqrt(max(1.0, m / n))
-    if adjust_lr == "match_rms_adamw":
+    if adjust_lr_fn == "match_rms_adamw":
         return 0.2 * math.sqrt(max(m, n))
     return 1.0
 
 
+def muon_lr_scale(shape, adjust_lr_fn="original") -> float:
+    """Muon's shape scaling s(m, n) of the step for an m×n matrix (torch.optim.Muon's ``adjust_lr_fn``).
+
+    "original" (K. Jordan et al. 2024; also None): √max(1, m/n), so that a tall matrix, whose
+    msign has entries of RMS 1/√m, moves as much per entry as a wide one; "match_rms_adamw" (Liu et
+    al., Moonlight, arXiv:2502.16982): 0.2·√max(m, n), so that the update's RMS matches AdamW's and
+    AdamW's step size and decay carry over; "none": 1 (the theory's step −η·msign(G)).
+    """
+    adjust_lr_fn = one_of(ADJUST_LR_FN, {None: "original"})("adjust_lr_fn", adjust_lr_fn)
+    return _lr_scale(shape, adjust_lr_fn)
+
+
+@_rule(MUON, min_ndim=2)
 def muon(
     param,
     grad,
-    buf,
+    state,
     *,
     lr,
-    momentum=0.95,
-    nesterov=True,
-    ns_steps=5,
-    weight_decay=0.0,
-    method="newton_schulz",
-    coefficients="quintic",
-    adjust_lr="original",
-    dtype=None,
-    check_finite=True,
+    weight_decay,
+    momentum,
+    nesterov,
+    ns_coefficients,
+    eps,
+    ns_steps,
+    adjust_lr_fn,
+    method,
+    dtype,
 ):
-    """Muon (K. Jordan et al., 2024): momentum, then the matrix sign, on (..., m, n) tensors.
+    r"""Muon (K. Jordan et al., 2024): steepest descent under the spectral norm, on an EMA.
 
-    b ← μ·b + (1 − μ)·g (b = 0 when ``buf`` is None);  u = (1 − μ)·g + μ·b (Nesterov) or b;
-    p ← p·(1 − lr·wd) − lr·s·msign(u), with msign by ``method`` ("newton_schulz": ``ns_steps``
-    steps of ``coefficients`` in :func:`signlab.geometry.matrix.working_dtype` or ``dtype``; "svd": exact;
-    "newton_schulz_eigh": the NS map through one eigh)
-    and s = :func:`muon_lr_scale` (shape, ``adjust_lr``). This is torch.optim.Muon's update; the
-    moving average is (1 − μ) times the sum form b ← μb + g, which msign cannot see (msign(cX) =
-    msign(X) for c > 0). Leading dimensions are independent matrices. Returns (param, buf).
+    .. math::
+
+       B_t = \mu B_{t-1} + (1 - \mu) G_t \ (B_0 = 0), \qquad
+       U_t = (1 - \mu) G_t + \mu B_t \text{ (Nesterov) or } B_t, \\
+       W_{t+1} = W_t(1 - \eta\lambda) - \eta\, s(m, n)\, \operatorname{msign}(U_t)
+
+    msign(U) = UVᵀ for U = UΣVᵀ is dualize(U, "spectral") = argmax_{‖D‖_op ≤ 1} ⟨U, D⟩: every
+    singular value is set to 1, as sign sets every coordinate to ±1. ``method="newton_schulz"``
+    approximates it with ``ns_steps`` quintic steps on X₀ = U/max(‖U‖_F, eps), whose coefficients
+    maximise the slope at 0 so that small singular values rise fast, at the price of landing in a band
+    around 1 (about [0.68, 1.2]) rather than on 1; ``"svd"`` is exact. s(m, n) is
+    :func:`muon_lr_scale`. This is torch.optim.Muon's update (the EMA is (1 − μ) times torch's sum
+    B ← μB + G, which msign cannot see: msign(cX) = msign(X) for c > 0). Matrices only (..., m, n);
+    leading dimensions are independent problems. State: ``{"momentum_buffer": B}``.
     """
-    lr = _validate.positive("lr", lr)
-    momentum = _validate.unit_interval("momentum", momentum)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    if grad.ndim < 2:
-        raise ValueError(f"grad must have shape (..., m, n) for Muon (got {tuple(grad.shape)})")
-    _check_grad(grad, check_finite)
-    buf = torch.zeros_like(grad) if buf is None else buf
-    buf = torch.lerp(buf, grad, 1.0 - momentum)
+    buf = _ema(state, "momentum_buffer", grad, momentum)
     update = torch.lerp(grad, buf, momentum) if nesterov else buf
-    direction = msign(update, method=method, steps=ns_steps, coefficients=coefficients, dtype=dtype)
-    step = lr * muon_lr_scale(param.shape, adjust_lr)
-    return torch.add(_decay(param, lr, weight_decay), direction, alpha=-step), buf
-
-
-def adamw(
-    param,
-    grad,
-    exp_avg,
-    exp_avg_sq,
-    step,
-    *,
-    lr,
-    betas=(0.9, 0.999),
-    eps=1e-8,
-    weight_decay=0.0,
-    check_finite=True,
-):
-    """AdamW (Loshchilov & Hutter, 2019), PyTorch's form; ``step`` counts from 1.
-
-    m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;
-    p ← p·(1 − lr·wd) − (lr/(1 − β₁ᵗ))·m/(√(v/(1 − β₂ᵗ)) + ε)
-    (m, v = 0 when None). Used by :class:`signlab.optim.MuonWithAdamW` for non-matrix parameters.
-    Returns (param, m, v).
-    """
-    lr = _validate.positive("lr", lr)
-    beta1, beta2 = _betas(betas)
-    eps = _validate.positive("eps", eps)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    step = _validate.integer("step", step, low=1)
-    _check_grad(grad, check_finite)
-    exp_avg = torch.zeros_like(grad) if exp_avg is None else exp_avg
-    exp_avg_sq = torch.zeros_like(grad) if exp_avg_sq is None else exp_avg_sq
-    exp_avg = torch.lerp(exp_avg, grad, 1.0 - beta1)
-    exp_avg_sq = torch.addcmul(exp_avg_sq * beta2, grad, grad, value=1.0 - beta2)
-    denom = exp_avg_sq.sqrt() / math.sqrt(1.0 - beta2**step) + eps
-    param = torch.addcdiv(
-        _decay(param, lr, weight_decay), exp_avg, denom, value=-lr / (1.0 - beta1**step)
+    direction = dualize(
+        update, "spectral", method=method, steps=ns_steps, abc=ns_coefficients, dtype=dtype, eps=eps
     )
-    return param, exp_avg, exp_avg_sq
+    scale = _lr_scale(param.shape, adjust_lr_fn)
+    return _step(param, direction, lr, weight_decay, scale), {"momentum_buffer": buf}
+
+
+@_rule(ADAMW)
+def adamw(param, grad, state, *, lr, betas, eps, weight_decay):
+    r"""AdamW (Loshchilov & Hutter, 2019), PyTorch's form.
+
+    .. math::
+
+       m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \quad v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2,
+       \\
+       x_{t+1} = x_t(1 - \eta\lambda) - \frac{\eta}{1 - \beta_1^t}\,
+       \frac{m_t}{\sqrt{v_t/(1 - \beta_2^t)} + \epsilon}
+
+    (m₀ = v₀ = 0). With β₁ = β₂ = 0 and ε → 0 it is SignSGD: Adam is a smoothed sign method. Used by
+    :class:`signlab.optim.MuonWithAdamW` for non-matrix parameters. State: ``{"exp_avg": m,
+    "exp_avg_sq": v, "step": t}`` (t a float32 scalar tensor, as PyTorch stores it).
+    """
+    beta1, beta2 = betas
+    state = state or {}
+    step = state["step"] + 1 if "step" in state else torch.tensor(1.0)
+    m = _ema(state, "exp_avg", grad, beta1)
+    v = state.get("exp_avg_sq")
+    v = torch.zeros_like(grad) if v is None else v
+    v = torch.addcmul(v * beta2, grad, grad, value=1.0 - beta2)
+    t = float(step)
+    denom = v.sqrt() / math.sqrt(1.0 - beta2**t) + eps
+    param = param * (1.0 - lr * weight_decay) if weight_decay else param
+    param = torch.addcdiv(param, m, denom, value=-lr / (1.0 - beta1**t))
+    return param, {"exp_avg": m, "exp_avg_sq": v, "step": step}
