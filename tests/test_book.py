@@ -1,46 +1,16 @@
 """The book builds offline from scratch, and renders in a real browser with the network cut off."""
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from browser_build import ROOT, build
 
-ROOT = Path(__file__).resolve().parents[1]
-JB = Path(sys.executable).parent / "jupyter-book"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # every host name fails: no network
-    "--virtual-time-budget=30000",
-]
+pytest_plugins = ["browser_site"]  # the shared `site` fixture: one full build per session
 
 pytestmark = pytest.mark.slow
-
-
-def build(source: Path, output: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(JB), "build", str(source), "--path-output", str(output), "-W", "--keep-going", *extra],
-        capture_output=True,
-        text=True,
-        cwd=source,
-    )
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    result = build(ROOT, out, "--all")
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    return out / "_build" / "html", out, result
 
 
 def chapter_pages():
@@ -83,42 +53,6 @@ def test_pages_load_no_remote_scripts_or_styles(site):
         "html-manager/embed-amd.js",
     ):
         assert (vendor / asset).is_file(), asset
-
-
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def dump_dom(page: Path) -> str:
-    exe = chromium()
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI (make browser installs it)")
-        pytest.skip("chromium is not installed")
-    result = subprocess.run(
-        [exe, *CHROMIUM_FLAGS, "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
-
-
-def test_chapters_render_math_and_figures_in_a_browser_offline(site):
-    html, _, _ = site
-    pages = ["book/intro", *chapter_pages()]
-    for page in pages:
-        source = (html / f"{page}.html").read_text()
-        dom = dump_dom(html / f"{page}.html")
-        if "\\(" in source or "\\[" in source or "$$" in source:
-            assert "<mjx-container" in dom, f"{page}: MathJax did not typeset"
-            assert "<mjx-merror" not in dom, f"{page}: MathJax error"
-        figures = source.count('class="plotly-graph-div"')
-        if figures:
-            drawn = len(re.findall(r'<div[^>]+class="plotly-graph-div js-plotly-plot"', dom))
-            assert drawn == figures, f"{page}: {drawn} of {figures} plotly figures drawn"
-            assert dom.count('class="main-svg"') >= figures
 
 
 def test_rebuild_with_nothing_changed_reexecutes_and_rewrites_nothing(site):

@@ -1,6 +1,6 @@
 """The book's Sphinx extension: plotly figures and offline assets for the static site.
 
-Loaded from ``_config.yml`` (``sphinx.extra_extensions``). It does three things:
+Loaded from ``_config.yml`` (``sphinx.extra_extensions``). It does six things:
 
 1. Sets ``SIGNLAB_STATIC_BUILD=1`` before any notebook runs, so :func:`signlab.book.widgets.interact` shows
    static figures instead of live widgets (kernels inherit the build's environment).
@@ -9,6 +9,17 @@ Loaded from ``_config.yml`` (``sphinx.extra_extensions``). It does three things:
 3. Serves every browser asset from the site itself, so pages render with no network: plotly.js from the
    plotly Python package, and MathJax 3, RequireJS and the Jupyter widget manager from ``node_modules``
    (installed by the build with ``npm ci``, never committed). They are copied to ``_static/vendor/``.
+4. Loads the Jupyter widget manager (RequireJS, ``embed-amd.js``) and the saved widget state only on pages
+   that show a widget (:func:`_drop_unused_widget_js`). The static build shows figures, not live
+   widgets, but a chapter that merely builds sliders still saves their state in the notebook, and myst-nb
+   then loads the manager, whose stylesheet asks for fonts that are not there (404s).
+5. Registers the pybtex style ``signbook`` (:func:`author_year_style`): the bibliography lists entries by
+   author and year under the labels the citations show ("Arjevani et al., 2023"), not [1], [2], ...
+6. Adds the book's stylesheet, ``static/signbook.css`` (phone widths: long inline code breaks, wide
+   content scrolls inside its own box), and works around a Sphinx 7.4 fault that writes every inline
+   script added after the builder starts twice (:func:`_one_copy_of_inline_scripts`; sphinx-thebe's
+   configuration was declared twice on every page: ``SyntaxError: Identifier 'THEBE_JS_URL' has
+   already been declared``).
 """
 
 from __future__ import annotations
@@ -19,7 +30,10 @@ from pathlib import Path
 from typing import Any
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 VENDOR = "vendor"
+STATIC = Path(__file__).parent / "static"
+STYLESHEET = "signbook.css"
 
 #: (source inside node_modules, destination inside _static/vendor)
 NPM_ASSETS = (
@@ -97,11 +111,114 @@ def _check_assets(app: Any) -> None:
         _sources(app)
 
 
+def _drop_unused_widget_js(app: Any, doctree: Any) -> None:
+    """Keep myst-nb's widget scripts only on a page whose output shows a widget.
+
+    myst-nb adds RequireJS, the widget manager and the saved widget state to every notebook page whose
+    metadata holds widget state (``render_nb_finalise``), whether or not any output displays a widget.
+    A page shows one only through a ``widget-view+json`` output, rendered as a ``<script>`` of that type.
+    """
+    from docutils import nodes
+
+    try:
+        from myst_nb.sphinx_ import NbMetadataCollector
+    except ImportError:  # not a myst-nb build
+        return
+    docname = app.env.docname
+    js_files = NbMetadataCollector.get_js_files(app.env, docname)
+    widget_keys = [key for key in js_files if key.startswith("ipywidgets_")]
+    if not widget_keys:
+        return
+    shows_widget = any(WIDGET_VIEW_MIME in node.astext() for node in doctree.findall(nodes.raw))
+    if not shows_widget:
+        for key in widget_keys:
+            del js_files[key]
+
+
+def _one_copy_of_inline_scripts(app: Any) -> None:
+    """Make ``app.add_js_file(None, body=...)`` register its inline script once.
+
+    Sphinx 7.4 keeps a script added after the builder is initialised twice: the builder stores it with
+    the filename ``None`` and, when writing starts, adds the registry's copy again with the filename
+    ``""``; the two compare unequal, so both are written. sphinx-thebe adds its configuration (``const
+    THEBE_JS_URL = ...``) that way, and the second copy is a ``SyntaxError`` on every page. Passing
+    ``""`` for ``None`` (the same inline script to Sphinx) makes the two copies equal.
+    """
+    add_js_file = app.add_js_file
+
+    def add_inline_once(filename: str | None, *args: Any, **kwargs: Any) -> None:
+        add_js_file("" if filename is None else filename, *args, **kwargs)
+
+    app.add_js_file = add_inline_once
+
+
+#: The name of the pybtex formatting style for ``{bibliography}`` (``:style: signbook``).
+BIB_STYLE = "signbook"
+
+
+def author_year_label(entry: Any) -> str:
+    """The label of a bibliography entry as the text cites it: "Higham, 2008", "Bernstein and
+    Newhouse, 2024", "Arjevani et al., 2023" (sphinxcontrib-bibtex's ``author_year`` citations)."""
+    from pybtex.richtext import Text
+
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = [
+        Text.from_latex(" ".join(p.prelast_names + p.last_names)).render_as("text") for p in people
+    ]
+    if not names:
+        names = [entry.fields.get("title", entry.key).split(":")[0]]
+    if len(names) >= 3 or "others" in names:
+        who = f"{names[0]} et al."
+    elif len(names) == 2:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = names[0]
+    return f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+
+def author_year_style() -> type:
+    """pybtex's ``plain`` style (entries sorted by author, year, title) with author–year labels.
+
+    Two entries with the same label get the suffixes a, b, ... in sorted order ("Jordan et al., 2024a").
+    """
+    from collections import Counter
+
+    from pybtex.style.formatting.plain import Style as Plain
+    from pybtex.style.labels import BaseLabelStyle
+
+    class AuthorYearLabels(BaseLabelStyle):
+        def format_labels(self, sorted_entries: Any) -> Any:
+            labels = [author_year_label(e) for e in sorted_entries]
+            total, seen = Counter(labels), Counter()
+            for label in labels:
+                if total[label] > 1:
+                    seen[label] += 1
+                    label = f"{label}{chr(ord('a') + seen[label] - 1)}"
+                yield label
+
+    class AuthorYear(Plain):
+        default_label_style = AuthorYearLabels
+
+    return AuthorYear
+
+
+def _add_static_path(app: Any) -> None:
+    if str(STATIC) not in app.config.html_static_path:
+        app.config.html_static_path.append(str(STATIC))
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Sphinx entry point."""
     from signlab.book.widgets import STATIC_ENV
 
     os.environ[STATIC_ENV] = "1"
+    from pybtex.plugin import register_plugin
+
+    register_plugin("pybtex.style.formatting", BIB_STYLE, author_year_style(), force=True)
+    _one_copy_of_inline_scripts(app)
+    app.add_css_file(STYLESHEET)
+    app.connect("builder-inited", _add_static_path)
     app.connect("builder-inited", _check_assets)
+    app.connect("doctree-read", _drop_unused_widget_js)
     app.connect("build-finished", _copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "0.1"}
