@@ -1,26 +1,32 @@
 """Every exercise checker accepts the book's solution and rejects wrong answers."""
 
-import json
 import math
 import re
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
-from signbook.checks import Feedback, check, close, exercises
+from signbook.checks import NOT_ANSWERED, Feedback, check, close, exercises
+from signbook.edition import Book, Solution, segments
 
 ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 
 
 def solution_calls():
-    """(label, answer source) of every `check("ex-...", answer)` call in the chapters."""
+    """(label, answer source) of every `check("ex-...", answer)` call inside a solution."""
     calls = {}
-    for path in (ROOT / "book").glob("*.ipynb"):
-        for cell in json.loads(path.read_text())["cells"]:
-            source = "".join(cell["source"])
-            for label, answer in re.findall(r'check\("(ex-[\w-]+)",\s*(.+?)\)\s*$', source, re.M):
-                calls[label] = answer
+    for path in CHAPTERS:
+        for item in segments(nbformat.read(path, as_version=4), path.name):
+            if not isinstance(item, Solution):
+                continue
+            for part in item.parts:
+                if part[0] == "code":
+                    pattern = r'check\("(ex-[\w-]+)",\s*(.+?)\)\s*$'
+                    for label, answer in re.findall(pattern, part[1].source, re.M):
+                        calls[label] = answer
     return calls
 
 
@@ -49,6 +55,27 @@ def test_checker_accepts_solution_and_rejects_perturbations(label):
     wrong = np.asarray(answer, dtype=float) * 1.37 + 0.11
     assert not check(label, wrong).correct
     assert not check(label, None).correct
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_exercise_follows_the_convention(path):
+    """Exercise, then an answer cell (`answer = ...`, check), then the gated solution (CONTRIBUTING.md)."""
+    book = Book(ROOT, ref="main")
+    chapter = next(c for c in book.project.notebooks() if c.path == path)
+    not_converted = [e.label for e in book.exercises(chapter) if e.answer_cell is None]
+    assert not not_converted, (
+        f"{path.name} is not converted to the exercise convention: no answer cell "
+        f"(tag 'exercise-answer') after {', '.join(not_converted)}"
+    )
+    for ex in book.exercises(chapter):
+        assert f'check("{ex.label}"' in ex.answer_cell, (path.name, ex.label)
+        assert re.search(r"=\s*\.\.\.", ex.answer_cell), (path.name, ex.label, "placeholder ...")
+
+
+def test_the_placeholder_is_not_answered_yet():
+    label = exercises()[0]
+    assert check(label, ...).message == NOT_ANSWERED
+    assert not check(label, ...).correct and not check(label, None).correct
 
 
 def test_feedback_rendering_and_errors():
