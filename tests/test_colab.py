@@ -1,0 +1,191 @@
+"""The Colab edition as a Colab reader meets it (slow; run in CI with ``-m slow``).
+
+- In headless Chromium (nbconvert's HTML of each notebook): no raw directive text and no visible
+  solution, while the solutions are in the page, collapsed, and open on a click.
+- In a fresh venv set up like Colab (its own torch, numpy and ipywidgets 7.7.1, no jupyter-book): pip's
+  dry run of the install cell's own command changes none of them, and every notebook of the edition,
+  alone in an empty folder, installs signlab with its own install cell (from a local copy of the
+  repository) and runs top to bottom. The student release has the same code cells, so this run
+  executes it too; its answer cells then say "not answered yet".
+
+Each chapter executes once; the durations are printed (``pytest -s``).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from test_editions import RAW_DIRECTIVE, solution_lines
+
+from signbook.edition import EDITIONS, Book
+from signbook.execute import run_alone
+
+ROOT = Path(__file__).resolve().parents[1]
+COLAB_LIKE = ["torch==2.13.0", "numpy", "ipywidgets==7.7.1", "sympy", "plotly", "tqdm", "ipykernel"]
+KEPT = {"torch", "numpy", "ipywidgets", "widgetsnbextension", "jupyterlab-widgets"}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def book():
+    return Book(ROOT, ref="main")
+
+
+@pytest.fixture(scope="module")
+def colab(book, tmp_path_factory):
+    out = tmp_path_factory.mktemp("colab")
+    return book.write(EDITIONS["colab"], out)
+
+
+def chromium():
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (make browser installs it)")
+        pytest.skip("chromium is not installed")
+    return exe
+
+
+def test_colab_edition_in_a_browser_shows_no_directive_and_no_solution(colab, tmp_path):
+    from nbconvert import HTMLExporter
+    from playwright.sync_api import sync_playwright
+
+    exporter = HTMLExporter(template_name="lab")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.route("http*://**", lambda route: route.abort())  # no network, as offline as CI
+        for path in colab:
+            html, _ = exporter.from_filename(str(path))
+            target = tmp_path / f"{path.stem}.html"
+            target.write_text(html)
+            page.goto(target.as_uri())
+            visible = page.inner_text("body")
+            for raw in RAW_DIRECTIVE:
+                assert raw not in visible, f"{path.name}: {raw!r} is shown"
+            source = ROOT / "book" / path.name
+            secrets = sorted(solution_lines(source))
+            dom = page.content()
+            for line in secrets:
+                assert line not in visible, f"{path.name}: solution text shown: {line!r}"
+            summaries = page.locator("details > summary")
+            if secrets:  # control: the solutions are in the page, closed, and a click shows them
+                assert summaries.count() >= 1 and "<details" in dom, path.name
+                assert page.locator("details").first.get_attribute("open") is None
+                closed = page.inner_text("details >> nth=0")
+                summaries.first.click()
+                assert len(page.inner_text("details >> nth=0")) > len(closed), path.name
+        browser.close()
+
+
+# ---- a fresh venv set up like Colab ---------------------------------------------------------------
+def repository_copy(destination: Path) -> Path:
+    """The working tree's files that git would commit (tracked and untracked-not-ignored)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def colab_venv(tmp_path_factory):
+    """A venv with Colab's kind of packages preinstalled, and a copy of the repository."""
+    base = tmp_path_factory.mktemp("colab-like")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True)
+    python = str(base / "venv" / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", *COLAB_LIKE], check=True, timeout=1200)
+    print(f"\ncolab-like venv ready in {time.perf_counter() - start:.0f} s")
+    copy = repository_copy(base / "repo")
+    return python, copy
+
+
+def installed(python):
+    out = subprocess.run(
+        [python, "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    ).stdout
+    return {p["name"].lower(): p["version"] for p in json.loads(out)}
+
+
+def test_install_cell_changes_none_of_colabs_packages(colab, colab_venv, tmp_path):
+    python, copy = colab_venv
+    before = installed(python)
+    assert before["ipywidgets"] == "7.7.1" and "jupyter-book" not in before
+    install = nbformat.read(colab[0], as_version=4).cells[0].source
+    capture = tmp_path / "capture.py"
+    capture.write_text(
+        "import json, subprocess, sys\n"
+        "calls = []\n"
+        "subprocess.run = lambda args, **kw: calls.append(args)\n"
+        f"exec(compile({install!r}, 'install-cell', 'exec'), {{'__name__': '__main__'}})\n"
+        "print(json.dumps(calls))\n"
+    )
+    env = dict(os.environ, SIGNLAB_INSTALL="1", SIGNLAB_SOURCE=str(copy))
+    out = subprocess.run(
+        [python, str(capture)], capture_output=True, text=True, env=env, check=True
+    )
+    (command,) = json.loads(out.stdout)
+    report = tmp_path / "report.json"
+    subprocess.run(
+        [*command, "--dry-run", "--report", str(report)], check=True, timeout=600, env=env
+    )
+    names = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
+    assert {"signlab", "signbook"} <= names
+    assert not names & KEPT, f"the install cell would change {names & KEPT}"
+    assert installed(python) == before  # a dry run
+
+
+@pytest.fixture(scope="module")
+def executed(colab, colab_venv, tmp_path_factory):
+    python, copy = colab_venv
+    keep = tmp_path_factory.mktemp("executed")
+    env = dict(
+        os.environ,
+        SIGNLAB_INSTALL="1",
+        SIGNLAB_SOURCE=str(copy),
+        SIGNLAB_DATA_URL=(copy / "book").as_uri() + "/",
+        MPLBACKEND="Agg",
+    )
+    env.pop("SIGNLAB_STATIC_BUILD", None)
+    results = {}
+    for path in colab:
+        result = run_alone(path, python=python, timeout=900, env=env, keep=keep)
+        print(f"{path.name}: executed alone in a Colab-like venv in {result.seconds:.0f} s")
+        results[path.name] = result
+    return results, keep
+
+
+def test_every_colab_notebook_runs_alone_top_to_bottom(executed):
+    results, _ = executed
+    failed = {name: r.errors for name, r in results.items() if not r.ok}
+    assert not failed, failed
+
+
+def test_student_release_runs_the_same_code_and_says_not_answered_yet(book, executed):
+    results, keep = executed
+    for chapter in book.project.notebooks():
+        student = book.notebook(chapter, EDITIONS["student"])
+        colab = book.notebook(chapter, EDITIONS["colab"])
+        code = lambda nb: [c.source for c in nb.cells if c.cell_type == "code"]
+        assert code(student) == code(colab), chapter.name
+        ran = nbformat.read(keep / f"{chapter.name}.ipynb", as_version=4)
+        for cell in ran.cells:
+            if "exercise-answer" in cell.metadata.get("tags", []):
+                text = json.dumps(cell.outputs, ensure_ascii=False)
+                assert "not answered yet" in text, (chapter.name, cell.source)
