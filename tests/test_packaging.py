@@ -4,6 +4,7 @@ Installing signlab registers nothing for anyone's Jupyter Book, and importing th
 the book's machinery.
 """
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -44,7 +45,12 @@ def entry_points(path: Path) -> str:
 
 @pytest.mark.slow
 def test_pip_install_signlab_registers_no_myst_nb_renderer(tmp_path):
-    built = wheel(ROOT, tmp_path)
+    source = tmp_path / "signlab"  # a copy: setuptools writes build/ into the tree it builds
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    (tmp_path / "wheels").mkdir()
+    built = wheel(source, tmp_path / "wheels")
     assert built.name.startswith("signlab-")
     assert "myst_nb" not in entry_points(built)
     with zipfile.ZipFile(built) as z:
