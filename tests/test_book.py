@@ -1,4 +1,5 @@
-"""The book builds offline from scratch, and renders in a real browser with the network cut off."""
+"""The book builds offline from scratch (its pages in a browser: tests/test_browser.py), and the
+Sphinx extension's pieces that a build does not show directly."""
 
 import json
 import re
@@ -10,7 +11,7 @@ from browser_build import ROOT, build
 
 pytest_plugins = ["browser_site"]  # the shared `site` fixture: one full build per session
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow
 
 
 def chapter_pages():
@@ -18,12 +19,14 @@ def chapter_pages():
     return [c["file"] for c in toc["chapters"] if (ROOT / f"{c['file']}.ipynb").exists()]
 
 
+@slow
 def test_build_has_no_warnings(site):
     _, _, result = site
     sphinx_warnings = re.findall(r"^.*WARNING: .*$", result.stdout + result.stderr, re.M)
     assert not sphinx_warnings
 
 
+@slow
 def test_colab_links_point_to_real_notebooks(site):
     html, _, _ = site
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
@@ -38,6 +41,7 @@ def test_colab_links_point_to_real_notebooks(site):
             assert path.endswith(".ipynb") and (ROOT / path).exists(), link
 
 
+@slow
 def test_pages_load_no_remote_scripts_or_styles(site):
     html, _, _ = site
     for page in html.rglob("*.html"):
@@ -55,6 +59,24 @@ def test_pages_load_no_remote_scripts_or_styles(site):
         assert (vendor / asset).is_file(), asset
 
 
+@slow
+def test_each_inline_script_once_and_widget_scripts_only_where_a_widget_shows(site):
+    """sphinx-thebe's configuration appeared twice (a SyntaxError on every page), and myst-nb loaded the
+    widget manager on pages that build sliders but show none (six font 404s)."""
+    html, _, _ = site
+    for page in html.rglob("*.html"):
+        text = page.read_text()
+        scripts = re.findall(r"<script>(.*?)</script>", text, re.S)
+        repeated = {s[:60] for s in scripts if scripts.count(s) > 1}
+        assert not repeated, f"{page.name}: inline scripts written twice: {repeated}"
+        shows_widget = "application/vnd.jupyter.widget-view+json" in text
+        for needed_only_by_widgets in ("require.js", "embed-amd.js", "widget-state+json"):
+            assert shows_widget or needed_only_by_widgets not in text, (
+                f"{page.name} loads {needed_only_by_widgets} but shows no widget"
+            )
+
+
+@slow
 def test_rebuild_with_nothing_changed_reexecutes_and_rewrites_nothing(site):
     _, out, _ = site
     result = build(ROOT, out)
@@ -66,6 +88,7 @@ def test_rebuild_with_nothing_changed_reexecutes_and_rewrites_nothing(site):
     ]
 
 
+@slow
 def test_a_failing_cell_fails_the_build(tmp_path):
     book = tmp_path / "book"
     (book / "book").mkdir(parents=True)
@@ -94,3 +117,41 @@ def test_a_failing_cell_fails_the_build(tmp_path):
     result = build(book, tmp_path / "out")
     assert result.returncode != 0
     assert "mystnb.exec" in result.stdout + result.stderr
+
+
+def test_bibliography_labels_are_the_author_year_citations():
+    """The labels match what `{cite}` prints with bibtex_reference_style author_year; same label, a/b."""
+    from pybtex.database import parse_string
+
+    from signbook.sphinxext import author_year_style
+
+    bib = parse_string(
+        r"""
+        @article{a, title={T}, author={Tao, Hongyi and Yu, Dingzhen and Zhang, Lijun}, year={2026}}
+        @article{b, title={T}, author={Bernstein, Jeremy and Newhouse, Laker}, year={2024}}
+        @book{c, title={T}, author={Higham, Nicholas J.}, year={2008}}
+        @misc{d, title={Muon}, author={Jordan, Keller and others}, year={2024}}
+        @misc{e, title={Speedrun}, author={Jordan, Keller and others}, year={2024}}
+        @inproceedings{f, title={T}, author={{\c{S}}im{\c{s}}ekli, Umut and Sagun, Levent}, year={2019}}
+        @article{g, title={T}, author={Le Roux, Nicolas and Balles, Lukas}, year={2020}}
+        """,
+        "bibtex",
+    )
+    style = author_year_style()()
+    entries = style.sort(bib.entries.values())
+    assert list(zip([e.key for e in entries], style.format_labels(entries))) == [
+        ("b", "Bernstein and Newhouse, 2024"),
+        ("c", "Higham, 2008"),
+        ("d", "Jordan et al., 2024a"),
+        ("e", "Jordan et al., 2024b"),
+        ("g", "Le Roux and Balles, 2020"),
+        ("f", "Şimşekli and Sagun, 2019"),  # under S: sorted by letters, not by raw LaTeX
+        ("a", "Tao et al., 2026"),
+    ]
+
+
+def test_bibliography_titles_carry_no_tex_math():
+    """The site cannot typeset math in a bibliography entry: `$\\ell_1$` showed as raw TeX."""
+    bib = (ROOT / "book" / "references.bib").read_text()
+    titles = re.findall(r"^\s*title\s*=\s*\{(.*)\},?\s*$", bib, re.M)
+    assert titles and not [t for t in titles if "$" in t or "\\ell" in t]

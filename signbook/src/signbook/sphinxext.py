@@ -180,11 +180,24 @@ def author_year_style() -> type:
     """pybtex's ``plain`` style (entries sorted by author, year, title) with author–year labels.
 
     Two entries with the same label get the suffixes a, b, ... in sorted order ("Jordan et al., 2024a").
+    Names sort by their letters, as a reader looks them up: ``{\\c{S}}im{\\c{s}}ekli`` under S, not
+    after Z (pybtex compares the raw LaTeX).
     """
+    import unicodedata
     from collections import Counter
 
+    from pybtex.richtext import Text
     from pybtex.style.formatting.plain import Style as Plain
     from pybtex.style.labels import BaseLabelStyle
+    from pybtex.style.sorting.author_year_title import SortingStyle
+
+    def letters(latex: str) -> str:
+        text = unicodedata.normalize("NFKD", Text.from_latex(latex).render_as("text"))
+        return "".join(c for c in text if not unicodedata.combining(c))
+
+    class AuthorYearTitleByLetters(SortingStyle):
+        def person_key(self, person: Any) -> str:
+            return letters(super().person_key(person))
 
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries: Any) -> Any:
@@ -198,6 +211,7 @@ def author_year_style() -> type:
 
     class AuthorYear(Plain):
         default_label_style = AuthorYearLabels
+        default_sorting_style = AuthorYearTitleByLetters
 
     return AuthorYear
 
