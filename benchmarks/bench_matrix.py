@@ -1,62 +1,106 @@
 """Time and accuracy of msign by SVD, Newton–Schulz (float32, bfloat16) and NS via eigh.
 
-    python benchmarks/bench_matrix.py [--sizes 128 256 512 1024] [--rounds 5]
+    python benchmarks/bench_matrix.py [--sizes 128 256 512 1024] [--rounds 5] [--threads 1]
 
-For square and 1:4 matrices of each size: the median time per call (candidates interleaved), the
-spectral-norm error of five quintic NS steps against the exact polar factor UVᵀ, and the band of
-their singular values. bf16 matmuls are native on CPUs with AVX512-BF16/AMX and emulated
-(much slower) elsewhere, so the float32/bfloat16 ratio depends on the machine.
+First the matmul rate of float32 and bfloat16 on this CPU (what decides
+``signlab.geometry.matrix.working_dtype``'s CPU default: bf16 matmuls are native on CPUs with
+AVX512-BF16/AMX and emulated, much slower, elsewhere; ``lscpu`` says which). Then, for square and
+1:4 matrices of each size: the median time per call (candidates interleaved), the spectral-norm
+error of five quintic NS steps against the exact polar factor UVᵀ, the band of their singular
+values, and the relative RMS difference of bf16 and eigh-float32 NS from float64 NS.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
 
 import torch
 
-from signlab.geometry.matrix import msign, spectral_norm
+from signlab.geometry.matrix import msign, newton_schulz, spectral_norm
 
 
-def median_time(fn, rounds: int) -> float:
-    fn()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
+def median_times(candidates: dict, rounds: int) -> dict[str, float]:
+    """Median seconds per call, candidates interleaved within each round (after one warm-up)."""
+    for fn in candidates.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def matmul_rates(rounds: int) -> None:
+    print("\n| n | float32 GFLOP/s | bfloat16 GFLOP/s | bf16 / f32 |")
+    print("|---|---:|---:|---:|")
+    gen = torch.Generator().manual_seed(1)
+    for n in (256, 512, 1024):
+        a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
+        a16, b16 = a.bfloat16(), b.bfloat16()
+        t = median_times(
+            {"f32": lambda a=a, b=b: a @ b, "bf16": lambda a=a16, b=b16: a @ b}, rounds
+        )
+        f32, bf16 = (2 * n**3 / t[k] / 1e9 for k in ("f32", "bf16"))
+        print(f"| {n} | {f32:.0f} | {bf16:.0f} | {bf16 / f32:.2f} |")
+
+
+def rel_rms(X: torch.Tensor, ref: torch.Tensor) -> float:
+    return float((X.double() - ref).square().mean().sqrt() / ref.square().mean().sqrt())
+
+
+def msign_table(sizes: list[int], rounds: int) -> None:
+    print(
+        "\n| shape | svd ms | NS f32 ms | NS bf16 ms | NS eigh ms | NS error | NS σ band "
+        "| bf16 vs f64 | eigh f32 vs f64 |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
+    gen = torch.Generator().manual_seed(0)
+    for size in sizes:
+        for shape in [(size, size), (size, 4 * size)]:
+            G = torch.randn(shape, generator=gen)
+            t = median_times(
+                {
+                    "svd": lambda G=G: msign(G, method="svd"),
+                    "f32": lambda G=G: msign(G, method="newton_schulz"),
+                    "bf16": lambda G=G: msign(G, method="newton_schulz", dtype=torch.bfloat16),
+                    "eigh": lambda G=G: msign(G, method="newton_schulz_eigh"),
+                },
+                rounds,
+            )
+            exact, ns = msign(G.double(), "svd"), newton_schulz(G.double())
+            err = float(spectral_norm(ns - exact))
+            s = torch.linalg.svdvals(ns)
+            bf16 = rel_rms(newton_schulz(G, dtype=torch.bfloat16), ns)
+            eigh = rel_rms(msign(G, "newton_schulz_eigh"), ns)
+            print(
+                f"| {shape} | {t['svd'] * 1e3:.1f} | {t['f32'] * 1e3:.1f} | "
+                f"{t['bf16'] * 1e3:.1f} | {t['eigh'] * 1e3:.1f} | {err:.2f} | "
+                f"[{float(s.min()):.3f}, {float(s.max()):.3f}] | {bf16:.1e} | {eigh:.1e} |"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512, 1024])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}")
-    print("\n| shape | svd ms | NS f32 ms | NS bf16 ms | NS eigh ms | NS error | NS σ band |")
-    print("|---|---:|---:|---:|---:|---:|---|")
-    gen = torch.Generator().manual_seed(0)
-    for size in args.sizes:
-        for shape in [(size, size), (size, 4 * size)]:
-            G = torch.randn(shape, generator=gen)
-            candidates = {
-                "svd": lambda G=G: msign(G, method="svd"),
-                "f32": lambda G=G: msign(G, method="newton_schulz"),
-                "bf16": lambda G=G: msign(G, method="newton_schulz", dtype=torch.bfloat16),
-                "eigh": lambda G=G: msign(G, method="newton_schulz_eigh"),
-            }
-            t = {k: median_time(f, args.rounds) for k, f in candidates.items()}
-            exact, ns = msign(G.double(), "svd"), msign(G.double(), "newton_schulz")
-            err = float(spectral_norm(ns - exact))
-            s = torch.linalg.svdvals(ns)
-            print(
-                f"| {shape} | {t['svd'] * 1e3:.1f} | {t['f32'] * 1e3:.1f} | "
-                f"{t['bf16'] * 1e3:.1f} | {t['eigh'] * 1e3:.1f} | {err:.2f} | "
-                f"[{float(s.min()):.3f}, {float(s.max()):.3f}] |"
-            )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    bf16_native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, "
+        f"native bf16 (AVX512-BF16 or AMX): {bf16_native}, load average {os.getloadavg()[0]:.2f}"
+    )
+    matmul_rates(args.rounds)
+    msign_table(args.sizes, args.rounds)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

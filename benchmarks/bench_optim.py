@@ -1,32 +1,39 @@
 """Step time of signlab.optim against PyTorch's optimizers, measured in the same process.
 
-    python benchmarks/bench_optim.py [--rounds 15] [--muon-size 256]
+    python benchmarks/bench_optim.py [--repeats 3] [--rounds 21] [--threads 1] [--muon-size 256]
+                                     [--chunk-sweep] [--skip-muon]
 
 Parameters: a transformer-like set of ~10M float32 parameters (3 blocks of width 512: attention
 and MLP matrices, plus gains and biases), random gradients. Candidates are interleaved round by
-round (so a noisy neighbour slows all of them alike) and each time is the median over rounds.
+round (a noisy neighbour slows all of them alike); each time is the median over ``--rounds``
+rounds, and the whole measurement is repeated ``--repeats`` times so the summary can show the
+spread between repeats. The load average is printed before and after.
 
-Reported:
-- SignSGD and Signum vs ``torch.optim.SGD(momentum=0.9, foreach=True)``; Lion vs
-  ``torch.optim.AdamW(foreach=True)`` (targets ≤ 1.0×, ≤ 1.1×, ≤ 1.0×);
+Reported (the summary at the end lists each against its target):
+
+- SignSGD, Signum vs ``torch.optim.SGD(momentum=0.9, foreach=True)``; Lion vs
+  ``torch.optim.AdamW(foreach=True)``; all with the NaN/inf guard on (the default) and off;
 - SignSGD's achieved memory bandwidth (its 12 bytes per float32 parameter: read g, read p,
   write p) as a fraction of a plain ``copy_`` (8 bytes per element) on a buffer of the same size;
-- Muon (float32 Newton–Schulz on CPU) vs ``torch.optim.Muon`` (bfloat16 Newton–Schulz) on the same
-  matrices. bf16 matmuls are ~45× slower than float32 on CPU, so torch's Muon takes minutes per
-  step on 10M parameters: this part uses fewer, smaller matrices (of the same aspect ratios) and
-  compares per-step time on those; signlab's Muon on the full set is reported for scale.
+- Muon vs ``torch.optim.Muon`` on the same matrices (those of one block of width ``--muon-size``)
+  in the same working dtype: bfloat16 (torch.optim.Muon always uses it) and float32 (torch's
+  Newton–Schulz routine re-run with ``.float()`` for ``.bfloat16()``), and signlab's CPU default;
+- with ``--chunk-sweep``, the SignSGD step for several ``_fused.CHUNK`` values.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
+from contextlib import contextmanager
 
 import torch
+import torch.optim._muon as torch_muon
 
-from signlab.optim import Lion, Muon, SignSGD, Signum
+from signlab.optim import Lion, Muon, SignSGD, Signum, _fused
 
 WIDTH, BLOCKS = 512, 3
 
@@ -49,8 +56,8 @@ def make_params(shapes, seed=0):
     return params
 
 
-def time_rounds(candidates: dict, rounds: int, warmup: int = 2) -> dict[str, float]:
-    """Median seconds per call of each candidate, interleaving candidates within each round."""
+def time_rounds(candidates: dict, rounds: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds per call of each candidate in each round, candidates interleaved within a round."""
     for fn in candidates.values():
         for _ in range(warmup):
             fn()
@@ -60,10 +67,20 @@ def time_rounds(candidates: dict, rounds: int, warmup: int = 2) -> dict[str, flo
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
-def elementwise(rounds: int) -> None:
+def med(times: list[float]) -> float:
+    return statistics.median(times)
+
+
+def iqr(times: list[float]) -> str:
+    q = statistics.quantiles(times, n=4)
+    return f"{q[0] * 1e3:.1f}–{q[2] * 1e3:.1f}"
+
+
+def elementwise(rounds: int) -> dict[str, float]:
+    """One measurement of the elementwise optimizers; returns the ratios the summary checks."""
     shapes = block_shapes(WIDTH, BLOCKS)
     n = sum(torch.Size(s).numel() for s in shapes)
     opts = {
@@ -73,93 +90,204 @@ def elementwise(rounds: int) -> None:
         "torch AdamW(foreach)": torch.optim.AdamW(make_params(shapes), lr=1e-3, foreach=True),
         "SignSGD": SignSGD(make_params(shapes), lr=1e-3),
         "SignSGD (check_finite=False)": SignSGD(make_params(shapes), lr=1e-3, check_finite=False),
+        "SignSGD (weight_decay=0.1)": SignSGD(make_params(shapes), lr=1e-3, weight_decay=0.1),
         "Signum": Signum(make_params(shapes), lr=1e-3),
         "Signum (check_finite=False)": Signum(make_params(shapes), lr=1e-3, check_finite=False),
         "Lion": Lion(make_params(shapes), lr=1e-4),
-        "SignSGD (weight_decay=0.1)": SignSGD(make_params(shapes), lr=1e-3, weight_decay=0.1),
         "Lion (weight_decay=0.1)": Lion(make_params(shapes), lr=1e-4, weight_decay=0.1),
     }
     src, dst = torch.randn(n), torch.empty(n)
     candidates = {name: opt.step for name, opt in opts.items()}
     candidates["copy_ (n floats)"] = lambda: dst.copy_(src)
     t = time_rounds(candidates, rounds)
-    sgd, adamw = t["torch SGD(momentum=0.9, foreach)"], t["torch AdamW(foreach)"]
+    m = {name: med(v) for name, v in t.items()}
+    sgd, adamw = m["torch SGD(momentum=0.9, foreach)"], m["torch AdamW(foreach)"]
+    refs = {"SignSGD": sgd, "Signum": sgd, "Lion": adamw}
     print(f"\n{n / 1e6:.2f}M float32 parameters in {len(shapes)} tensors; median of {rounds}\n")
-    print("| step | ms | ratio | reference (target) |")
-    print("|---|---:|---:|---|")
-    targets = {
-        "SignSGD": (sgd, "SGD (≤ 1.0)"),
-        "SignSGD (check_finite=False)": (sgd, "SGD"),
-        "SignSGD (weight_decay=0.1)": (sgd, "SGD"),
-        "Signum": (sgd, "SGD (≤ 1.1)"),
-        "Signum (check_finite=False)": (sgd, "SGD"),
-        "Lion": (adamw, "AdamW (≤ 1.0)"),
-        "Lion (weight_decay=0.1)": (adamw, "AdamW"),
-    }
-    for name, seconds in t.items():
-        ref, label = targets.get(name, (None, ""))
+    print("| step | ms (median) | ms (quartiles) | ratio | reference |")
+    print("|---|---:|---:|---:|---|")
+    for name, seconds in m.items():
+        ref = next((r for key, r in refs.items() if name.startswith(key)), None)
+        label = {sgd: "SGD(momentum)", adamw: "AdamW"}.get(ref, "")
         ratio = f"{seconds / ref:.2f}" if ref else ""
-        print(f"| {name} | {seconds * 1e3:.2f} | {ratio} | {label} |")
-    copy_bw = 8 * n / t["copy_ (n floats)"]
+        print(f"| {name} | {seconds * 1e3:.2f} | {iqr(t[name])} | {ratio} | {label} |")
+    copy_bw = 8 * n / m["copy_ (n floats)"]
     print(f"\ncopy_ bandwidth: {copy_bw / 1e9:.1f} GB/s (read + write of {4 * n / 1e6:.0f} MB)")
+    out = {}
     for name in ["SignSGD", "SignSGD (check_finite=False)"]:
-        bw = 12 * n / t[name]
+        bw = 12 * n / m[name]
+        out[f"{name} bandwidth / copy_"] = bw / copy_bw
         print(f"{name}: {bw / 1e9:.1f} GB/s = {bw / copy_bw:.2f} of copy_ (12 bytes/parameter)")
+    out["Signum / SGD(momentum)"] = m["Signum"] / sgd
+    out["Signum (check_finite=False) / SGD(momentum)"] = m["Signum (check_finite=False)"] / sgd
+    out["SignSGD / SGD(momentum)"] = m["SignSGD"] / sgd
+    out["Lion / AdamW"] = m["Lion"] / adamw
+    return out
 
 
-def muon(rounds: int, size: int) -> None:
+def torch_newton_schulz_in(dtype):
+    """torch.optim.Muon's own Newton–Schulz routine (torch 2.13), with ``dtype`` for bfloat16."""
+
+    def zeropower(grad, ns_coefficients, ns_steps, eps):
+        a, b, c = ns_coefficients
+        ortho_grad = grad.to(dtype)
+        if grad.size(0) > grad.size(1):
+            ortho_grad = ortho_grad.T
+        ortho_grad.div_(ortho_grad.norm().clamp(min=eps))
+        for _ in range(ns_steps):
+            gram_matrix = ortho_grad @ ortho_grad.T
+            gram_update = torch.addmm(gram_matrix, gram_matrix, gram_matrix, beta=b, alpha=c)
+            ortho_grad = torch.addmm(ortho_grad, gram_update, ortho_grad, beta=a)
+        if grad.size(0) > grad.size(1):
+            ortho_grad = ortho_grad.T
+        return ortho_grad
+
+    return zeropower
+
+
+@contextmanager
+def torch_muon_newton_schulz(dtype):
+    """Run torch.optim.Muon with its Newton–Schulz in ``dtype`` (None: unchanged, bfloat16)."""
+    original = torch_muon._zeropower_via_newtonschulz
+    if dtype is not None:
+        torch_muon._zeropower_via_newtonschulz = torch_newton_schulz_in(dtype)
+    try:
+        yield
+    finally:
+        torch_muon._zeropower_via_newtonschulz = original
+
+
+def muon(rounds: int, size: int) -> dict[str, float]:
     shapes = [s for s in block_shapes(size, 1) if len(s) == 2]
-    opts = {
-        "signlab Muon (float32 NS, default on CPU)": Muon(make_params(shapes)),
+    kw = dict(lr=0.02, weight_decay=0.1, momentum=0.95, nesterov=True)
+    torch_f32 = torch.optim.Muon(make_params(shapes), **kw)
+
+    def torch_f32_step():
+        with torch_muon_newton_schulz(torch.float32):
+            torch_f32.step()
+
+    candidates = {
+        "torch.optim.Muon (bfloat16 NS)": torch.optim.Muon(make_params(shapes), **kw).step,
+        "signlab Muon (bfloat16 NS)": Muon(make_params(shapes), dtype=torch.bfloat16, **kw).step,
+        "torch.optim.Muon (its NS in float32)": torch_f32_step,
+        "signlab Muon (float32 NS, the CPU default)": Muon(make_params(shapes), **kw).step,
         "signlab Muon (float32 NS via eigh)": Muon(
-            make_params(shapes), method="newton_schulz_eigh"
-        ),
-        "signlab Muon (bfloat16 NS)": Muon(make_params(shapes), dtype=torch.bfloat16),
-        "torch.optim.Muon (bfloat16 NS)": torch.optim.Muon(make_params(shapes), weight_decay=0.0),
+            make_params(shapes), method="newton_schulz_eigh", **kw
+        ).step,
     }
-    t = time_rounds({name: opt.step for name, opt in opts.items()}, rounds, warmup=1)
+    t = time_rounds(candidates, rounds, warmup=1)
+    m = {name: med(v) for name, v in t.items()}
     n = sum(torch.Size(s).numel() for s in shapes)
     print(
         f"\nMuon on the matrices of one width-{size} block {shapes} ({n / 1e6:.2f}M params); "
         f"median of {rounds}\n"
     )
-    print("| step | ms | speed-up vs torch.optim.Muon |")
-    print("|---|---:|---:|")
-    ref_t = t["torch.optim.Muon (bfloat16 NS)"]
-    for name, seconds in t.items():
-        print(f"| {name} | {seconds * 1e3:.1f} | {ref_t / seconds:.2f}× |")
-    full = [s for s in block_shapes(WIDTH, BLOCKS) if len(s) == 2]
-    n_full = sum(torch.Size(s).numel() for s in full)
-    big = {
-        "float32 NS": Muon(make_params(full)),
-        "float32 NS via eigh": Muon(make_params(full), method="newton_schulz_eigh"),
+    print("| step | ms (median) | ms (quartiles) | time / torch.optim.Muon (bf16) |")
+    print("|---|---:|---:|---:|")
+    ref = m["torch.optim.Muon (bfloat16 NS)"]
+    for name, seconds in m.items():
+        print(f"| {name} | {seconds * 1e3:.1f} | {iqr(t[name])} | {seconds / ref:.2f} |")
+    return {
+        "Muon bf16 / torch.optim.Muon bf16": m["signlab Muon (bfloat16 NS)"] / ref,
+        "Muon f32 / torch.optim.Muon f32": m["signlab Muon (float32 NS, the CPU default)"]
+        / m["torch.optim.Muon (its NS in float32)"],
+        "Muon default (f32) / torch.optim.Muon (bf16)": m[
+            "signlab Muon (float32 NS, the CPU default)"
+        ]
+        / ref,
     }
-    t_full = time_rounds({k: o.step for k, o in big.items()}, 3, warmup=1)
-    for name, seconds in t_full.items():
+
+
+def chunk_sweep(rounds: int, exponents: list[int]) -> None:
+    """SignSGD (guard on) for several chunk lengths, against copy_ of the same bytes."""
+    shapes = block_shapes(WIDTH, BLOCKS)
+    n = sum(torch.Size(s).numel() for s in shapes)
+    opt = SignSGD(make_params(shapes), lr=1e-3)
+    src, dst = torch.randn(n), torch.empty(n)
+    default = _fused.CHUNK
+
+    def with_chunk(k):
+        def step():
+            _fused.CHUNK = 1 << k
+            opt.step()
+            _fused.CHUNK = default
+
+        return step
+
+    candidates = {f"CHUNK = 2^{k}": with_chunk(k) for k in exponents}
+    candidates["copy_"] = lambda: dst.copy_(src)
+    m = {name: med(v) for name, v in time_rounds(candidates, rounds).items()}
+    copy_bw = 8 * n / m["copy_"]
+    print(f"\nSignSGD (guard on) by chunk length; median of {rounds}\n")
+    print("| chunk | ms | bandwidth / copy_ |")
+    print("|---|---:|---:|")
+    for k in exponents:
+        s = m[f"CHUNK = 2^{k}"]
+        print(f"| 2^{k} = {1 << k} | {s * 1e3:.2f} | {12 * n / s / copy_bw:.2f} |")
+
+
+TARGETS = {
+    "SignSGD bandwidth / copy_": ("≥", 0.85),
+    "SignSGD (check_finite=False) bandwidth / copy_": None,
+    "SignSGD / SGD(momentum)": ("≤", 1.0),
+    "Signum / SGD(momentum)": ("≤", 1.0),
+    "Signum (check_finite=False) / SGD(momentum)": None,
+    "Lion / AdamW": ("≤", 1.0),
+    "Muon bf16 / torch.optim.Muon bf16": ("≤", 1.0),
+    "Muon f32 / torch.optim.Muon f32": ("≤", 1.0),
+    "Muon default (f32) / torch.optim.Muon (bf16)": None,
+}
+
+
+def summary(runs: list[dict[str, float]], load: tuple[float, float]) -> None:
+    print(f"\n## Summary over {len(runs)} repeats (load average {load[0]:.1f} → {load[1]:.1f})\n")
+    print("| metric | median | min–max over repeats | target | met | spread |")
+    print("|---|---:|---:|---|---|---|")
+    for name, target in TARGETS.items():
+        values = [r[name] for r in runs if name in r]
+        if not values:
+            continue
+        mid, lo, hi = statistics.median(values), min(values), max(values)
+        spread = (hi - lo) / mid
+        if target:
+            op, bound = target
+            met = "✅" if (mid >= bound if op == "≥" else mid <= bound) else "❌"
+            label = f"{op} {bound}"
+        else:
+            met, label = "", ""
+        noisy = "noisy" if spread > 0.15 else "steady"
         print(
-            f"\nsignlab Muon ({name}) on all {len(full)} matrices of the ~10M set "
-            f"({n_full / 1e6:.2f}M params): {seconds:.2f} s per step",
-            end="",
+            f"| {name} | {mid:.2f} | {lo:.2f}–{hi:.2f} | {label} | {met} | {noisy} ({spread:.0%}) |"
         )
-    print()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--muon-size", type=int, default=256)
     parser.add_argument("--skip-muon", action="store_true")
+    parser.add_argument("--chunk-sweep", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    start_load = os.getloadavg()[0]
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{platform.processor() or platform.machine()}, python {platform.python_version()}"
+        f"{platform.processor() or platform.machine()}, python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, load average {start_load:.2f}"
     )
-    elementwise(args.rounds)
-    if not args.skip_muon:
-        muon(max(3, args.rounds // 3), args.muon_size)
+    runs = []
+    for r in range(args.repeats):
+        print(f"\n# Repeat {r + 1} of {args.repeats} (load average {os.getloadavg()[0]:.2f})")
+        result = elementwise(args.rounds)
+        if not args.skip_muon:
+            result |= muon(max(3, args.rounds // 3), args.muon_size)
+        runs.append(result)
+    if args.chunk_sweep:
+        chunk_sweep(args.rounds, [14, 15, 16, 17, 18, 20])
+    summary(runs, (start_load, os.getloadavg()[0]))
 
 
 if __name__ == "__main__":
