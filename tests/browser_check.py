@@ -64,7 +64,7 @@ RAW_PATTERNS = [
 ]
 
 MEASURE_JS = r"""
-() => {
+(DESKTOP) => {
   const vw = document.documentElement.clientWidth;
   const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
   const acs = getComputedStyle(article);
@@ -154,11 +154,14 @@ MEASURE_JS = r"""
     add('inline math', m, inner.getBoundingClientRect().width, info ? info.tex : short(m.textContent, 80));
   }
   // Elements that stick out of the viewport to the right, outside any clipping/scrolling box.
+  // On a desktop nothing may reach past the column (into the page's table of contents); on a phone
+  // nothing past the viewport.
+  const limit = vw >= DESKTOP ? column.left + column.width : vw;
   const sticking = [];
   const walk = (el) => {
     for (const c of el.children) {
       const r = c.getBoundingClientRect();
-      if (r.right > vw + 1 && r.width > 0 && !scrollBox(c)) {
+      if (r.right > limit + 1 && r.width > 0 && !scrollBox(c)) {
         sticking.push({desc: describe(c), section: section(c), right: r.right, width: r.width, text: short(c.textContent, 60)});
         continue;
       }
@@ -201,7 +204,7 @@ MEASURE_JS = r"""
   const undrawn = Array.from(article.querySelectorAll('.plotly-graph-div')).filter(d => !d.querySelector('svg.main-svg')).map(d => ({desc: describe(d), section: section(d)}));
   const untypeset = Array.from(article.querySelectorAll('span.math, div.math')).filter(e => !e.querySelector('mjx-container')).map(e => ({text: short(e.textContent, 80), section: section(e)}));
   const errors = Array.from(article.querySelectorAll('mjx-merror')).map(e => ({text: short(e.textContent, 80), section: section(e)}));
-  return {vw, docWidth: document.documentElement.scrollWidth, column, candidates, sticking, texts, tables, errors, undrawn, untypeset};
+  return {vw, limit, docWidth: document.documentElement.scrollWidth, column, candidates, sticking, texts, tables, errors, undrawn, untypeset};
 }
 """
 
@@ -264,14 +267,19 @@ def _layout_faults(page: str, width: int, m: dict) -> list[Fault]:
             )
         )
     for s in m["sticking"]:
+        what = f"{s['desc']}{_where(s['section'])} ({s['text']!r}), {_px(s['width'])} wide,"
+        if width >= DESKTOP:
+            kind = "column"
+            where = f"past the column's right edge at {_px(m['limit'])}"
+        else:
+            kind = "page-width"
+            where = f"in a {m['vw']} px viewport: it widens the page"
         faults.append(
             Fault(
                 page,
                 width,
-                "page-width",
-                f"{s['desc']}{_where(s['section'])} ({s['text']!r}), {_px(s['width'])} wide, "
-                f"reaches {_px(s['right'])} in a {m['vw']} px viewport: it widens the page instead of "
-                "scrolling inside its own box",
+                kind,
+                f"{what} reaches {_px(s['right'])} {where} instead of scrolling inside its own box",
             )
         )
     for c in m["candidates"]:
@@ -429,7 +437,7 @@ def check_page(
     try:
         page.goto(path.as_uri(), wait_until="load", timeout=60_000)
         page.evaluate(READY_JS)
-        measured = page.evaluate(MEASURE_JS)
+        measured = page.evaluate(MEASURE_JS, DESKTOP)
         if screenshot_dir is not None:
             screenshot_dir.mkdir(parents=True, exist_ok=True)
             stem = name.replace("/", "_").removesuffix(".html")
