@@ -298,6 +298,61 @@ def summarize(
     }
 
 
+def _band(widths: list[int], values: list[list[float]]) -> dict:
+    return {
+        "widths": widths,
+        "mean": [float(np.mean(v)) if v else None for v in values],
+        "low": [min(v) if v else None for v in values],
+        "high": [max(v) if v else None for v in values],
+    }
+
+
+def steps_band(summary: dict, optimizer: str) -> dict:
+    """Steps to the target per width for one optimizer: mean, min and max over its seeds
+    (seeds that never reached the target are left out and counted in ``censored``)."""
+    widths, values, censored = [], [], []
+    for row in summary["rows"]:
+        steps = row["optimizers"][optimizer]["steps"]
+        widths.append(row["width"])
+        values.append([s for s in steps if s is not None])
+        censored.append(sum(s is None for s in steps))
+    return _band(widths, values) | {"censored": censored}
+
+
+def ratio_band(summary: dict, optimizer: str) -> dict:
+    """The paired ratios S_first / S_optimizer per width: mean, min and max over seeds, and the
+    fitted power law R = e^a d^b through them (``fit``, at the same widths)."""
+    fit = summary["ratios"][optimizer]
+    widths = [p["width"] for p in fit["per_width"]]
+    values = [list(p["ratios"].values()) for p in fit["per_width"]]
+    band = _band(widths, values)
+    if fit["slope"] is not None:
+        x = np.log([w for w, v in zip(widths, values, strict=True) for _ in v])
+        y = np.log([q for v in values for q in v])
+        a = float(y.mean() - fit["slope"] * x.mean())
+        band["fit"] = [float(np.exp(a) * w ** fit["slope"]) for w in widths]
+    return band
+
+
+def sweep_table(summary: dict) -> str:
+    """The sweep as a text table: per width, N, each optimizer's tuned lr and steps per seed, and
+    the paired ratios S_first / S_other."""
+    names = summary["optimizers"]
+    first = names[0]
+    lines = []
+    for i, row in enumerate(summary["rows"]):
+        cells = [f"d = {row['width']:4d}  N = {row['n_params']:>9,d}"]
+        for name in names:
+            opt = row["optimizers"][name]
+            steps = ", ".join("–" if s is None else str(s) for s in opt["steps"])
+            cells.append(f"{name} lr {opt['lr']:g}: {steps}")
+        for name in names[1:]:
+            ratios = summary["ratios"][name]["per_width"][i]["ratios"].values()
+            cells.append(f"{first}/{name} " + ", ".join(f"{q:.2f}" for q in ratios))
+        lines.append("  |  ".join(cells))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m signlab.gpt.sweep``: flags generated from :class:`SweepConfig`."""
     from signlab.gpt.cli import config_from_args, parser_for

@@ -1,0 +1,90 @@
+"""Checkers for the exercises of the chapter *Training a GPT-2*."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from signbook.checks import Feedback, close, register
+from signlab.geometry import density
+from signlab.gpt.model import GPTConfig, flops_per_token
+from signlab.gpt.presets import COLAB_T4
+from signlab.gpt.sweep import fit_log_slope
+from signlab.gpt.throughput import gpu_peak_flops, mfu
+
+
+@register("ex-gpt2-1")
+def parameter_count(answer: Any) -> Feedback:
+    expected = GPTConfig(
+        vocab_size=256, block_size=64, n_layer=2, n_head=2, n_embd=128
+    ).num_params()
+    return close(
+        "ex-gpt2-1",
+        answer,
+        expected,
+        rtol=0.0,
+        atol=1e-6,
+        hint="N = V·d + L·(12d² + 13d) + 2d, with V = 256, L = 2, d = 128 (no position embeddings).",
+    )
+
+
+@register("ex-gpt2-2")
+def gaussian_references(answer: Any) -> Feedback:
+    sigma = torch.ones(1000, dtype=torch.float64)  # isotropic noise: every σ_i equal
+    expected = (float(density(sigma)), 2.0 / math.pi)
+    return close(
+        "ex-gpt2-2",
+        answer,
+        expected,
+        rtol=1e-3,
+        hint="answer (φ(σ) for equal σ_i, the limit of φ(ξ) for one draw ξ ~ N(0, I_d)); "
+        "for the second, E|ξ_i| = √(2/π) when E[ξ_i²] = 1.",
+    )
+
+
+def two_scale_density(n_rows: int, n_used: int, ratio: float, columns: int = 64) -> float:
+    """φ of a noise-scale matrix whose used rows have σ = 1 and whose other rows have σ = ratio."""
+    sigma = torch.ones(n_rows, columns, dtype=torch.float64)
+    sigma[n_used:] = ratio
+    return float(density(sigma.reshape(-1)))
+
+
+@register("ex-gpt2-3")
+def embedding_mixture(answer: Any) -> Feedback:
+    expected = two_scale_density(256, 107, 0.1)
+    return close(
+        "ex-gpt2-3",
+        answer,
+        expected,
+        rtol=1e-4,
+        hint="φ = (Σσ_i)²/(D Σσ_i²): with k rows at scale 1 and V − k at scale r, "
+        "φ = (k + (V − k) r)² / (V (k + (V − k) r²)).",
+    )
+
+
+@register("ex-gpt2-4")
+def model_flops_utilisation(answer: Any) -> Feedback:
+    model = COLAB_T4.model
+    fpt = flops_per_token(model, model.num_params())
+    expected = mfu(1.5e6, fpt, gpu_peak_flops("NVIDIA H100 80GB HBM3", "bf16"))
+    return close(
+        "ex-gpt2-4",
+        answer,
+        expected,
+        rtol=1e-3,
+        hint="MFU = tokens/s · (6N + 12·L·T·d) / 989e12 with colab-t4's N, L = 6, T = 512, d = 384.",
+    )
+
+
+@register("ex-gpt2-5")
+def ratio_slope(answer: Any) -> Feedback:
+    expected = fit_log_slope([32, 64, 128], [1.0, 1.2, 1.44])[0]
+    return close(
+        "ex-gpt2-5",
+        answer,
+        expected,
+        rtol=1e-4,
+        hint="R multiplies by 1.2 each time d doubles, so R ∝ d^b with 2^b = 1.2.",
+    )

@@ -1,0 +1,75 @@
+"""The GPT-2 chapter's experiments as short named functions: one run per optimizer on the same
+recipe, and the curves read back from the logs.
+
+:func:`train_each` trains ``cpu-tiny`` once with each optimizer, from the same initialisation on
+the same batches, on CPU (so the numbers are the same on every machine that runs the chapter),
+measuring the noise density φ along the runs named in ``density``. The other functions turn the
+logs into the series the figures plot.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from signlab.gpt.config import RunConfig
+from signlab.gpt.sweep import steps_to_target
+from signlab.gpt.train import train
+
+
+def train_each(
+    optimizers,
+    workdir: str | os.PathLike,
+    density: tuple[str, ...] = ("sgd",),
+    density_every: int = 30,
+    density_samples: int = 16,
+    preset: str = "cpu-tiny",
+    **overrides,
+) -> dict[str, list[dict]]:
+    """{optimizer: log records}: one ``preset`` run per optimizer under ``workdir/<optimizer>``.
+
+    Runs on CPU with one log record every 5 steps and a final checkpoint (so a trained model can
+    be loaded back with :func:`signlab.gpt.train.load_model`); ``overrides`` go to every
+    :class:`RunConfig`.
+    """
+    runs = {}
+    for name in optimizers:
+        cfg = RunConfig(
+            preset=preset,
+            optimizer=name,
+            out=str(Path(workdir) / name),
+            device="cpu",
+            progress=False,
+            log_every=5,
+            density_every=density_every if name in density else 0,
+            density_samples=density_samples,
+            **overrides,
+        )
+        runs[name] = train(cfg)
+    return runs
+
+
+def val_curve(records: list[dict]) -> tuple[list[int], list[float]]:
+    """(steps done, validation losses) at the evaluations of a run."""
+    points = [(r["step"] + 1, r["val_loss"]) for r in records if "val_loss" in r]
+    return [s for s, _ in points], [v for _, v in points]
+
+
+def density_curve(records: list[dict], key: str | None = None) -> tuple[list[int], list[float]]:
+    """(steps done, φ) at the density measurements of a run; ``key`` picks one tensor's φ."""
+    points = [
+        (r["step"] + 1, r["phi"] if key is None else r["phi_layers"][key])
+        for r in records
+        if "phi" in r
+    ]
+    return [s for s, _ in points], [v for _, v in points]
+
+
+def final_val_loss(records: list[dict]) -> float:
+    """The last validation loss of a run."""
+    return val_curve(records)[1][-1]
+
+
+def steps_to_reach(runs: dict[str, list[dict]], target: float) -> dict[str, int | None]:
+    """{optimizer: steps until its validation loss first is <= ``target``} (None: never)."""
+    return {name: steps_to_target(records, target) for name, records in runs.items()}

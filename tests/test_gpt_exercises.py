@@ -1,0 +1,73 @@
+"""The GPT-2 chapter's exercises: each checker accepts the book's solution, rejects perturbed and
+placeholder answers, and its answer agrees with an independent computation written here."""
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signbook.checks import check
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "gpt2.ipynb"
+LABELS = [f"ex-gpt2-{k}" for k in range(1, 6)]
+
+
+def _cells():
+    return json.loads(CHAPTER.read_text())["cells"]
+
+
+def _solutions() -> dict[str, str]:
+    """{label: answer source} of the solution's ``check(label, answer)`` (the last call per label)."""
+    calls = {}
+    for cell in _cells():
+        source = "".join(cell["source"])
+        for label, answer in re.findall(r'check\("(ex-gpt2-\d+)",\s*(.+?)\)\s*$', source, re.M):
+            calls[label] = answer
+    return calls
+
+
+def test_every_exercise_follows_the_convention():
+    cells = _cells()
+    for label in LABELS:
+        k = next(i for i, c in enumerate(cells) if f":label: {label}" in "".join(c["source"]))
+        answer_cell = cells[k + 1]
+        assert answer_cell["cell_type"] == "code"
+        assert answer_cell["metadata"].get("tags") == ["exercise-answer"]
+        assert f'check("{label}", answer)' in "".join(answer_cell["source"])
+        assert "answer = ...  # your answer" in "".join(answer_cell["source"])
+        assert "{solution-start} " + label in "".join(cells[k + 2]["source"])
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_checker_accepts_the_solution_and_rejects_perturbations(label):
+    answer = eval(_solutions()[label], {"math": math, "np": np})
+    assert check(label, answer).correct
+    assert not check(label, np.asarray(answer, dtype=float) * 1.02).correct
+    assert not check(label, np.asarray(answer, dtype=float) + 0.01).correct
+    placeholder = check(label, ...)
+    assert not placeholder.correct and "placeholder" in placeholder.message
+
+
+def test_answers_match_independent_computations():
+    d, V, L = 128, 256, 2
+    assert check("ex-gpt2-1", V * d + L * (12 * d * d + 13 * d) + 2 * d).correct
+    rng = np.random.default_rng(3)
+    xi = rng.standard_normal(2_000_000)
+    one_draw = np.abs(xi).sum() ** 2 / (xi.size * (xi**2).sum())
+    assert check("ex-gpt2-2", (1.0, round(one_draw, 3))).correct  # Monte Carlo, ±1e-3
+    assert not check("ex-gpt2-2", (2 / math.pi, 1.0)).correct  # the two references swapped
+    sigma = np.concatenate([np.ones(107 * 64), np.full(149 * 64, 0.1)])
+    assert check("ex-gpt2-3", sigma.sum() ** 2 / (sigma.size * (sigma**2).sum())).correct
+    n = 50304 * 384 + 6 * (12 * 384**2 + 13 * 384) + 2 * 384
+    assert n == 29_964_288
+    assert check("ex-gpt2-4", 1.5e6 * (6 * n + 12 * 6 * 512 * 384) / 989e12).correct
+    b = np.polyfit(np.log([32, 64, 128]), np.log([1.0, 1.2, 1.44]), 1)[0]
+    assert check("ex-gpt2-5", b).correct
+
+
+def test_wrong_types_are_not_accepted():
+    assert not check("ex-gpt2-2", 0.637).correct  # a tuple is asked for
+    assert not check("ex-gpt2-4", "a lot").correct
