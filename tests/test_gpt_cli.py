@@ -200,3 +200,58 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
     state = checkpoint.load(ddp / "checkpoint.pt")  # both ranks' RNG states, as tensors
     assert state["step"] == 6 and len(state["rng"]) == 2
     assert all(isinstance(r["torch"], torch.Tensor) for r in state["rng"])
+
+
+def test_parser_for_any_dataclass():
+    from signlab.gpt.cli import config_from_args, parser_for
+
+    @dataclasses.dataclass(frozen=True)
+    class Toy:
+        """A toy configuration."""
+
+        width: tuple[int, ...] = dataclasses.field(default=(1, 2), metadata={"help": "widths"})
+        name: str = dataclasses.field(
+            default="a", metadata={"help": "a name", "choices": ("a", "b")}
+        )
+        rate: float | None = dataclasses.field(default=None, metadata={"help": "a rate"})
+        fast: bool = dataclasses.field(default=False, metadata={"help": "go fast"})
+        hidden: int = dataclasses.field(default=3, metadata={"cli": False})
+
+    parser = parser_for(Toy, prog="toy")
+    toy = config_from_args(Toy, parser.parse_args(["--width", "4,8", "--rate", "0.5", "--fast"]))
+    assert toy == Toy(width=(4, 8), name="a", rate=0.5, fast=True, hidden=3)
+    assert config_from_args(Toy, parser.parse_args([]), hidden=9) == Toy(hidden=9)
+    assert "--hidden" not in parser.format_help() and "(default: 1,2)" in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--name", "c"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--width", "4,x"])
+
+
+def test_require_names_the_package_and_the_install_command():
+    from signlab.gpt.data import MissingDependencyError, require
+
+    assert require("json", "reading").dumps([1]) == "[1]"
+    with pytest.raises(MissingDependencyError, match=r"'no_such_pkg_xyz'.*pip install") as err:
+        require("no_such_pkg_xyz", "this feature")
+    assert isinstance(err.value, ImportError) and str(err.value).startswith("this feature needs")
+
+
+def test_run_log_rewrites_kept_records_and_closes_on_error(tmp_path):
+    from signlab.gpt.runlog import RunLog, read_log, write_records
+
+    write_records(tmp_path / "log.jsonl", [{"step": 0}, {"step": 1}, {"step": 2}])
+    progress = Progress(total=5, start=2, desc="x", enabled=False)
+    with pytest.raises(RuntimeError):
+        with RunLog(tmp_path, [{"step": 0}, {"step": 1}], progress) as log:
+            log.write({"step": 2, "train_loss": 1.0})
+            log.write({"step": 3, "diverged": "x"}, keep=False)
+            raise RuntimeError("stop")
+    assert log._file.closed
+    assert read_log(tmp_path) == [
+        {"step": 0},
+        {"step": 1},
+        {"step": 2, "train_loss": 1.0},
+        {"step": 3, "diverged": "x"},
+    ]
+    assert log.records == [{"step": 0}, {"step": 1}, {"step": 2, "train_loss": 1.0}]

@@ -78,3 +78,30 @@ def test_bad_runs_are_refused():
         CNNRun(lr=0.0)
     with pytest.raises(ValueError, match="density_samples"):
         CNNRun(density_samples=1)
+
+
+def test_residual_block_with_zero_convolutions_is_relu():
+    from signlab.gpt.cnn import ResidualBlock
+
+    block = ResidualBlock(4).eval()
+    with torch.no_grad():
+        block.conv1.weight.zero_()
+        block.conv2.weight.zero_()
+    x = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(block(x), torch.relu(x))  # BN of zeros is its bias, 0
+
+
+def test_evaluate_cnn_is_cross_entropy_and_accuracy_in_eval_mode():
+    from signlab.gpt.cnn import evaluate_cnn
+
+    model = DigitsCNN("resnet", seed=2)
+    x, y, _, _ = load_digits()
+    loss, acc = evaluate_cnn(model, x[:50], y[:50])
+    model.eval()
+    with torch.no_grad():
+        logits = model(x[:50])
+    assert loss == pytest.approx(float(F.cross_entropy(logits, y[:50])))
+    assert acc == pytest.approx(float((logits.argmax(1) == y[:50]).float().mean()))
+    model.train()
+    evaluate_cnn(model, x[:5], y[:5])
+    assert model.training

@@ -120,6 +120,22 @@ def test_bad_sweep_configs_are_refused():
         SweepConfig(target=-1.0)
 
 
+def test_run_sweep_reuses_finished_runs(tmp_path, monkeypatch):
+    cfg = SweepConfig(
+        out=str(tmp_path),
+        widths=(16, 24),
+        seeds=2,
+        target=5.3,
+        steps=6,
+        eval_every=2,
+        progress=False,
+    )
+    first = sweep.run_sweep(cfg)
+    calls = []
+    monkeypatch.setattr(sweep, "train", lambda run: calls.append(run))
+    assert sweep.run_sweep(cfg) == first and calls == []  # everything was finished
+
+
 def test_reduced_sweep_command_writes_logs_and_summary(tmp_path, capsys):
     argv = ["--out", str(tmp_path), "--widths", "16,32,48", "--seeds", "2", "--steps", "8"]
     argv += ["--target", "5.3", "--eval-every", "2", "--no-progress"]

@@ -121,3 +121,23 @@ def test_colab_t4_shape_trains_one_step_on_offline_bytes(tmp_path):
     info = json.loads((tmp_path / "run.json").read_text())
     assert info["model_config"]["vocab_size"] == 50304 and info["tokens_per_step"] == 512
     assert len(records) == 2 and all(r["train_loss"] > 0 for r in records)
+
+
+def test_run_summary_uses_the_data_sheet_peak_of_the_named_gpu(tmp_path):
+    from signlab.gpt.runlog import write_records
+    from signlab.gpt.throughput import run_summary
+
+    records = [{"step": i, "train_loss": 5.0 - i, "tokens_per_s": 1e6} for i in range(4)]
+    records[-1]["val_loss"] = 1.5
+    write_records(tmp_path / "log.jsonl", records)
+    info = {
+        "config": {"optimizer": "muon"},
+        "hardware": "NVIDIA H200",
+        "dtype": "bfloat16",
+        "flops_per_token": 2e8,
+    }
+    (tmp_path / "run.json").write_text(json.dumps(info))
+    row = run_summary(tmp_path, seconds=12.0)
+    assert row["mfu"] == pytest.approx(1e6 * 2e8 / 989e12) and row["peak_tflops"] == 989.0
+    assert row["dtype"] == "bf16" and row["steps"] == 4 and row["final_val_loss"] == 1.5
+    assert (row["first_train_loss"], row["final_train_loss"]) == (5.0, 2.0)

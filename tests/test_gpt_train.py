@@ -237,3 +237,50 @@ def test_compile_on_and_off_give_the_same_first_step(tmp_path):
     for a, b in zip(plain, compiled, strict=True):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
         assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-4)
+
+
+def test_plan_resolves_the_preset_and_the_overrides():
+    from signlab.gpt.train import Plan
+
+    cfg = RunConfig(preset="cpu-tiny", optimizer="lion", grad_accum=4, n_embd=32, lr=0.5)
+    plan = make_plan(cfg, torch.device("cpu"), rank=1, world=2)
+    assert plan == Plan(
+        preset=PRESETS["cpu-tiny"],
+        model=with_width(PRESETS["cpu-tiny"], 32).model,
+        steps=300,
+        batch_size=16,
+        accum=4,
+        eval_every=25,
+        lr=0.5,
+        device=torch.device("cpu"),
+        amp=None,
+        rank=1,
+        world=2,
+    )
+    assert plan.local_accum == 2 and plan.tokens_per_step == 16 * 4 * 64
+    with pytest.raises(ValueError, match="multiple of the world size 3"):
+        make_plan(cfg, torch.device("cpu"), rank=0, world=3)
+
+
+def test_one_step_reports_the_scheduled_lr_and_moves_the_weights():
+    from signlab.gpt.data import byte_corpus, split_tokens
+    from signlab.gpt.schedule import lr_multiplier, warmup_steps
+    from signlab.gpt.train import StepResult
+
+    cfg = RunConfig(preset="cpu-tiny", optimizer="signsgd", steps=50, device="cpu")
+    trainer = Trainer(cfg, make_plan(cfg, torch.device("cpu")), *split_tokens(byte_corpus(), 0.1))
+    before = trainer.model.ln_f.weight.detach().clone()
+    result = trainer.step()
+    assert isinstance(result, StepResult) and result.seconds > 0
+    assert result.lr == pytest.approx(3e-3 * lr_multiplier(0, 50, warmup_steps(50, 0.1)))
+    moved = (trainer.model.ln_f.weight.detach() - before).abs()
+    assert torch.allclose(moved[moved > 0], torch.tensor(result.lr), rtol=1e-3)  # a sign step of lr
+
+
+def test_rng_state_round_trip():
+    state = checkpoint.rng_state(torch.device("cpu"))
+    first = torch.rand(3)
+    torch.rand(5)
+    checkpoint.set_rng_state(state, torch.device("cpu"))
+    assert torch.equal(torch.rand(3), first)
+    assert state["cuda"] is None and state["torch"].dtype == torch.uint8

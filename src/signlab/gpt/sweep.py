@@ -167,11 +167,15 @@ def neighbour_lr(lr: float, up: bool) -> float:
 
 def tune_lr(cfg: SweepConfig, width: int, optimizer: str) -> float:
     """Run the grid with seed 0, extending it past a winning edge (at most MAX_EXTENSIONS times)."""
-    for lr in LR_GRIDS[optimizer]:
+    grid = LR_GRIDS[optimizer]
+    for lr in grid:
         run_point(cfg, width, optimizer, lr, 0)
-    for _ in range(MAX_EXTENSIONS):
+    while True:
         best = best_lr(cfg.out, width, optimizer, cfg.target)
         tried = _tried_lrs(cfg.out, width, optimizer)
+        extended = sum(not grid[0] <= lr <= grid[-1] for lr in tried)  # counts earlier calls too
+        if extended >= MAX_EXTENSIONS:
+            break
         if math.isclose(best, tried[0]):
             nxt = neighbour_lr(best, up=False)
         elif math.isclose(best, tried[-1]):
