@@ -31,6 +31,7 @@ def test_live_mode_redraws_on_change(monkeypatch):
     assert calls == [1.0, 1.5]
     slider.value = 7.0  # sliders clamp to their range
     assert calls[-1] == 2.0
+    assert slider.continuous_update is False  # redraw on release, not while dragging
 
 
 def test_interact_rejects_bad_controls():

@@ -32,8 +32,11 @@ def interact(make_figure: Callable[..., Any], **controls: Any) -> Any:
 
     ``controls`` maps each keyword of ``make_figure`` to an ipywidgets value widget (``IntSlider``,
     ``FloatLogSlider``, ``Dropdown``, ...); their ``value`` at call time is the default state. Sliders clamp
-    to their ``min``/``max``, so a reader cannot enter an invalid setting. Returns the widget box (or, in
-    the static build, the default figure, which the notebook displays as the cell's value).
+    to their ``min``/``max``, so a reader cannot enter an invalid setting. Every control that has
+    ``continuous_update`` gets it set to False: a figure is redrawn when a slider is released, not at
+    every value it passes (a redraw can take seconds, and dragging would queue dozens of them).
+    Returns the widget box (or, in the static build, the default figure, which the notebook displays
+    as the cell's value).
     """
     if not controls:
         raise ValueError("controls must name at least one widget")
@@ -66,6 +69,8 @@ def interact(make_figure: Callable[..., Any], **controls: Any) -> Any:
             display(figure)
 
     for widget in controls.values():
+        if hasattr(widget, "continuous_update"):
+            widget.continuous_update = False
         widget.observe(redraw, names="value")
     redraw()
     box = widgets.VBox(
