@@ -310,16 +310,6 @@ def _layout_faults(page: str, width: int, m: dict) -> list[Fault]:
                     f"with overflow-x: {box['overflow']} (the rest is cut off)",
                 )
             )
-        if box and box["right"] > m["vw"] + TOLERANCE_PX:
-            faults.append(
-                Fault(
-                    page,
-                    width,
-                    "page-width",
-                    f"{what}: its box {box['desc']} reaches {_px(box['right'])} in a "
-                    f"{m['vw']} px viewport",
-                )
-            )
     return faults
 
 
