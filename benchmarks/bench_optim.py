@@ -1,7 +1,7 @@
 """Step time of signlab.optim against PyTorch's optimizers, measured in the same process.
 
-    python benchmarks/bench_optim.py [--repeats 3] [--rounds 21] [--threads 1] [--muon-size 256]
-                                     [--chunk-sweep] [--skip-muon]
+    python benchmarks/bench_optim.py [--repeats 3] [--rounds 21] [--threads 1] [--clock cpu]
+                                     [--muon-size 256] [--chunk-sweep] [--skip-muon]
 
 Parameters: a transformer-like set of ~10M float32 parameters (3 blocks of width 512: attention
 and MLP matrices, plus gains and biases), random gradients. Candidates are interleaved round by
@@ -56,6 +56,12 @@ def make_params(shapes, seed=0):
     return params
 
 
+CLOCK = time.perf_counter
+"""Wall-clock time by default; ``--clock cpu`` uses this thread's CPU time (``time.thread_time``),
+which on a shared machine leaves out the time the process is descheduled (use it with
+``--threads 1``, where every op runs on the calling thread)."""
+
+
 def time_rounds(candidates: dict, rounds: int, warmup: int = 2) -> dict[str, list[float]]:
     """Seconds per call of each candidate in each round, candidates interleaved within a round."""
     for fn in candidates.values():
@@ -64,9 +70,9 @@ def time_rounds(candidates: dict, rounds: int, warmup: int = 2) -> dict[str, lis
     times = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, fn in candidates.items():
-            start = time.perf_counter()
+            start = CLOCK()
             fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(CLOCK() - start)
     return times
 
 
@@ -269,14 +275,20 @@ def main() -> None:
     parser.add_argument("--skip-muon", action="store_true")
     parser.add_argument("--chunk-sweep", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.clock == "cpu":
+        if torch.get_num_threads() != 1:
+            parser.error("--clock cpu measures the calling thread only: use it with --threads 1")
+        global CLOCK
+        CLOCK = time.thread_time
     start_load = os.getloadavg()[0]
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{platform.processor() or platform.machine()}, python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, load average {start_load:.2f}"
+        f"{os.cpu_count()} CPUs, {args.clock} clock, load average {start_load:.2f}"
     )
     runs = []
     for r in range(args.repeats):
