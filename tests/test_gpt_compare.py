@@ -6,6 +6,7 @@ import pytest
 
 from signlab.gpt.compare import (
     density_curve,
+    embedding_split,
     final_val_loss,
     steps_to_reach,
     train_each,
@@ -44,6 +45,13 @@ def test_train_each_runs_every_optimizer_from_the_same_start(tmp_path):
     assert runs["sgd"][0]["train_loss"] == runs["signsgd"][0]["train_loss"]  # same init, batch
     assert "phi" in runs["sgd"][0] and "phi" not in runs["signsgd"][0]
     assert (tmp_path / "sgd" / "checkpoint.pt").exists()
+    from signlab.gpt.data import byte_corpus
+    from signlab.gpt.density import embedding_density_split
+    from signlab.gpt.train import load_model
+
+    tokens = byte_corpus()[:3000]
+    split = embedding_split(tmp_path / "sgd", tokens, n_samples=3, batch_size=2, seed=1)
+    assert split == embedding_density_split(load_model(tmp_path / "sgd"), tokens, 3, 2, 1)
 
 
 @pytest.mark.slow

@@ -284,3 +284,17 @@ def test_rng_state_round_trip():
     checkpoint.set_rng_state(state, torch.device("cpu"))
     assert torch.equal(torch.rand(3), first)
     assert state["cuda"] is None and state["torch"].dtype == torch.uint8
+
+
+def test_cpu_threads_caps_and_restores():
+    from signlab.gpt.train import cpu_threads
+
+    torch.set_num_threads(2)
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    with pytest.raises(RuntimeError), cpu_threads(1):
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == 2
+    with cpu_threads(None):
+        assert torch.get_num_threads() == 2

@@ -2,9 +2,14 @@
 
 Modules: :mod:`~signlab.gpt.model` (the network), :mod:`~signlab.gpt.data` (offline byte corpus,
 cached GPT-2 BPE web text), :mod:`~signlab.gpt.schedule` (warmup + cosine),
-:mod:`~signlab.gpt.optimizers` (optimizers by name), :mod:`~signlab.gpt.presets` (``cpu-tiny``,
-``colab-t4``, ``gpt2-124m``), :mod:`~signlab.gpt.train` (the loop, checkpoints, DDP),
-:mod:`~signlab.gpt.density` (noise density φ of the gradient), :mod:`~signlab.gpt.sweep` (width
-sweep), :mod:`~signlab.gpt.throughput` (tokens/s and MFU). Command line:
-``python -m signlab.gpt --preset cpu-tiny --optimizer signsgd``.
+:mod:`~signlab.gpt.optimizers` (optimizers by name), :mod:`~signlab.gpt.presets` (the recipes
+``CPU_TINY``, ``COLAB_T4``, ``GPT2_124M``), :mod:`~signlab.gpt.config` (``RunConfig``, the one
+definition of a run's options) and :mod:`~signlab.gpt.cli` (the flags generated from it),
+:mod:`~signlab.gpt.train` (plan, trainer, loop, DDP), :mod:`~signlab.gpt.checkpoint` (weights-only
+checkpoints), :mod:`~signlab.gpt.runlog` (JSONL log and progress), :mod:`~signlab.gpt.density`
+(noise density φ of the gradient), :mod:`~signlab.gpt.cnn` (the image-model contrast),
+:mod:`~signlab.gpt.sweep` (width sweep), :mod:`~signlab.gpt.compare` (the chapter's runs),
+:mod:`~signlab.gpt.throughput` (tokens/s, MFU and the GPU check). Command lines:
+``python -m signlab.gpt --preset cpu-tiny --optimizer signsgd`` and
+``python -m signlab.gpt.sweep --help``.
 """

@@ -123,6 +123,7 @@ class CNNRun:
     density_every: int = 30
     density_samples: int = 16
     seed: int = 0
+    threads: int | None = 1  # torch CPU threads during the run (one is fastest for this size)
 
     def __post_init__(self):
         _validate.choice("arch", self.arch, ARCHITECTURES)
@@ -164,6 +165,13 @@ def evaluate_cnn(model: nn.Module, x, y) -> tuple[float, float]:
 def train_cnn(run: CNNRun = CNNRun()) -> list[dict]:
     """Train the digits CNN; one record per φ measurement: step, train loss, val loss and
     accuracy, ``phi`` and ``phi_layers`` (the same keys as a GPT log's density records)."""
+    from signlab.gpt.train import cpu_threads
+
+    with cpu_threads(run.threads):
+        return _train_cnn(run)
+
+
+def _train_cnn(run: CNNRun) -> list[dict]:
     x, y, xv, yv = load_digits(seed=run.seed)
     model = DigitsCNN(run.arch, seed=run.seed)
     opt = torch.optim.SGD(model.parameters(), lr=run.lr, momentum=run.momentum)

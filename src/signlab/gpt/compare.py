@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 
 from signlab.gpt.config import RunConfig
+from signlab.gpt.density import embedding_density_split
 from signlab.gpt.sweep import steps_to_target
-from signlab.gpt.train import train
+from signlab.gpt.train import cpu_threads, load_model, train
 
 
 def train_each(
@@ -73,3 +74,12 @@ def final_val_loss(records: list[dict]) -> float:
 def steps_to_reach(runs: dict[str, list[dict]], target: float) -> dict[str, int | None]:
     """{optimizer: steps until its validation loss first is <= ``target``} (None: never)."""
     return {name: steps_to_target(records, target) for name, records in runs.items()}
+
+
+def embedding_split(
+    run: str | os.PathLike, tokens, n_samples: int = 16, batch_size: int = 16, seed: int = 7
+) -> dict:
+    """:func:`~signlab.gpt.density.embedding_density_split` of the model saved by the run in
+    directory ``run`` (its final checkpoint), on one CPU thread."""
+    with cpu_threads(1):
+        return embedding_density_split(load_model(run), tokens, n_samples, batch_size, seed)

@@ -46,6 +46,7 @@ __all__ = [
     "Trainer",
     "autocast_dtype",
     "choose_autocast",
+    "cpu_threads",
     "divergence",
     "evaluate",
     "hardware_name",
@@ -136,8 +137,8 @@ def evaluate(model, tokens, block_size, batch_size, n_batches, device, autocast)
 
 
 def load_model(out, device: torch.device | str = "cpu") -> GPT:
-    """The network saved in ``<out>/checkpoint.pt`` (read with ``weights_only=True``), in eval-ready
-    train mode, on ``device``."""
+    """The network saved in ``<out>/checkpoint.pt`` (read with ``weights_only=True``), on
+    ``device``, to measure or evaluate a finished run."""
     state = checkpoint.load(os.path.join(out, CKPT_NAME), device)
     model = GPT(GPTConfig(**state["model_config"])).to(device)
     model.load_state_dict(state["model"])
@@ -373,6 +374,22 @@ class Trainer:
         return StepResult(train_loss, grad_norm, lr, time.perf_counter() - t0)
 
 
+@contextmanager
+def cpu_threads(n: int | None):
+    """Run the block with torch capped at ``n`` CPU threads (``None``: unchanged), then restore.
+
+    Tiny models are fastest on one thread, and on a shared machine two threads per process can
+    be ~20× slower (``benchmarks/gpt.md``).
+    """
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _dist_info() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -394,14 +411,11 @@ def _process(cfg: RunConfig):
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    threads = torch.get_num_threads()
-    cap = get_preset(cfg.preset).cpu_threads
-    if device.type == "cpu" and cap:
-        torch.set_num_threads(cap)
+    cap = get_preset(cfg.preset).cpu_threads if device.type == "cpu" else None
     try:
-        yield device, rank, world
+        with cpu_threads(cap):
+            yield device, rank, world
     finally:
-        torch.set_num_threads(threads)
         if owns_group:
             dist.destroy_process_group()
 
