@@ -150,3 +150,12 @@ def test_matrix_kinds_reject_vectors():
         norm(np.ones(3), "spectral")
     with pytest.raises(ValueError, match="needs a matrix"):
         dualize(np.ones(3), "nuclear")
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-12, 1.0, 1e12, 1e30])
+def test_l2_dualize_is_scale_free_in_float32(scale):
+    """Both evaluations of g/‖g‖₂ (the plain norm, and the max|g|-rescaled one used when a square
+    would overflow or underflow) give the same unit vector at every scale."""
+    g = torch.tensor([[3.0, -4.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    want = torch.tensor([[0.6, -0.8, 0.0], [3**-0.5] * 3, [0.0, 0.0, 0.0]])
+    torch.testing.assert_close(dualize(g * scale, "l2"), want)

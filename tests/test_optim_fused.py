@@ -8,7 +8,7 @@ compared with the pure rule applied tensor by tensor, over several steps, shapes
 import pytest
 import torch
 
-from signlab.optim import Lion, MuonWithAdamW, NormalizedSGD, SignSGD, Signum, _fused
+from signlab.optim import Lion, Muon, MuonWithAdamW, NormalizedSGD, SignSGD, Signum, _fused
 from signlab.optim import functional as F
 
 STEPS = 4
@@ -132,3 +132,22 @@ def test_fused_adamw_groups_equal_the_rule(weight_decay):
     for p, x, s in zip(params, xs, states, strict=True):
         torch.testing.assert_close(p.detach(), x)
         assert float(opt.state[p]["step"]) == float(s["step"]) == STEPS
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16])
+def test_fused_muon_equals_the_rule(weight_decay, nesterov, dtype):
+    gen = torch.Generator().manual_seed(8)
+    shapes = [(6, 8), (8, 6), (5, 5), (64, 300)]
+    params = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
+    xs, states = [p.detach().clone() for p in params], [None] * len(shapes)
+    kw = dict(lr=0.02, weight_decay=weight_decay, nesterov=nesterov, dtype=dtype)
+    opt = Muon(params, foreach=True, **kw)
+    for _ in range(STEPS):
+        for i, p in enumerate(params):
+            p.grad = torch.randn(p.shape, generator=gen)
+            xs[i], states[i] = F.muon(xs[i], p.grad, states[i], **kw)
+        opt.step()
+    for p, x in zip(params, xs, strict=True):
+        torch.testing.assert_close(p.detach(), x, rtol=0, atol=0)

@@ -23,6 +23,7 @@ ones; numpy arrays and torch tensors both work and the result has the input's ty
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -147,11 +148,7 @@ def _dualize(g: Any, kind: str, dim: Any = -1, **msign_options: Any) -> Any:
     if kind == "linf":
         return torch.sign(g)
     if kind == "l2":
-        dims = tuple(range(g.ndim)) if dim is None else dim
-        peak = g.abs().amax(dim=dims, keepdim=True)
-        u = g / torch.where(peak > 0, peak, 1)
-        n = torch.linalg.vector_norm(u, dim=dims, keepdim=True)
-        return u / torch.where(n > 0, n, 1)
+        return _l2_direction(g, tuple(range(g.ndim)) if dim is None else dim)
     if kind == "l1":
         idx = g.abs().argmax(dim=dim, keepdim=True)
         return torch.zeros_like(g).scatter(dim, idx, torch.sign(g).gather(dim, idx))
@@ -162,6 +159,28 @@ def _dualize(g: Any, kind: str, dim: Any = -1, **msign_options: Any) -> Any:
     U, S, Vh = torch.linalg.svd(g, full_matrices=False)
     top = U[..., :, :1] @ Vh[..., :1, :]
     return torch.where(S[..., :1, None] > 0, top, torch.zeros_like(top))
+
+
+def _l2_direction(g: Any, dims: Any) -> Any:
+    """g/‖g‖₂ over ``dims``, 0 where g = 0, accurate whatever the scale of g.
+
+    The plain norm √Σg² is exact to rounding unless a square overflows (‖g‖ = inf) or the squares
+    underflow: each term then loses at most ~tiny, a relative error ≤ eps once ‖g‖² ≥ n·tiny/eps.
+    When every norm is in that range, g/‖g‖ is returned (two passes); otherwise g is first divided
+    by max|g| (the scaled computation, four passes), which also maps g = 0 to 0.
+    """
+    import torch
+
+    norm = torch.linalg.vector_norm(g, dim=dims, keepdim=True)
+    info = torch.finfo(g.dtype)
+    count = g.numel() // max(norm.numel(), 1)
+    safe = math.sqrt(count * info.tiny / info.eps)
+    if bool(((norm >= safe) & (norm <= info.max)).all()):
+        return g / norm
+    peak = g.abs().amax(dim=dims, keepdim=True)
+    u = g / torch.where(peak > 0, peak, 1)
+    n = torch.linalg.vector_norm(u, dim=dims, keepdim=True)
+    return u / torch.where(n > 0, n, 1)
 
 
 def density(v: Any) -> Any:

@@ -1,8 +1,16 @@
-"""Sign-based optimizers: pure update rules (:mod:`signlab.optim.functional`) and torch optimizers.
+"""Sign-based optimizers: pure update rules and the ``torch.optim`` classes that apply them.
 
-Classes (drop-in ``torch.optim.Optimizer`` s): :class:`SignSGD`, :class:`Signum`, :class:`Lion`,
-:class:`NormalizedSGD`, :class:`Muon`, and :class:`MuonWithAdamW` with :func:`muon_param_groups`
-for Muon as used in practice (hidden matrices on Muon, everything else on AdamW).
+- :mod:`signlab.optim.functional`: the definitions. Each rule is the book's composition, average
+  the gradients → ``dualize`` under a norm (ℓ∞: sign, ℓ2: g/‖g‖₂, spectral: msign) → decoupled
+  decay → step, with one result shape: ``rule(param, grad, state=None, *, lr, ...) -> (param,
+  state)``.
+- :mod:`signlab.optim.spec`: one hyperparameter table per optimizer, from which each rule's and
+  each class's defaults, validation and signature come.
+- Classes (drop-in ``torch.optim.Optimizer`` s): :class:`SignSGD`, :class:`Signum`, :class:`Lion`,
+  :class:`NormalizedSGD`, :class:`Muon` (``torch.optim.Muon``'s signature), and
+  :class:`MuonWithAdamW` with :func:`muon_param_groups` for Muon as used in practice (hidden
+  matrices on Muon, everything else on AdamW). Their fast path, ``signlab.optim._fused``, is an
+  implementation detail that the tests prove equal to the rules.
 """
 
 from signlab.optim import functional

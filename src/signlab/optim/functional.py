@@ -377,11 +377,23 @@ def muon(
     """
     buf = _ema(state, "momentum_buffer", grad, momentum)
     update = torch.lerp(grad, buf, momentum) if nesterov else buf
-    direction = dualize(
-        update, "spectral", method=method, steps=ns_steps, abc=ns_coefficients, dtype=dtype, eps=eps
+    direction = _muon_msign(
+        update,
+        ns_coefficients=ns_coefficients,
+        eps=eps,
+        ns_steps=ns_steps,
+        method=method,
+        dtype=dtype,
     )
     scale = _lr_scale(param.shape, adjust_lr_fn)
     return _step(param, direction, lr, weight_decay, scale), {"momentum_buffer": buf}
+
+
+def _muon_msign(update, *, ns_coefficients, eps, ns_steps, method, dtype):
+    """msign(U) = dualize(U, "spectral") by ``method``, from Muon's names for the options."""
+    return dualize(
+        update, "spectral", method=method, steps=ns_steps, abc=ns_coefficients, dtype=dtype, eps=eps
+    )
 
 
 @_rule(ADAMW)

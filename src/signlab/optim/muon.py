@@ -53,6 +53,8 @@ class Muon(SignlabOptimizer):
     """
 
     rule = F.muon
+    fused = staticmethod(_fused.muon_)
+    state_keys = ("momentum_buffer",)
 
     def _validate_group(self, group):
         _matrices_only(group["params"])
@@ -121,20 +123,18 @@ class MuonWithAdamW(SignlabOptimizer):
     def _update(self, group, params, grads):
         rule = F.muon if group["use_muon"] else F.adamw
         hyper = {k: group[k] for k in rule.spec.names}
-        if group["use_muon"] or group["foreach"] is False:
+        if group["foreach"] is False:
             self._apply(rule, hyper, params, grads)
-            return
-        states = [self.state[p] for p in params]
-        steps = [s.setdefault("step", torch.tensor(0.0)) for s in states]
-        torch._foreach_add_(steps, 1.0)
-        _fused.adamw_(
-            params,
-            grads,
-            [self._state(p, "exp_avg") for p in params],
-            [self._state(p, "exp_avg_sq") for p in params],
-            [float(t) for t in steps],
-            **hyper,
-        )
+        elif group["use_muon"]:
+            bufs = [self._state(p, "momentum_buffer") for p in params]
+            _fused.muon_(params, grads, bufs, **hyper, scratch=self._scratch)
+        else:
+            states = [self.state[p] for p in params]
+            steps = [s.setdefault("step", torch.tensor(0.0)) for s in states]
+            torch._foreach_add_(steps, 1.0)
+            exp_avgs = [self._state(p, "exp_avg") for p in params]
+            exp_avg_sqs = [self._state(p, "exp_avg_sq") for p in params]
+            _fused.adamw_(params, grads, exp_avgs, exp_avg_sqs, [float(t) for t in steps], **hyper)
 
 
 def muon_param_groups(model: nn.Module, head_names=HEAD_NAMES):
