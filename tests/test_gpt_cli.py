@@ -235,6 +235,8 @@ def test_require_names_the_package_and_the_install_command():
     with pytest.raises(MissingDependencyError, match=r"'no_such_pkg_xyz'.*pip install") as err:
         require("no_such_pkg_xyz", "this feature")
     assert isinstance(err.value, ImportError) and str(err.value).startswith("this feature needs")
+    with pytest.raises(MissingDependencyError, match="run `pip install scikit-learn` and try"):
+        require("no_such_pkg_xyz", "the CNN", install="pip install scikit-learn")
 
 
 def test_run_log_rewrites_kept_records_and_closes_on_error(tmp_path):

@@ -87,6 +87,12 @@ def test_summary_from_logs_pairs_seeds_and_reports_censored_ones(tmp_path):
     coef = np.polyfit(np.log(widths), np.log(ratios), 1)
     assert fit["slope"] == pytest.approx(coef[0])
     assert set(fit["slope_per_seed"]) == {0, 1}  # seed 2 has only two uncensored widths
+    table = sweep.sweep_table(summary).splitlines()
+    assert table[:3] == [
+        "d = 8, N = 800",
+        "  sgd      lr 0.1    steps  40,  60, –",
+        "  signsgd  lr 0.01   steps  20,  20,  30   sgd/signsgd 2.00, 3.00",
+    ]
 
 
 def test_best_lr_breaks_ties_by_the_lower_loss(tmp_path):

@@ -35,7 +35,7 @@ def load_digits(val_fraction: float = 0.2, seed: int = 0):
     [0, 1] and int64 labels, split at random (seeded) into a training and a validation part."""
     from signlab.gpt.data import require
 
-    datasets = require("sklearn.datasets", "the CNN on digits (scikit-learn's bundled images)")
+    datasets = require("sklearn.datasets", "the CNN on digits", install="pip install scikit-learn")
     digits = datasets.load_digits()
     x = torch.tensor(digits.images / 16.0, dtype=torch.float32).unsqueeze(1)
     y = torch.tensor(digits.target, dtype=torch.int64)

@@ -38,8 +38,12 @@ class MissingDependencyError(ImportError):
     """An optional package that a feature needs is not installed; the message says what to run."""
 
 
-def require(module: str, purpose: str):
-    """Import ``module`` for ``purpose``, or raise :class:`MissingDependencyError` in one sentence."""
+GPT_EXTRA = 'pip install "signlab[gpt]"'  # tiktoken and datasets
+
+
+def require(module: str, purpose: str, install: str = GPT_EXTRA):
+    """Import ``module`` for ``purpose``, or raise :class:`MissingDependencyError` in one sentence
+    that names the package and the ``install`` command."""
     import importlib
 
     try:
@@ -47,7 +51,7 @@ def require(module: str, purpose: str):
     except ImportError:
         raise MissingDependencyError(
             f"{purpose} needs the optional package {module!r}, which is not installed: "
-            'run `pip install "signlab[gpt]"` (or `pip install tiktoken datasets`) and try again'
+            f"run `{install}` and try again"
         ) from None
 
 

@@ -339,21 +339,21 @@ def ratio_band(summary: dict, optimizer: str) -> dict:
 
 
 def sweep_table(summary: dict) -> str:
-    """The sweep as a text table: per width, N, each optimizer's tuned lr and steps per seed, and
-    the paired ratios S_first / S_other."""
+    """The sweep as text: per width, N, then one line per optimizer with its tuned lr, its steps
+    to the target per seed ("–": not reached) and, after the first, the paired ratios
+    S_first / S_optimizer."""
     names = summary["optimizers"]
-    first = names[0]
     lines = []
     for i, row in enumerate(summary["rows"]):
-        cells = [f"d = {row['width']:4d}  N = {row['n_params']:>9,d}"]
+        lines.append(f"d = {row['width']}, N = {row['n_params']:,}")
         for name in names:
             opt = row["optimizers"][name]
-            steps = ", ".join("–" if s is None else str(s) for s in opt["steps"])
-            cells.append(f"{name} lr {opt['lr']:g}: {steps}")
-        for name in names[1:]:
-            ratios = summary["ratios"][name]["per_width"][i]["ratios"].values()
-            cells.append(f"{first}/{name} " + ", ".join(f"{q:.2f}" for q in ratios))
-        lines.append("  |  ".join(cells))
+            steps = ", ".join("–" if s is None else f"{s:3d}" for s in opt["steps"])
+            line = f"  {name:8s} lr {opt['lr']:<6g} steps {steps}"
+            if name != names[0]:
+                ratios = summary["ratios"][name]["per_width"][i]["ratios"].values()
+                line += f"   {names[0]}/{name} " + ", ".join(f"{q:.2f}" for q in ratios)
+            lines.append(line)
     return "\n".join(lines)
 
 
