@@ -20,6 +20,8 @@ make it a fault (the element's width against the column's or the viewport's). Th
 ``table-norm``   math in a table with a bare ``|``: in a MyST table ``\\|`` becomes ``|`` (a norm set as |x|)
 ``math-error``   MathJax could not typeset an expression
 ``unrendered``   math left untypeset (MathJax did not run) or a plotly figure not drawn
+``figure-text``  plotly labels (titles, axis titles, annotations, legend) that overlap, run past the
+                 figure's edge, or show raw TeX such as ``‖G‖_F``
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ MEASURE_JS = r"""
   };
   walk(article);
   // Text the reader sees (and text folded away in dropdowns), without code, math and scripts.
-  const skip = 'script, style, pre, code, kbd, samp, textarea, mjx-container, .MathJax, .highlight, .cell_input';
+  const skip = 'script, style, pre, code, kbd, samp, textarea, mjx-container, .MathJax, .highlight, .cell_input, .js-plotly-plot';
   const texts = [];
   const tw = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
   for (let n = tw.nextNode(); n; n = tw.nextNode()) {
@@ -203,8 +205,39 @@ MEASURE_JS = r"""
   });
   const undrawn = Array.from(article.querySelectorAll('.plotly-graph-div')).filter(d => !d.querySelector('svg.main-svg')).map(d => ({desc: describe(d), section: section(d)}));
   const untypeset = Array.from(article.querySelectorAll('span.math, div.math')).filter(e => !e.querySelector('mjx-container')).map(e => ({text: short(e.textContent, 80), section: section(e)}));
+  // Figure labels: titles, axis titles, annotations and legend entries that overlap each other or run
+  // past the figure's edge, and TeX that plotly printed as text (it typesets no math here).
+  const figureText = [];
+  const hits = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 2 &&
+                         Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 2;
+  let figureIndex = 0;
+  for (const f of article.querySelectorAll('.js-plotly-plot')) {
+    figureIndex += 1;
+    const svg = f.querySelector('svg.main-svg');
+    if (!svg || !visible(f)) continue;
+    const fr = svg.getBoundingClientRect();
+    const title = f.querySelector('.gtitle');
+    const fig = title && title.textContent.trim() ? short(title.textContent, 60) : 'figure ' + figureIndex + ' (untitled)';
+    const labels = Array.from(f.querySelectorAll('.gtitle, .g-xtitle text, .g-ytitle text, [class^="g-x"][class$="title"] text, [class^="g-y"][class$="title"] text, .annotation-text, .legendtext'))
+      .filter((t, i, all) => t.textContent.trim() && all.indexOf(t) === i).map(t => ({text: short(t.textContent, 50), r: t.getBoundingClientRect()}));
+    const seen = new Set();
+    for (let i = 0; i < labels.length; i++) {
+      const a = labels[i];
+      if (a.r.right > fr.right + 1 || a.r.left < fr.left - 1)
+        figureText.push({fig, section: section(f), what: `label '${a.text}' runs past the figure's edge (${Math.round(a.r.left - fr.left)} to ${Math.round(a.r.right - fr.left)} px in a ${Math.round(fr.width)} px figure)`});
+      for (let j = i + 1; j < labels.length; j++) {
+        const b = labels[j], key = a.text + '|' + b.text;
+        if (hits(a.r, b.r) && !seen.has(key)) {
+          seen.add(key);
+          figureText.push({fig, section: section(f), what: `labels '${a.text}' and '${b.text}' overlap`});
+        }
+      }
+      const tex = a.text.match(/(‖|\)|\]|\})_[A-Za-z*{]+|[_^]\{|\\[A-Za-z]{2,}|\$/);
+      if (tex) figureText.push({fig, section: section(f), what: `label '${a.text}' shows raw TeX '${tex[0]}'`});
+    }
+  }
   const errors = Array.from(article.querySelectorAll('mjx-merror')).map(e => ({text: short(e.textContent, 80), section: section(e)}));
-  return {vw, limit, docWidth: document.documentElement.scrollWidth, column, candidates, sticking, texts, tables, errors, undrawn, untypeset};
+  return {vw, limit, docWidth: document.documentElement.scrollWidth, column, candidates, sticking, texts, tables, errors, undrawn, untypeset, figureText};
 }
 """
 
@@ -340,6 +373,15 @@ def _text_faults(page: str, width: int, m: dict) -> list[Fault]:
                 page, width, "unrendered", f"math not typeset{_where(e['section'])}: {e['text']!r}"
             )
         )
+    for t in m["figureText"]:
+        faults.append(
+            Fault(
+                page,
+                width,
+                "figure-text",
+                f"plotly figure {t['fig']!r}{_where(t['section'])}: {t['what']}",
+            )
+        )
     for d in m["undrawn"]:
         faults.append(
             Fault(
@@ -434,11 +476,10 @@ def check_page(
             page.screenshot(path=str(screenshot_dir / f"{stem}-{width}.png"), full_page=True)
     finally:
         context.close()
-    faults = list(dict.fromkeys(events))
-    faults += _layout_faults(name, width, measured)
+    faults = events + _layout_faults(name, width, measured)
     faults += _text_faults(name, width, measured)
     faults += _table_faults(name, width, measured)
-    return faults, measured
+    return list(dict.fromkeys(faults)), measured
 
 
 def check_site(
