@@ -222,3 +222,49 @@ def test_steps_render():
 def test_bad_input_raises(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_noise_allocation_is_the_cauchy_schwarz_maximum(rng):
+    from signlab.theory.bounds.comparison import noise_allocation
+
+    for d in (1, 2, 4):
+        r = noise_allocation(d)
+        assert r["identity"] == 0
+        total = sum(x**2 for x in r["sigma"])
+        assert sp.simplify(r["maximum"] - S.L_inf * total) == 0
+        assert sp.simplify(sum(r["allocation"]) - S.L_inf) == 0
+    # numerically: no curvature on the simplex beats L_i ∝ σ_i², and sparse σ gets L_i = 0
+    sigma = rng.exponential(size=6) * (rng.random(6) < 0.5)
+    sigma[0] = 1.0
+    best = (sigma * np.sqrt(sigma**2 / (sigma**2).sum())).sum() ** 2
+    assert best == pytest.approx((sigma**2).sum())
+    for _ in range(2000):
+        L = rng.dirichlet(np.ones(6))
+        assert (sigma * np.sqrt(L)).sum() ** 2 <= best * (1 + 1e-12)
+    iso = (sigma * np.sqrt(np.full(6, 1 / 6))).sum() ** 2
+    assert iso == pytest.approx(sigma.sum() ** 2 / 6)
+
+
+def test_theorem_3_steps_in_the_theorems_form():
+    r = bounds.comparison_results()
+    assert (
+        sp.simplify(r["noise_term_phi"] ** 4 - S.sigma_l1**2 * S.L_inf * S.Delta / (S.phi * S.T))
+        == 0
+    )
+    assert (
+        sp.simplify(r["isotropic_noise_term"] ** 4 - S.sigma_l1**2 * S.L_inf * S.Delta / S.T) == 0
+    )
+    steps = bounds.comparison_derivation()
+    assert steps.names()[:3] == ["SGD lower bound", "noiseless allocation", "noise allocation"]
+    assert r"\mathbb{E}\big[\min" in steps["SGD lower bound"].latex()
+    rate = bounds.upper_bound_derivation("vector")["rate, large budget"].latex()
+    assert r"2^{\frac{7}{4}} \sqrt[4]{\frac{" in rate and r"2 \cdot 2^{\frac{3}{4}}" not in rate
+
+
+def test_a_shown_form_must_equal_the_expression():
+    from signlab.theory.bounds.steps import Step, written
+
+    good = sp.Eq(S.B, written(S.sigma_l1, 2 * S.N / S.L_inf, sp.Rational(1, 2)))
+    Step("ok", "", sp.Eq(S.B, S.sigma_l1 * sp.sqrt(2 * S.N / S.L_inf)), good)
+    with pytest.raises(ValueError, match="shown form"):
+        Step("bad", "", sp.Eq(S.B, S.sigma_l1 * sp.sqrt(S.N / S.L_inf)), good)

@@ -175,3 +175,138 @@ def test_low_rank_problem_is_spectrally_smooth_with_the_trace(rng):
     assert torch.all(gap.abs() <= trace / 2 * op**2 * (1 + 1e-12))
     # tight at V = I (‖I‖_op = 1): F(I) = tr D / 2
     assert float(problem.value(torch.eye(5, dtype=torch.float64)[None])) == pytest.approx(trace / 2)
+
+
+# --- the two factors, measured apart (issue 11) -------------------------------------------------
+
+
+def expand(problem, x):
+    """The uncompressed problem and start: every stored coordinate repeated m_i times."""
+    from signlab.sim.problems import SeparableQuadratic
+
+    reps = problem.multiplicity.round().long()
+    return SeparableQuadratic(torch.repeat_interleave(problem.L, reps)), torch.repeat_interleave(
+        x, reps, dim=-1
+    )
+
+
+@pytest.mark.parametrize("method", ["sgd", "signsgd"])
+def test_compressed_d_factor_problem_equals_the_uncompressed_one_step_by_step(method, rng):
+    from signlab.experiments.sparse_noise import d_factor_problem
+    from signlab.sim.engine import simulate
+
+    d = int(rng.integers(3, 12))
+    problem = d_factor_problem(d)
+    x0 = torch.tensor(rng.normal(size=(4, 2)))
+    full, x0_full = expand(problem, x0)
+    lr = {"sgd": 3.0, "signsgd": 0.05}[method]
+    rec = ("f", "grad_l1", "grad_l2", "grad_linf", "iterate")
+    small = simulate(problem, None, method, x0, lr=lr, steps=60, record=rec)
+    big = simulate(full, None, method, x0_full, lr=lr, steps=60, record=rec)
+    for name in ("f", "grad_l1", "grad_l2", "grad_linf"):
+        np.testing.assert_allclose(small[name], big[name], rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(
+        big["iterate"][..., 1:], small["iterate"][..., 1:2].repeat(d - 1, -1)
+    )
+
+
+def test_compressed_phi_problem_with_noise_equals_the_uncompressed_one(rng, seed):
+    from signlab.experiments.sparse_noise import phi_factor_problem
+    from signlab.sim.engine import simulate
+    from signlab.sim.noise import Gaussian
+
+    d, k = 9, 3
+    for curvature in ("isotropic", "follows"):
+        problem, oracle = phi_factor_problem(d, k, noise_l1=0.7, curvature=curvature)
+        x0 = torch.tensor(rng.normal(size=(5, k + 1)))
+        full, x0_full = expand(problem, x0)
+        sigma_full = torch.repeat_interleave(oracle.sigma, problem.multiplicity.round().long())
+        for method, lr in (("sgd", 2.0), ("signsgd", 0.05)):
+            a = simulate(problem, oracle, method, x0, lr=lr, steps=50, seed=seed)
+            b = simulate(full, Gaussian(sigma_full), method, x0_full, lr=lr, steps=50, seed=seed)
+            for name in ("f", "grad_l1", "grad_l2"):
+                np.testing.assert_allclose(a[name], b[name], rtol=1e-11, atol=1e-14)
+
+
+def test_d_factor_counts_against_closed_forms():
+    """SGD: mean_r Σ_i m_iL_i|1 − ηL_i|^t|x₀ᵢ| first ≤ ε, best over the grid; SignSGD: a loop."""
+    from signlab.experiments.sparse_noise import SIGNSGD_GRID, sgd_grid
+
+    eps, ds = 0.1, (10, 100, 1000)
+    out = experiments.d_factor(ds, eps=eps, seeds=4, seed=5)
+    x0 = torch.randn(4, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    x0 = x0.numpy()
+    for j, d in enumerate(ds):
+        L, m = np.array([0.5, 0.5 / (d - 1)]), np.array([1.0, d - 1.0])
+        t = np.arange(40 * d + 10_001)
+        best = math.inf
+        for lr in sgd_grid(L):
+            rate = np.abs(1 - lr * L)
+            if np.any(rate > 1):
+                continue
+            curve = (m * L * np.abs(x0)).T[None] * rate[None, :, None] ** t[:, None, None]
+            below = np.flatnonzero(curve.sum(axis=1).mean(axis=1) <= eps)
+            if below.size:
+                best = min(best, t[below[0]])
+        assert best <= out["sgd"][j] <= best * (1 + 1 / 64) + 1
+        sign_best = math.inf
+        for lr in np.asarray(SIGNSGD_GRID) * eps:
+            x = x0.copy()
+            for step in range(200):
+                if ((m * L * np.abs(x)).sum(axis=1).mean()) <= eps:
+                    sign_best = min(sign_best, step)
+                    break
+                x = x - lr * np.sign(L * x)
+        assert out["signsgd"][j] == sign_best
+    assert out["sgd"][2] > 8 * out["sgd"][1] and out["sgd"][1] > 4 * out["sgd"][0]
+    assert out["sgd_boot"].shape == (experiments.sparse_noise.BOOTSTRAP, 3)
+
+
+def test_phi_factor_shapes_its_control_and_the_isotropic_sgd_floor():
+    ks = (1, 4, 16)
+    noisy = experiments.phi_factor(ks, d=16, noise_l1=1.0, eps=0.1, seeds=8)
+    control = experiments.phi_factor(ks, d=16, noise_l1=0.0, eps=0.1, seeds=8)
+    np.testing.assert_allclose(noisy["phi"], np.array(ks) / 16)
+    for res in (noisy, control):
+        assert set(res) >= {"phi", "k", "sgd", "signsgd", "sgd_lr", "signsgd_lr", "sgd_boot"}
+        assert np.all(np.isfinite(res["sgd"])) and np.all(np.isfinite(res["signsgd"]))
+    # isotropic, no noise: gradient descent with η = 1/ℓ·0.95 lands within 5% of 0 in one step
+    np.testing.assert_array_equal(control["sgd"], 1.0)
+    assert np.all(noisy["sgd"] > control["sgd"]) and np.all(noisy["signsgd"] >= control["signsgd"])
+    slopes = experiments.sparse_noise.factor_slopes(noisy)
+    assert set(slopes) == {"sgd", "signsgd", "ratio"} and all(len(v) == 2 for v in slopes.values())
+
+
+def test_factor_experiments_refuse_bad_input():
+    with pytest.raises(ValueError, match="k_values"):
+        experiments.phi_factor([1, 20], d=10, noise_l1=1.0, eps=0.1)
+    with pytest.raises(ValueError, match="k_values"):
+        experiments.phi_factor([], d=10, noise_l1=1.0, eps=0.1)
+    with pytest.raises(ValueError, match="eps"):
+        experiments.phi_factor([1], d=10, noise_l1=1.0, eps=0.0)
+    with pytest.raises(ValueError, match="noise_l1"):
+        experiments.phi_factor([1], d=10, noise_l1=-1.0, eps=0.1)
+    with pytest.raises(ValueError, match="curvature"):
+        experiments.phi_factor([1], d=10, noise_l1=1.0, eps=0.1, curvature="round")
+    with pytest.raises(ValueError, match="k_values"):
+        experiments.phi_factor([10], d=10, noise_l1=1.0, eps=0.1, at_rest=True)
+    with pytest.raises(ValueError, match="d_values"):
+        experiments.d_factor([], eps=0.1)
+    with pytest.raises(ValueError, match="d_values"):
+        experiments.d_factor([1, 10], eps=0.1)
+    with pytest.raises(ValueError, match="eps"):
+        experiments.d_factor([10], eps=-0.1)
+
+
+def test_toy_stochastic_prediction_follows_the_simulation():
+    """The derived E f(x_t) of both methods against 400 simulated seeds (d = 20, 400 steps)."""
+    from signlab.experiments.sparse_noise import toy_stochastic_prediction
+
+    lrs = {"sgd": 1e-3, "signsgd": 1e-2}
+    sim = experiments.toy_stochastic(d=20, steps=400, seeds=400, seed=3)
+    pred = toy_stochastic_prediction(lrs, d=20, steps=400)
+    for method in lrs:
+        mean, se = sim[method].mean(axis=0), sim[method].std(axis=0) / np.sqrt(400)
+        assert np.all(np.abs(mean - pred[method]) <= 5 * se + 1e-3 * pred[method])
+    with pytest.raises(ValueError, match="lrs"):
+        toy_stochastic_prediction({"adam": 0.1})

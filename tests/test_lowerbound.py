@@ -396,3 +396,28 @@ def test_cube_quadratic_max_matches_enumeration(rng):
 def test_bad_input_raises(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_grid_oracle_has_variance_at_most_sigma_squared_everywhere(rng, generator):
+    """Bimodal on the grid (variance σ²), between grid points (less), exact past the grid."""
+    eps, sigma, lr = 0.05, float(rng.uniform(0.2, 2.0)), 0.05
+    inst = lb.hard_instance(eps, sigma, lr)
+    top = float(inst.grid_top()[0])
+    x = torch.tensor(rng.uniform(-1.0, top + 2.0, size=(20, 1)))
+    x[0] = top + 1.5  # surely on the closing parabola, where |p'| > 2ε
+    grad = inst.gradient(x)
+    R = 200_000
+    draws = inst.oracle.sample(grad.expand(20, R).T.reshape(-1, 1) * 1.0, 1, generator)
+    draws = draws.reshape(R, 20).numpy()
+    g = grad[:, 0].numpy()
+    dev = draws - g
+    assert np.all(np.abs(dev.mean(0)) <= 6 * dev.std(0) / np.sqrt(R) + 1e-12)
+    var, se = (dev**2).mean(0), (dev**2).std(0) / np.sqrt(R)
+    assert np.all(var <= sigma**2 + 5 * se + 1e-12)
+    past = np.abs(g) > 2 * eps * (1 + 1e-9)
+    assert past.any() and np.all(var[past] == 0)  # the exact gradient beyond the grid
+    np.testing.assert_allclose(inst.oracle.variance(grad)[:, 0].numpy()[~past],
+                               sigma**2 * g[~past] ** 2 / (4 * eps**2))  # fmt: skip
+    np.testing.assert_allclose(
+        inst.oracle.zero_probability.numpy(), lb.zero_probability(eps, sigma)
+    )

@@ -25,10 +25,12 @@ from signlab.experiments.lower_bounds import (
 )
 from signlab.experiments.sparse_noise import (
     SHAPES,
+    d_factor,
     d_sweep,
     d_sweep_problem,
     lift_problem,
     noise_comparison,
+    phi_factor,
 )
 from signlab.experiments.toys import PAPER_LRS, Losses, toy_deterministic, toy_stochastic
 
@@ -37,6 +39,7 @@ __all__ = [
     "PAPER_LRS",
     "SHAPES",
     "Losses",
+    "d_factor",
     "d_sweep",
     "d_sweep_problem",
     "embedded_race",
@@ -47,6 +50,7 @@ __all__ = [
     "lift_problem",
     "loglog_slope",
     "noise_comparison",
+    "phi_factor",
     "race",
     "sandwich",
     "stall_curve",

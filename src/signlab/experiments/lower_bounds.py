@@ -73,43 +73,65 @@ def stall_curve(
 
 
 def sandwich(
-    budgets: Any, L_inf: float, Delta: float, sigma: Any, *, runs: int = 200, seed: int = 0
+    budgets: Any,
+    L_inf: float,
+    Delta: float,
+    sigma: Any,
+    *,
+    runs: int = 200,
+    seed: int = 0,
+    batch: int | None = None,
 ) -> dict[str, np.ndarray]:
-    r"""SignSGD at Theorem 1's step and batch on the noise term's lifted hard instance, per budget N.
+    r"""SignSGD on the noise term's lifted hard instance, per budget N, beside Theorems 1 and 2.
 
+    ``batch=None``: Theorem 1's step and batch (B = max(1, B*), T = N/B, η = √(2Δ/(L∞T))). Then T
+    is at most the instance's number of cells, so *every* run stays on the grid whatever the
+    oracle answers: the stall is deterministic. ``batch=1`` (or any B): T = N/B steps at
+    η = √(2Δ/(L∞T)), many more steps than cells, so whether a run stalls depends on the bimodal
+    oracle's zero draws (probability q each): the mechanism of Lemma 3 at work.
     ``measured`` is the mean over runs of min_t ‖∇f(x_t)‖₁ (the left side of Theorem 2),
-    ``lower`` the instance's guaranteed value :meth:`~signlab.theory.lowerbound.SeparableHardInstance.lower_bound`,
-    ``upper`` Theorem 1's rate with the derived constants. Returns ``{"budgets", "measured",
-    "lower", "upper", "batch"}``.
+    ``stalled`` the fraction of runs in which no coordinate ever left its grid, ``lower`` the
+    instance's guaranteed value
+    :meth:`~signlab.theory.lowerbound.SeparableHardInstance.lower_bound`, ``upper`` Theorem 1's
+    rate with the derived constants. Returns ``{"budgets", "measured", "stalled", "lower",
+    "upper", "batch", "steps", "cells"}`` (``cells``: the fewest cells of an active coordinate).
     """
     budgets = np.asarray(budgets, dtype=int)
     sigma = np.asarray(sigma, dtype=float)
-    measured, lower, batches = [], [], []
+    if batch is not None:
+        batch = _validate.integer("batch", batch, low=1)
+    rows: dict[str, list] = {k: [] for k in ("measured", "stalled", "lower", "batch", "steps")}
+    cells = []
     for N in budgets:
         plan = bounds.signsgd_schedule(int(N), L_inf, Delta, sigma)
-        B = max(1, int(round(plan["batch"])))
-        inst = lb.lower_bound_instance(int(N), L_inf, Delta, sigma, plan["lr"], "noise")
+        B = max(1, int(round(plan["batch"]))) if batch is None else batch
+        T = max(1, int(N) // B)
+        lr = plan["lr"] if batch is None else float(np.sqrt(2 * Delta / (L_inf * T)))
+        inst = lb.lower_bound_instance(int(N), L_inf, Delta, sigma, lr, "noise")
+        top = torch.from_numpy(inst.grid_top())
+        inside = Recorder("inside", lambda p, x, g, top=top: (x <= top).all(dim=-1).double())
         run = simulate(
             inst,
             inst.oracle,
             "signsgd",
             _zeros(runs, sigma.size),
-            lr=plan["lr"],
-            steps=max(1, int(N) // B),
+            lr=lr,
+            steps=T,
             batch=B,
             seed=seed,
-            record=("grad_l1",),
+            record=("grad_l1", inside),
         )
-        measured.append(run["grad_l1"].min(axis=1).mean())
-        lower.append(inst.lower_bound())
-        batches.append(B)
-    return {
-        "budgets": budgets,
-        "measured": np.array(measured),
-        "lower": np.array(lower),
-        "upper": np.asarray(bounds.signsgd_rate(budgets, L_inf, Delta, sigma), dtype=float),
-        "batch": np.array(batches),
-    }
+        rows["measured"].append(run["grad_l1"].min(axis=1).mean())
+        rows["stalled"].append(run["inside"].min(axis=1).mean())
+        rows["lower"].append(inst.lower_bound())
+        rows["batch"].append(B)
+        rows["steps"].append(T)
+        cells.append(int(inst.cells[inst.active].min()))
+    out = {k: np.array(v) for k, v in rows.items()}
+    out["budgets"] = budgets
+    out["cells"] = np.array(cells)
+    out["upper"] = np.asarray(bounds.signsgd_rate(budgets, L_inf, Delta, sigma), dtype=float)
+    return out
 
 
 def embedded_race(

@@ -14,17 +14,49 @@ from typing import Any
 import sympy as sp
 
 
+def written(coefficient: Any, inside: Any, power: Any = 1) -> sp.Expr:
+    r"""coefficient·(inside)^power kept as written: e.g. 2^{7/4}·(‖σ‖₁²L∞Δ/N)^{1/4}.
+
+    sympy normally splits a power of a product into a product of powers
+    (2·2^{3/4}∜L∞∜Δ√‖σ‖₁/∜N); this keeps the form in which a theorem is stated, for display.
+    ``coefficient`` may itself be a power kept unevaluated, ``sp.Pow(2, Rational(7, 4),
+    evaluate=False)``.
+    """
+    body = sp.UnevaluatedExpr(inside)
+    body = body if power == 1 else sp.Pow(body, power, evaluate=False)
+    return body if coefficient == 1 else sp.Mul(coefficient, body, evaluate=False)
+
+
 @dataclass(frozen=True)
 class Step:
-    """One step of a derivation: ``name`` (a short key), ``description`` (why), ``expr`` (sympy)."""
+    """One step of a derivation: ``name`` (a short key), ``description`` (why), ``expr`` (sympy).
+
+    ``shown`` (optional) is the same relation written the way the theorem states it (built with
+    :func:`written`); it must equal ``expr`` (checked when the step is made) and is what
+    :meth:`latex` prints.
+    """
 
     name: str
     description: str
     expr: Any
+    shown: Any = None
+
+    def __post_init__(self) -> None:
+        if self.shown is None:
+            return
+        a, b = self.shown, self.expr
+        same_kind = type(a) is type(b) and getattr(a, "lhs", None) == getattr(b, "lhs", None)
+        rhs_a = getattr(a, "rhs", a).doit()
+        rhs_b = getattr(b, "rhs", b)
+        if not same_kind or sp.simplify(rhs_a - rhs_b) != 0:
+            raise ValueError(f"step {self.name!r}: the shown form differs from the expression")
 
     def latex(self) -> str:
-        """The step's expression in LaTeX (``sympy.latex``)."""
-        return sp.latex(self.expr)
+        """The step's expression in LaTeX (``sympy.latex``); a shown form keeps its terms in the
+        order they were written."""
+        if self.shown is None:
+            return sp.latex(self.expr)
+        return sp.latex(self.shown, order="none")
 
     def _repr_markdown_(self) -> str:
         return f"**{self.name}.** {self.description}\n\n$$\n{self.latex()}\n$$\n"

@@ -39,7 +39,7 @@ import sympy as sp
 
 from signlab import _validate
 from signlab.theory.bounds import symbols as S
-from signlab.theory.bounds.steps import Derivation, Step
+from signlab.theory.bounds.steps import Derivation, Step, written
 
 GEOMETRIES = ("vector", "matrix")
 
@@ -130,11 +130,35 @@ def _derive(geometry: str) -> tuple[Derivation, dict[str, Any]]:
 
     eta_s, b_s, n_s = S.Tex(r"\eta^\star"), S.Tex(r"B^\star"), S.Tex(r"N_\varepsilon")
     avg = n["avg"]
+    half, quarter = sp.Rational(1, 2), sp.Rational(1, 4)
+    two_74 = sp.Pow(2, sp.Rational(7, 4), evaluate=False)
+
+    def plus(*terms):
+        return sp.Add(*terms, evaluate=False)
+
+    shown = {  # the theorem's way of writing each result (checked equal in Step)
+        "eta": sp.Eq(eta_s, written(1, 2 * Delta / (L * T), half)),
+        "bound_eta": sp.Le(avg, plus(written(1, 2 * L * Delta / T, half), 2 * s / sp.sqrt(B))),
+        "budget": sp.Le(avg, plus(written(1, 2 * B * L * Delta / N, half), 2 * s / sp.sqrt(B))),
+        "batch": sp.Eq(b_s, written(s, 2 * N / (L * Delta), half)),
+        "large": sp.Le(avg, written(two_74, s**2 * L * Delta / N, quarter)),
+        "unit": sp.Le(avg, plus(written(1, 2 * L * Delta / N, half), 2 * s)),
+        "envelope": sp.Le(
+            avg,
+            plus(
+                written(2, 2 * L * Delta / N, half), written(two_74, s**2 * L * Delta / N, quarter)
+            ),
+        ),
+    }
     steps = [
         Step(
             "one-step descent",
             f"{n['smooth']}, and {n['align']}.",
             one_step,
+            sp.Le(
+                n["f_next"],
+                plus(n["f_t"], -eta * n["G"], 2 * eta * n["E"], eta**2 * L / 2),
+            ),
         ),
         Step("noise", n["noise"], noise),
         Step(
@@ -148,12 +172,19 @@ def _derive(geometry: str) -> tuple[Derivation, dict[str, Any]]:
             "Solve $\\partial/\\partial\\eta = 0$ (the second derivative there is "
             f"${sp.latex(curvature)} > 0$, so it is the minimum).",
             sp.Eq(eta_s, eta_opt),
+            shown["eta"],
         ),
-        Step("bound at the optimal step", "Substitute $\\eta^\\star$.", sp.Le(avg, bound_eta)),
+        Step(
+            "bound at the optimal step",
+            "Substitute $\\eta^\\star$.",
+            sp.Le(avg, bound_eta),
+            shown["bound_eta"],
+        ),
         Step(
             "in the budget",
             "Write $T = N/B$ with $N = BT$ gradient evaluations.",
             sp.Le(avg, bound_budget),
+            shown["budget"],
         ),
         Step(
             "optimal batch size",
@@ -161,17 +192,20 @@ def _derive(geometry: str) -> tuple[Derivation, dict[str, Any]]:
             f"$B^\\star = {sp.latex(batch_opt_T)}$ (the paper uses "
             f"${sp.latex(s**2 * T / (L * Delta))}$: same order, constant 2).",
             sp.Eq(b_s, batch_opt),
+            shown["batch"],
         ),
         Step(
             "rate, large budget",
             "Substitute $B^\\star$; valid when $B^\\star \\ge 1$, i.e. "
             f"$N \\ge {sp.latex(budget_switch)}$.",
             sp.Le(avg, rate_large),
+            shown["large"],
         ),
         Step(
             "rate, small budget",
             f"When $N < {sp.latex(budget_switch)}$ the best batch is $B = 1$.",
             sp.Le(avg, rate_unit),
+            shown["unit"],
         ),
         Step(
             "rate with explicit constants",
@@ -180,6 +214,7 @@ def _derive(geometry: str) -> tuple[Derivation, dict[str, Any]]:
             f"${sp.latex(rate_unit_max)}$; both regimes sit below the sum. This is Theorem 1's "
             "$O(\\cdot)$ with its constants.",
             sp.Le(avg, envelope),
+            shown["envelope"],
         ),
         Step(
             "complexity",

@@ -4,6 +4,7 @@
 - :mod:`~signlab.theory.lowerbound.stall`: the 1-D hard instance (Lemma 3: the resisting function with
   the bimodal oracle of :class:`signlab.sim.noise.Bimodal`), its stall probability and threshold.
 - :mod:`~signlab.theory.lowerbound.lift`: the separable d-dimensional instance and Theorem 2's bound.
+- :mod:`~signlab.theory.lowerbound.sgd`: SGD's hard instances, one per term of Theorem 3.
 - :mod:`~signlab.theory.lowerbound.embedding`: the Muon embedding F(W) = Σ_i f_i((QWPᵀ)_ii) (Theorem 5).
 - :mod:`~signlab.theory.lowerbound.zerochain`: Arjevani et al.'s zero chain with the probability-p oracle.
 
@@ -22,6 +23,7 @@ from signlab.theory.lowerbound.embedding import (
     selector,
 )
 from signlab.theory.lowerbound.lift import (
+    GridOracle,
     SeparableHardInstance,
     lower_bound_instance,
     noise_split,
@@ -34,6 +36,11 @@ from signlab.theory.lowerbound.resisting import (
     resisting_gradient,
     resisting_infimum,
     resisting_value,
+)
+from signlab.theory.lowerbound.sgd import (
+    HardSGDInstance,
+    sgd_noise_instance,
+    sgd_noiseless_instance,
 )
 from signlab.theory.lowerbound.stall import (
     hard_cells,
@@ -55,8 +62,10 @@ __all__ = [
     "cube_quadratic_max",
     "embed",
     "EmbeddedOracle",
+    "GridOracle",
     "hard_cells",
     "hard_instance",
+    "HardSGDInstance",
     "lower_bound_instance",
     "move_probability",
     "MuonEmbedding",
@@ -72,6 +81,8 @@ __all__ = [
     "ResistingFunction",
     "selector",
     "SeparableHardInstance",
+    "sgd_noise_instance",
+    "sgd_noiseless_instance",
     "signsgd_lower_complexity",
     "signsgd_lower_rate",
     "stall_probability",
