@@ -37,9 +37,11 @@ __all__ = [
     "d_factor_problem",
     "d_sweep",
     "d_sweep_problem",
+    "density_estimates",
     "factor_slopes",
     "lift_problem",
     "noise_comparison",
+    "noise_moments",
     "phi_factor",
     "phi_factor_problem",
     "sgd_grid",
@@ -395,3 +397,49 @@ def toy_stochastic_prediction(
             raise ValueError(f"lrs must map 'sgd' or 'signsgd' to a step size (got {method!r})")
         out[method] = 0.5 * (noisy + (d - 1) * flat)
     return out
+
+
+def noise_moments(
+    models: dict[str, Any], grad: torch.Tensor, batch: int, *, seed: int = 0
+) -> dict[str, dict[str, np.ndarray]]:
+    r"""Sample every oracle of ``models`` at ``grad`` (shape (n, d): n draws of a mean of
+    ``batch``), one generator seeded ``seed`` for all, in order: per model the draws, their mean
+    and σ̂·√B (:func:`signlab.sim.noise.estimate_sigma` times √B, to compare with σ; NaN when
+    n = 1)."""
+    from signlab.sim.noise import estimate_sigma
+
+    batch = _validate.integer("batch", batch, low=1)
+    generator = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
+    out = {}
+    for name, model in models.items():
+        draws = model.sample(grad, batch, generator)
+        spread = (
+            estimate_sigma(draws).numpy() * math.sqrt(batch)
+            if draws.shape[0] >= 2
+            else np.full(draws.shape[1:], np.nan)
+        )
+        out[name] = {"draws": draws.numpy(), "mean": draws.mean(0).numpy(), "sigma": spread}
+    return out
+
+
+def density_estimates(sigma: Any, ns: Any, *, seed: int = 0) -> dict[str, np.ndarray]:
+    r"""φ̂ from the first n of max(ns) Gaussian gradient samples with noise σ, for each n in ``ns``.
+
+    ``"over_n_minus_1"``: :func:`signlab.sim.noise.estimate_density` (σ̂ with the n − 1 divisor);
+    ``"over_n"``: the same with the 1/n variance; ``"true"``: φ(σ). φ is scale-invariant and the two σ̂ differ by the
+    factor √(n/(n − 1)) in every coordinate, so the two rows agree to rounding.
+    """
+    from signlab.geometry import density
+    from signlab.sim.noise import estimate_density
+
+    sigma = torch.as_tensor(sigma, dtype=torch.float64)
+    ns = _values("ns", ns, low=2)
+    gen = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
+    zeros = torch.zeros(int(ns.max()), sigma.numel(), dtype=torch.float64)
+    samples = Gaussian(sigma).sample(zeros, 1, gen)
+    biased = [float(density(samples[:n].std(dim=0, correction=0))) for n in ns.tolist()]
+    return {
+        "over_n": np.asarray(biased),
+        "over_n_minus_1": np.asarray([estimate_density(samples[:n]) for n in ns.tolist()]),
+        "true": float(density(sigma)),
+    }

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from signbook.checks import Feedback, close, register
-from signlab.experiments import noise_comparison
+from signlab.experiments import noise_comparison, phi_factor
 from signlab.sim.engine import gradients_to_reach
 from signlab.sim.noise import density, estimate_density, sparse_sigma
 
@@ -47,7 +47,7 @@ def estimated_density(answer: Any) -> Feedback:
         answer,
         expected,
         rtol=5e-4,
-        hint="per-coordinate std with n − 1 in the denominator, then ‖σ̂‖₁²/(d‖σ̂‖₂²).",
+        hint="per-coordinate std (n − 1 or n: φ̂ is the same), then ‖σ̂‖₁²/(d‖σ̂‖₂²).",
     )
 
 
@@ -71,4 +71,16 @@ def gradients_to_target(answer: Any) -> Feedback:
         answer,
         expected,
         hint="run noise_comparison() with its defaults and use gradients_to_reach(..., 0.1).",
+    )
+
+
+@register("ex-sparse_noise-6")
+def control_gain(answer: Any) -> Feedback:
+    control = phi_factor((1, 10), d=40, noise_l1=0.0, eps=0.1, seeds=8, curvature="follows")
+    return close(
+        "ex-sparse_noise-6",
+        answer,
+        control["sgd"][0] / control["sgd"][1],
+        rtol=1e-6,
+        hint="phi_factor(...)['sgd'] holds N(ε) at k = 1 and k = 10; divide the first by the second.",
     )
