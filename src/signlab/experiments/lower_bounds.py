@@ -18,7 +18,15 @@ from signlab.sim.engine import Recorder, Trajectory, simulate
 from signlab.theory import bounds
 from signlab.theory import lowerbound as lb
 
-__all__ = ["embedded_race", "sandwich", "stall_curve", "zero_chain_progress"]
+__all__ = [
+    "bimodal_moments",
+    "chain_smoothness",
+    "complexity_table",
+    "embedded_race",
+    "sandwich",
+    "stall_curve",
+    "zero_chain_progress",
+]
 
 
 def _zeros(runs: int, d: int) -> torch.Tensor:
@@ -192,3 +200,77 @@ def zero_chain_progress(
         record=(progress,),
     )
     return run["progress"]
+
+
+def bimodal_moments(
+    eps: float, sigmas: Any, *, points: Any = None, draws: int = 1_000_000, seed: int = 0
+) -> list[dict[str, float]]:
+    r"""Mean and variance of ``draws`` oracle draws of the 1-D hard instance, per σ and point.
+
+    The instance is :func:`~signlab.theory.lowerbound.hard_instance` (ε, σ, η = ε) with its
+    :class:`~signlab.theory.lowerbound.GridOracle`; ``points`` (x values, default the grid point 0)
+    may lie past the grid, where the oracle returns the exact gradient. Each row has ``sigma``,
+    ``x``, ``gradient``, ``mean``, ``se`` (of the mean), ``variance`` and ``bound`` = σ²: the
+    variance the theorem's noise assumption allows.
+    """
+    eps = _validate.positive("eps", eps)
+    points = [0.0] if points is None else [float(p) for p in points]
+    generator = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
+    rows = []
+    for sigma in np.atleast_1d(np.asarray(sigmas, dtype=float)).tolist():
+        inst = lb.hard_instance(eps, sigma, eps)
+        for x in points:
+            grad = inst.gradient(torch.full((draws, 1), x, dtype=torch.float64))
+            g = inst.oracle.sample(grad, 1, generator).numpy()[:, 0]
+            rows.append(
+                dict(
+                    sigma=sigma,
+                    x=x,
+                    gradient=float(grad[0, 0]),
+                    mean=float(g.mean()),
+                    se=float(g.std() / np.sqrt(draws)),
+                    variance=float(g.var()),
+                    bound=sigma**2,
+                )
+            )
+    return rows
+
+
+def chain_smoothness(lengths: Any, *, at: float = 0.75) -> dict[str, np.ndarray]:
+    r"""ℓ2 and ℓ∞ curvature of the zero chain F_T at x = ``at``·1, for each T in ``lengths``.
+
+    ``l2`` = ‖∇²F_T‖₂ (a lower bound on the ℓ2 smoothness constant), ``linf`` = max over sign
+    vectors v of |vᵀ∇²F_Tv| (:func:`~signlab.theory.lowerbound.cube_quadratic_max`, a lower bound
+    on L∞), ``ratio`` = linf/l2.
+    """
+    lengths = [_validate.integer("lengths", int(t), low=1) for t in np.atleast_1d(lengths)]
+    l2, linf = [], []
+    for T in lengths:
+        H = lb.ZeroChain(T).hessian(np.full(T, float(at)))
+        l2.append(float(np.abs(np.linalg.eigvalsh(H)).max()))
+        linf.append(lb.cube_quadratic_max(H))
+    l2, linf = np.array(l2), np.array(linf)
+    return {"T": np.array(lengths), "l2": l2, "linf": linf, "ratio": linf / l2}
+
+
+def complexity_table(d: int, eps: float, ks: Any) -> dict[str, np.ndarray]:
+    r"""The bounds' gradients for E‖∇f‖₁ ≤ ε, L∞ = Δ = ‖σ‖₁ = 1, noise on k equal coordinates of d.
+
+    Per k: ``phi``, SignSGD's lower bound with our constants (Theorem 2), its upper bound with the
+    derived constants (Theorem 1), both with the constants set to 1 (``order``), and SGD's lower
+    bound with its unknown constant set to 1 (Theorem 3).
+    """
+    from signlab.geometry import density
+
+    d = _validate.integer("d", d, low=1)
+    eps = _validate.positive("eps", eps)
+    out: dict[str, list] = {k: [] for k in ("k", "phi", "sign_lower", "sign_upper", "order", "sgd")}
+    for k in [_validate.integer("ks", int(k), low=1, high=d) for k in np.atleast_1d(ks)]:
+        sig = np.r_[np.full(k, 1.0 / k), np.zeros(d - k)]
+        out["k"].append(k)
+        out["phi"].append(float(density(sig)))
+        out["sign_lower"].append(lb.signsgd_lower_complexity(eps, 1.0, 1.0, sig))
+        out["sign_upper"].append(bounds.signsgd_complexity(eps, 1.0, 1.0, sig))
+        out["order"].append(bounds.signsgd_complexity(eps, 1.0, 1.0, sig, constants="order"))
+        out["sgd"].append(bounds.sgd_complexity_lower(eps, 1.0, 1.0, sig))
+    return {k: np.asarray(v, dtype=float) for k, v in out.items()}

@@ -13,6 +13,8 @@ from signlab.theory.lowerbound import (
     move_probability,
     paper_threshold,
     random_orthogonal,
+    sgd_noise_instance,
+    sgd_noiseless_instance,
     stall_probability,
     zero_probability,
 )
@@ -71,4 +73,35 @@ def embedded_nuclear(answer: Any) -> Feedback:
         expected,
         rtol=1e-6,
         hint="the singular values of Qᵀdiag(g)P are the |g_i|.",
+    )
+
+
+@register("ex-lower-bounds-6")
+def noiseless_term(answer: Any) -> Feedback:
+    factor = (
+        sgd_noiseless_instance(1000, 0.1).sgd_steps_lower()
+        / sgd_noiseless_instance(100, 0.1).sgd_steps_lower()
+    )
+    return close(
+        "ex-lower-bounds-6",
+        answer,
+        (1, factor),
+        rtol=1e-6,
+        hint="answer (term, factor): no noise and ‖L‖∞ = L∞/2; the bound is proportional to d − 1.",
+    )
+
+
+@register("ex-lower-bounds-7")
+def noise_term_and_control(answer: Any) -> Feedback:
+    def bound(k, s):
+        return sgd_noise_instance(100, k, 0.2, Delta=0.5, noise_l1=s).sgd_steps_lower()
+
+    expected = (bound(1, 1.0) / bound(4, 1.0), bound(1, 0.0) / bound(4, 0.0))
+    return close(
+        "ex-lower-bounds-7",
+        answer,
+        expected,
+        rtol=1e-3,
+        hint="answer (with noise, without): compare sgd_steps_lower() at k = 1 and k = 4, "
+        "with noise_l1=1.0 and with noise_l1=0.0.",
     )

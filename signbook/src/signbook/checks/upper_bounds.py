@@ -78,3 +78,32 @@ def muon_noise_scale(answer: Any) -> Feedback:
         rtol=1e-6,
         hint="a rotation does not change singular values: ‖QᵀDQ‖_* = ‖D‖_*.",
     )
+
+
+@register("ex-upper-bounds-6")
+def worst_curvature(answer: Any) -> Feedback:
+    sigma = np.array([3.0, 1.0, 0.0, 0.0])
+    L = sigma**2 / (sigma**2).sum()
+    return close(
+        "ex-upper-bounds-6",
+        answer,
+        (*L, float((sigma * np.sqrt(L)).sum() ** 2)),
+        rtol=1e-6,
+        hint="answer (L1, L2, L3, L4, max): Cauchy–Schwarz puts L_i ∝ σ_i², and the max is L∞‖σ‖₂².",
+    )
+
+
+@register("ex-upper-bounds-7")
+def curvature_carries_the_gain(answer: Any) -> Feedback:
+    d = 100
+    sigma = np.zeros(d)
+    sigma[0] = 1.0
+    iso = d * (sigma * np.sqrt(np.full(d, 1 / d))).sum() ** 2
+    aligned = d * (sigma * np.sqrt(sigma**2 / (sigma**2).sum())).sum() ** 2
+    return close(
+        "ex-upper-bounds-7",
+        answer,
+        (iso, aligned),
+        rtol=1e-6,
+        hint="answer (isotropic, allocated): d·(Σσ_i√L_i)² with L_i = 1/d, then with L = e₁.",
+    )
