@@ -18,7 +18,8 @@ Reported (the summary at the end lists each against its target):
 - Muon vs ``torch.optim.Muon`` on the same matrices (those of one block of width ``--muon-size``)
   in the same working dtype: bfloat16 (torch.optim.Muon always uses it) and float32 (torch's
   Newton–Schulz routine re-run with ``.float()`` for ``.bfloat16()``), and signlab's CPU default;
-- with ``--chunk-sweep``, the SignSGD step for several ``_fused.CHUNK`` values.
+- with ``--chunk-sweep``, the SignSGD step for several ``_fused.CHUNK`` values (elements per torch
+  thread; a chunk is CHUNK × threads long).
 """
 
 from __future__ import annotations
@@ -220,12 +221,15 @@ def chunk_sweep(rounds: int, exponents: list[int]) -> None:
 
         return step
 
-    candidates = {f"CHUNK = 2^{k}": with_chunk(k) for k in exponents}
+    candidates = {f"CHUNK = 2^{k}": with_chunk(k) for k in exponents}  # per torch thread
     candidates["copy_"] = lambda: dst.copy_(src)
     m = {name: med(v) for name, v in time_rounds(candidates, rounds).items()}
     copy_bw = 8 * n / m["copy_"]
-    print(f"\nSignSGD (guard on) by chunk length; median of {rounds}\n")
-    print("| chunk | ms | bandwidth / copy_ |")
+    threads = torch.get_num_threads()
+    print(
+        f"\nSignSGD (guard on) by chunk length per thread ({threads} threads); median of {rounds}\n"
+    )
+    print("| chunk per thread | ms | bandwidth / copy_ |")
     print("|---|---:|---:|")
     for k in exponents:
         s = m[f"CHUNK = 2^{k}"]

@@ -1,7 +1,7 @@
 """The classes' fast path (signlab.optim._fused) equals the readable rules of signlab.optim.functional.
 
 Each class is stepped with ``foreach=True`` (the fused path: ``torch._foreach_*`` for small tensors,
-chunks through a cached scratch buffer for CPU tensors of at least ``_fused.CHUNK`` elements) and
+chunks through a cached scratch buffer for CPU tensors of at least ``_fused.chunk_length()`` elements) and
 compared with the pure rule applied tensor by tensor, over several steps, shapes and weight decays.
 """
 
@@ -13,7 +13,8 @@ from signlab.optim import functional as F
 
 STEPS = 4
 SMALL = [(7, 5), (40,), (3, 4, 6), (9, 9)]
-BIG = [(300, 300), (_fused.CHUNK + 37,), (2, _fused.CHUNK // 3 + 5, 4)]  # chunked, ragged tails
+LENGTH = _fused.chunk_length()  # CHUNK per torch thread
+BIG = [(LENGTH // 512 + 3, 512), (LENGTH + 37,), (2, LENGTH // 3 + 5, 4)]  # chunked, ragged tails
 
 CASES = {
     "signsgd": (SignSGD, {}, F.signsgd, {}),
@@ -59,13 +60,13 @@ def assert_same(pairs, exact):
 @pytest.mark.parametrize("name", CASES)
 def test_fused_path_equals_the_rule(name, shapes, weight_decay, seed):
     if shapes is not SMALL:
-        assert any(torch.Size(s).numel() >= _fused.CHUNK for s in shapes)  # the chunked path runs
+        assert any(torch.Size(s).numel() >= LENGTH for s in shapes)  # the chunked path runs
     assert_same(race(name, shapes, seed, weight_decay), exact=name != "nsgd_tensor")
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_ragged_chunks_equal_the_rule(name, monkeypatch):
-    monkeypatch.setattr(_fused, "CHUNK", 16)  # every SMALL tensor is chunked, most with a tail
+    monkeypatch.setattr(_fused, "CHUNK", 8)  # every SMALL tensor is chunked, most with a tail
     assert_same(race(name, SMALL, 7, 0.1), exact=name != "nsgd_tensor")
 
 
@@ -84,11 +85,12 @@ def test_bfloat16_parameters_chunked_and_not(name, monkeypatch):
 
 
 def test_non_contiguous_parameters_take_the_foreach_path():
-    base = torch.randn(400, 400, generator=torch.Generator().manual_seed(2))
+    n = int(LENGTH**0.5) + 1
+    base = torch.randn(n, n, generator=torch.Generator().manual_seed(2))
     p = base.t().requires_grad_()  # a transposed view: big but not contiguous
-    assert p.numel() >= _fused.CHUNK and not p.is_contiguous()
+    assert p.numel() >= LENGTH and not p.is_contiguous()
     x = p.detach().clone()
-    p.grad = torch.randn(400, 400, generator=torch.Generator().manual_seed(3)).t()
+    p.grad = torch.randn(n, n, generator=torch.Generator().manual_seed(3)).t()
     SignSGD([p], lr=0.5).step()
     torch.testing.assert_close(p.detach(), F.signsgd(x, p.grad, lr=0.5)[0], rtol=0, atol=0)
 

@@ -20,12 +20,19 @@ import torch
 
 from signlab.optim.functional import _lr_scale, _muon_msign
 
-CHUNK = 1 << 16
-"""Chunk length (elements) on CPU: 256 KB of float32, so a chunk and its scratch stay in L2.
+CHUNK = 1 << 17
+"""Chunk length per torch thread (elements) on CPU: a chunk is ``CHUNK × torch.get_num_threads()``
+long, so each thread's share (512 KB of float32) and its part of the scratch stay in its L2.
 
-Measured (``benchmarks/bench_optim.py``): on a core with 1.25 MB of L2, sign and add run at
-~6.5 G elements/s on 64K-element chunks and ~3 G/s on 256K-element ones (chunk + scratch = 2 MB).
+Measured (``benchmarks/bench_optim.py --chunk-sweep``, SignSGD with its guard, bandwidth / copy_):
+one thread 2^16: 0.66, 2^17: 0.65, 2^18: 0.59; two threads 2^16: 0.47, 2^17: 0.52, 2^18: 0.55 (a core
+has 1.25 MB of L2; sign and add run ~2× faster on chunks that fit it with their scratch).
 """
+
+
+def chunk_length() -> int:
+    """Elements per chunk: ``CHUNK`` per torch thread."""
+    return CHUNK * max(1, torch.get_num_threads())
 
 
 def all_finite(tensors: list[torch.Tensor]) -> bool:
@@ -43,10 +50,10 @@ def all_finite(tensors: list[torch.Tensor]) -> bool:
     return all(bool(t.isfinite().all()) for t in tensors)
 
 
-def _chunked(tensors: tuple[torch.Tensor, ...]) -> bool:
+def _chunked(tensors: tuple[torch.Tensor, ...], length: int) -> bool:
     return (
         tensors[0].device.type == "cpu"
-        and tensors[0].numel() >= CHUNK
+        and tensors[0].numel() >= length
         and all(t.is_contiguous() for t in tensors)
     )
 
@@ -55,8 +62,9 @@ def split(lists: list[list[torch.Tensor]]):
     """Split parallel lists into (small lists for foreach, [big tensor tuples] for chunking)."""
     small = [[] for _ in lists]
     big = []
+    length = chunk_length()
     for tensors in zip(*lists, strict=True):
-        if _chunked(tensors):
+        if _chunked(tensors, length):
             big.append(tensors)
         else:
             for out, t in zip(small, tensors, strict=True):
@@ -65,19 +73,19 @@ def split(lists: list[list[torch.Tensor]]):
 
 
 def chunks(tensors, scratch: dict):
-    """Yield flat CHUNK-long views (one per tensor) and a scratch view as long.
+    """Yield flat views of :func:`chunk_length` elements (one per tensor) and a scratch view as long.
 
     ``Tensor.split`` makes all the views of a tensor in one call, which is measurably cheaper than
     slicing chunk by chunk (~1 ms of a 15 ms Signum step on 9.5M parameters).
     """
-    first = tensors[0]
+    first, length = tensors[0], chunk_length()
     key = (first.dtype, first.device)
-    if key not in scratch or scratch[key].numel() < CHUNK:
-        scratch[key] = torch.empty(CHUNK, dtype=first.dtype, device=first.device)
-    buffer = scratch[key][:CHUNK]
-    for pieces in zip(*(t.view(-1).split(CHUNK) for t in tensors), strict=True):
+    if key not in scratch or scratch[key].numel() < length:
+        scratch[key] = torch.empty(length, dtype=first.dtype, device=first.device)
+    buffer = scratch[key][:length]
+    for pieces in zip(*(t.view(-1).split(length) for t in tensors), strict=True):
         n = pieces[0].numel()
-        yield pieces, buffer if n == CHUNK else buffer[:n]
+        yield pieces, buffer if n == length else buffer[:n]
 
 
 def _decay_(params, lr: float, weight_decay: float) -> None:
