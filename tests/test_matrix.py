@@ -227,15 +227,28 @@ def test_polynomial_is_symbolic():
     assert p2.coeff_monomial(x) == pytest.approx(QUINTIC[0] ** 2)
 
 
-def test_working_dtype_by_device_with_override():
+def test_working_dtype_by_device_with_override(monkeypatch):
+    import signlab.geometry.matrix as matrix
+
+    monkeypatch.setattr(matrix, "cpu_has_native_bf16", lambda: False)
     assert working_dtype("cpu") == torch.float32
     assert working_dtype("cpu", input_dtype=torch.float64) == torch.float64
     assert working_dtype("cpu", input_dtype=torch.bfloat16) == torch.float32
     assert working_dtype("cuda") == torch.bfloat16
     assert working_dtype("cuda", torch.float32) == torch.float32
-    G = torch.randn(4, 6)
-    assert msign(G, method="newton_schulz", dtype=torch.float64).dtype == torch.float32
-    assert newton_schulz(G, dtype=torch.bfloat16).dtype == torch.bfloat16
+    monkeypatch.setattr(matrix, "cpu_has_native_bf16", lambda: True)
+    assert working_dtype("cpu") == torch.bfloat16  # native bf16 matmuls are the faster ones there
+    assert working_dtype("cpu", input_dtype=torch.float64) == torch.float64
+
+
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
+    from signlab.geometry.matrix import cpu_has_native_bf16
+
+    for flags, expected in (("fpu avx512f avx512_bf16 sse", True), ("fpu avx512f sse", False)):
+        info = tmp_path / f"cpuinfo-{expected}"
+        info.write_text(f"processor : 0\nflags\t\t: {flags}\n")
+        assert cpu_has_native_bf16(str(info)) is expected
+    assert cpu_has_native_bf16(str(tmp_path / "missing")) is False
 
 
 @pytest.mark.parametrize("shape", [(64, 64), (256, 1024), (1024, 256)])

@@ -20,6 +20,8 @@ All functions are batched over leading dimensions (..., m, n) and accept wide an
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -59,28 +61,49 @@ def _resolve_coefficients(name: str, value) -> tuple[float, float, float]:
     return a, b, c
 
 
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""x86 CPU flags (``/proc/cpuinfo``) that give native bfloat16 matrix products."""
+
+
+@functools.lru_cache(maxsize=4)
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True when this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX-BF16).
+
+    Read from the CPU's own flags (``cpuinfo``, Linux's ``/proc/cpuinfo``), so the answer is the same
+    at every call on a machine and never depends on how busy it is; False where they cannot be read.
+    """
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in NATIVE_BF16_FLAGS)
+
+
 def working_dtype(
     device: torch.device | str,
     dtype: torch.dtype | None = None,
     input_dtype: torch.dtype | None = None,
 ) -> torch.dtype:
-    """The dtype Newton–Schulz runs in: ``dtype`` if given, else bfloat16 on CUDA and float32 on CPU
-    (float64 when the input is float64, for exact checks).
+    """The dtype Newton–Schulz runs in: ``dtype`` if given; else bfloat16 on CUDA and on CPUs with
+    native bf16 (:func:`cpu_has_native_bf16`), float32 on other CPUs (float64 when the input is
+    float64, for exact checks).
 
-    Chosen by measurement (``benchmarks/bench_matrix.py``, one thread): on this project's Intel Xeon
-    (AVX-512 without AVX512-BF16 or AMX) a bfloat16 matmul runs at 30 GFLOP/s against 126 GFLOP/s
-    in float32, so bfloat16 Newton–Schulz is ~3-4× *slower* there, and float32 is the CPU default.
-    On CPUs with native bf16 (AVX512-BF16/AMX; an AMD EPYC measured earlier ran bf16 matmuls 2.5×
-    faster than float32) pass ``dtype=torch.bfloat16`` for speed, at bf16's accuracy: five quintic
-    steps then differ from float64 Newton–Schulz by ~1% (relative RMS) instead of ~2e-6 in float32.
+    Chosen per device by measurement (``benchmarks/bench_matrix.py``, one thread): on an Intel Xeon
+    without AVX512-BF16 or AMX a bfloat16 matmul ran at 16–31 GFLOP/s against 75–138 GFLOP/s in
+    float32 (bf16 Newton–Schulz ~3–4× *slower*), while an AMD EPYC with AVX512-BF16 ran bf16 matmuls
+    2.5× *faster* than float32. bf16 costs accuracy: five quintic steps then differ from float64
+    Newton–Schulz by ~1% (relative RMS) instead of ~2e-6 in float32.
     """
     if dtype is not None:
         if not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating-point torch dtype (got {dtype})")
         return dtype
-    if torch.device(device).type == "cuda":
+    if input_dtype == torch.float64 and torch.device(device).type == "cpu":
+        return torch.float64
+    if torch.device(device).type == "cuda" or cpu_has_native_bf16():
         return torch.bfloat16
-    return torch.float64 if input_dtype == torch.float64 else torch.float32
+    return torch.float32
 
 
 def _check_matrix(name: str, G: torch.Tensor) -> None:
@@ -245,7 +268,8 @@ def msign(
 
     ``method="svd"``: exact (zero singular values stay 0, see :func:`msign_svd`).
     ``method="newton_schulz"``: ``steps`` iterations with ``coefficients`` ("quintic", "cubic" or
-    (a, b, c)) in :func:`working_dtype` (bfloat16 on CUDA, float32 on CPU, or ``dtype``).
+    (a, b, c)) in :func:`working_dtype` (bfloat16 on CUDA and on CPUs with native bf16, float32
+    on other CPUs, or ``dtype``).
     ``method="newton_schulz_eigh"``: the same NS map through one eigh (:func:`newton_schulz_eigh`).
     The result has G's dtype.
     """
