@@ -1,15 +1,24 @@
-"""Speed of the vectorised simulator (issue 4): the widget's default run and the d-sweep figure.
+"""Speed of the simulations of the sparse-noise chapter (issues 4 and 11).
 
-    python benchmarks/bench_simulate.py          # widget, chapter sweep, one d = 10⁴ run
-    python benchmarks/bench_simulate.py --full   # also the full sweep to d = 10⁴ (many minutes)
+    python benchmarks/bench_simulate.py            # everything below, about a minute
+    python benchmarks/bench_simulate.py --sweeps   # only the chapter's d_factor/phi_factor sweeps
 
-Reports medians, and ratios against references measured in the same process: one simulate() call
-over 32 seeds against 32 single-seed calls, and float32 against float64.
+Reports wall times with the machine's load average (the machine is shared: say so when you quote a
+number), and ratios against references measured in the same process:
+
+- the chapter's sweeps, ``d_factor`` to d = 10⁵ and the five ``phi_factor`` runs (32 seeds, every
+  step size of a grid, both methods), against the 30 s target;
+- one step-size grid in a single engine run (``stepgrid.grid_run``) against ``engine.tune``, which
+  runs the step sizes one after another, on the same problem and grid;
+- a class of identical coordinates stored once (multiplicity d − 1) against the uncompressed
+  problem, same steps;
+- the widget's default run, and 32 seeds in one ``simulate`` call against 32 one-seed calls.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -17,7 +26,13 @@ import time
 import torch
 
 from signlab import experiments
-from signlab.sim.engine import simulate
+from signlab.experiments import sparse_noise as sn
+from signlab.experiments.stepgrid import grid_run
+from signlab.sim.engine import simulate, tune
+from signlab.sim.problems import SeparableQuadratic
+
+EPS = 0.1
+KS = (1, 2, 5, 10, 20, 50, 100)
 
 
 def median_time(fn, repeats: int) -> float:
@@ -29,68 +44,95 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def chapter_sweeps() -> dict[str, float]:
+    """The d_factor and phi_factor calls of book/sparse_noise.ipynb, each timed."""
+    calls = {
+        "d_factor, d = 10 … 10⁵": lambda: experiments.d_factor(
+            (10, 100, 1_000, 10_000, 100_000), eps=EPS
+        ),
+        "phi_factor, isotropic": lambda: experiments.phi_factor(KS, d=100, noise_l1=1.0, eps=EPS),
+        "phi_factor, isotropic, no noise": lambda: experiments.phi_factor(
+            KS, d=100, noise_l1=0.0, eps=EPS
+        ),
+        "phi_factor, follows, no noise": lambda: experiments.phi_factor(
+            KS, d=100, noise_l1=0.0, eps=EPS, curvature="follows"
+        ),
+        "phi_factor, at rest": lambda: experiments.phi_factor(
+            KS[:-1], d=100, noise_l1=1.0, eps=EPS, curvature="follows", at_rest=True
+        ),
+        "phi_factor, at rest, no noise": lambda: experiments.phi_factor(
+            KS[:-1], d=100, noise_l1=0.0, eps=EPS, curvature="follows", at_rest=True
+        ),
+    }
+    times = {}
+    for name, call in calls.items():
+        start = time.perf_counter()
+        call()
+        times[name] = time.perf_counter() - start
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--sweeps", action="store_true", help="only the chapter's sweeps")
     args = parser.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}"
+        f"threads {torch.get_num_threads()}; {load()}"
+    )
+
+    times = chapter_sweeps()
+    for name, seconds in times.items():
+        print(f"  {name:<34} {seconds:6.1f} s")
+    total = sum(times.values())
+    print(f"chapter sweeps, 32 seeds, tuned, both methods: {total:.1f} s (target < 30 s); {load()}")
+    if args.sweeps:
+        return
+
+    problem = sn.d_factor_problem(1_000)
+    x0 = experiments.initial_point(32, 2, 0)
+    stable = 1.9 / float(problem.L.max())
+    lrs = [lr for lr in sn.sgd_grid(problem.L) if lr <= stable][:6]  # the six largest stable ones
+    one = median_time(lambda: grid_run(problem, None, "sgd", x0, lrs, EPS, steps=100_000), 3)
+    seq = median_time(lambda: tune(problem, None, "sgd", x0, lrs, EPS, steps=100_000, record=()), 1)
+    print(
+        f"6 SGD step sizes at d = 10³ (d_factor_problem): one grid run {one:.2f} s, engine.tune "
+        f"{seq:.2f} s, ratio {seq / one:.1f}x"
+    )
+
+    problem = sn.d_factor_problem(10_000)
+    full = SeparableQuadratic(torch.repeat_interleave(problem.L, problem.multiplicity.long()))
+    xf = torch.repeat_interleave(x0, problem.multiplicity.long(), dim=1)
+    small = median_time(
+        lambda: simulate(problem, None, "sgd", x0, lr=3.0, steps=2000, record=("grad_l1",)), 3
+    )
+    big = median_time(
+        lambda: simulate(full, None, "sgd", xf, lr=3.0, steps=2000, record=("grad_l1",)), 3
+    )
+    print(
+        f"2000 SGD steps at d = 10⁴, 32 seeds: multiplicities (2 stored coordinates) {small:.3f} s,"
+        f" uncompressed {big:.2f} s, ratio {big / small:.0f}x"
     )
 
     experiments.noise_comparison()
     widget = median_time(experiments.noise_comparison, 15)
-    print(
-        f"widget default (noise_comparison(), 2 methods x 300 steps x 32 seeds, d=100): "
-        f"median {widget * 1e3:.1f} ms (target < 100 ms)"
-    )
-
-    problem, noise = experiments.d_sweep_problem(100, "sparse")
-    x0 = experiments.initial_point(32, 100, 0)
-    run = lambda x: simulate(problem, noise, "signsgd", x, lr=0.1, steps=300, record=("grad_l1",))
-    batched = median_time(lambda: run(x0), 5)
-    looped = median_time(lambda: [run(x0[i : i + 1]) for i in range(32)], 3)
+    print(f"widget default (noise_comparison(), 2 methods x 300 steps x 32 seeds, d = 100): "
+          f"median {widget * 1e3:.1f} ms (target < 100 ms)")  # fmt: skip
+    p, noise = experiments.d_sweep_problem(100, "sparse")
+    x = experiments.initial_point(32, 100, 0)
+    run = lambda x: simulate(p, noise, "signsgd", x, lr=0.1, steps=300, record=("grad_l1",))
+    batched = median_time(lambda: run(x), 5)
+    looped = median_time(lambda: [run(x[i : i + 1]) for i in range(32)], 3)
     print(
         f"32 seeds in one call: {batched * 1e3:.1f} ms; 32 one-seed calls: {looped * 1e3:.1f} ms;"
         f" ratio {looped / batched:.1f}x"
     )
-    x32, x64 = experiments.initial_point(32, 10_000, 0, dtype=torch.float32), None
-    x64 = x32.double()
-    problem, noise = experiments.d_sweep_problem(10_000, "dense")
-    run = lambda x: simulate(problem, noise, "sgd", x, lr=1.0, steps=100, record=("grad_l1",))
-    t32, t64 = median_time(lambda: run(x32), 3), median_time(lambda: run(x64), 3)
-    print(
-        f"d=10^4 dense, 100 SGD steps x 32 seeds: float32 {t32 * 1e3:.0f} ms, "
-        f"float64 {t64 * 1e3:.0f} ms, ratio {t64 / t32:.2f}x"
-    )
-
-    problem, noise = experiments.d_sweep_problem(10_000, "sparse")
-    x0 = experiments.initial_point(32, 10_000, 0, dtype=torch.float32)
-    lr = 1.0 / float(problem.L.max())
-    start = time.perf_counter()
-    run = simulate(problem, noise, "sgd", x0, lr=lr, steps=200_000, until=0.1, record=())
-    elapsed = time.perf_counter() - start
-    print(
-        f"d=10^4 sparse, one SGD run at its best step size until E‖∇f‖₁ ≤ 0.1: "
-        f"{run.steps[-1]} steps in {elapsed:.1f} s (a lower bound on the full sweep's time)"
-    )
-
-    sizes = [(10, 30, 100, 300, 1000)] + ([(10, 100, 1000, 10_000)] if args.full else [])
-    for ds in sizes:
-        start = time.perf_counter()
-        result = experiments.d_sweep(ds)
-        elapsed = time.perf_counter() - start
-        slopes = {}
-        for shape in experiments.SHAPES:
-            ratio = result[(shape, "sgd")]["gradients"] / result[(shape, "signsgd")]["gradients"]
-            slopes[shape] = experiments.loglog_slope(ds, ratio)
-        print(
-            f"d_sweep(ds={ds}, 32 seeds, 2 shapes x 2 methods x 6 step sizes): {elapsed:.1f} s "
-            f"(target < 30 s); slope of SGD/SignSGD: dense {slopes['dense']:+.2f}, "
-            f"sparse {slopes['sparse']:+.2f}"
-        )
-        for key, row in result.items():
-            print(f"  {key}: N = {row['gradients'].tolist()}")
+    print(load())
 
 
 if __name__ == "__main__":

@@ -268,3 +268,18 @@ def test_a_shown_form_must_equal_the_expression():
     Step("ok", "", sp.Eq(S.B, S.sigma_l1 * sp.sqrt(2 * S.N / S.L_inf)), good)
     with pytest.raises(ValueError, match="shown form"):
         Step("bad", "", sp.Eq(S.B, S.sigma_l1 * sp.sqrt(S.N / S.L_inf)), good)
+
+
+def test_numerical_checks_of_the_proofs_hold_and_can_fail():
+    from signlab.theory.bounds import numerics
+
+    lemma = numerics.separable_to_linf(d=12, pairs=2000, seed=3)
+    assert lemma["max"] <= 1 and lemma["tight"] == pytest.approx(1.0)
+    assert numerics.one_step_margin(trials=300, seed=4) >= -1e-12
+    assert numerics.msign_alignment_margin(trials=30, seed=5) >= -1e-9
+    l1 = numerics.noise_l1_means(np.ones(8), (1, 9), samples=4000, seed=6)
+    # Gaussian: E|ξ| = √(2/π) < 1, so the measured mean sits below the bound by that factor
+    np.testing.assert_allclose(l1["measured"] / l1["bound"], np.sqrt(2 / np.pi), rtol=0.03)
+    cs = numerics.alignment_on_simplex(np.array([2.0, 1.0, 0.0]), draws=500, seed=7)
+    assert cs["random_max"] <= cs["maximum"] and cs["at_allocation"] == pytest.approx(5.0)
+    assert cs["isotropic"] == pytest.approx(9.0 / 3)

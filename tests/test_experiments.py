@@ -310,3 +310,54 @@ def test_toy_stochastic_prediction_follows_the_simulation():
         assert np.all(np.abs(mean - pred[method]) <= 5 * se + 1e-3 * pred[method])
     with pytest.raises(ValueError, match="lrs"):
         toy_stochastic_prediction({"adam": 0.1})
+
+
+def test_sandwich_at_batch_one_walks_far_more_steps_than_cells_and_still_stalls():
+    out = experiments.sandwich(
+        [100, 400], 1.0, 1.0, np.array([0.6, 0.3, 0.1, 0.0]), runs=100, batch=1
+    )
+    assert np.all(out["batch"] == 1) and np.all(out["steps"] == [100, 400])
+    assert np.all(out["steps"] > 5 * out["cells"])
+    assert np.all(out["stalled"] >= 0.5) and np.all(out["stalled"] <= 1)
+    assert np.all(out["measured"] >= out["lower"])
+    theorem1 = experiments.sandwich([100, 400], 1.0, 1.0, np.array([0.6, 0.3, 0.1, 0.0]), runs=20)
+    assert np.all(theorem1["steps"] <= theorem1["cells"]) and np.all(theorem1["stalled"] == 1)
+
+
+def test_lower_bound_helpers_against_direct_computations():
+    from signlab.experiments import lower_bounds as lbx
+    from signlab.theory import bounds
+    from signlab.theory import lowerbound as lb
+
+    rows = lbx.bimodal_moments(0.05, [0.5], points=[0.0, 5.0], draws=100_000, seed=2)
+    assert rows[0]["gradient"] == pytest.approx(-0.1) and rows[0]["bound"] == 0.25
+    assert abs(rows[0]["mean"] + 0.1) <= 5 * rows[0]["se"]
+    assert rows[0]["variance"] == pytest.approx(0.25, rel=0.1)
+    assert rows[1]["variance"] < 1e-20 and rows[1]["mean"] == pytest.approx(rows[1]["gradient"])
+    chain = lbx.chain_smoothness((2, 3))
+    H = lb.ZeroChain(3).hessian(np.full(3, 0.75))
+    assert chain["l2"][1] == pytest.approx(np.abs(np.linalg.eigvalsh(H)).max())
+    assert chain["linf"][1] == pytest.approx(lb.cube_quadratic_max(H))
+    table = lbx.complexity_table(10, 0.05, (1, 10))
+    sig = np.r_[1.0, np.zeros(9)]
+    assert table["phi"].tolist() == pytest.approx([0.1, 1.0])
+    assert table["sgd"][0] == pytest.approx(bounds.sgd_complexity_lower(0.05, 1, 1, sig))
+    assert table["sign_upper"][0] == pytest.approx(bounds.signsgd_complexity(0.05, 1, 1, sig))
+
+
+def test_noise_moments_and_density_estimates():
+    from signlab.experiments import sparse_noise as sn
+    from signlab.sim.noise import Gaussian
+
+    grad = torch.zeros(50_000, 3, dtype=torch.float64)
+    sigma = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    m = sn.noise_moments({"g": Gaussian(sigma)}, grad, 4, seed=1)["g"]
+    np.testing.assert_allclose(m["sigma"], sigma.numpy(), rtol=0.03)
+    assert m["draws"].shape == (50_000, 3)
+    assert np.isnan(sn.noise_moments({"g": Gaussian(sigma)}, grad[:1], 1)["g"]["sigma"]).all()
+    est = sn.density_estimates(sigma, [4, 400], seed=0)
+    np.testing.assert_allclose(est["over_n"], est["over_n_minus_1"], rtol=1e-12)
+    assert est["true"] == pytest.approx((3.5**2) / (3 * 5.25))
+    assert abs(est["over_n_minus_1"][1] - est["true"]) < 0.05
+    with pytest.raises(ValueError, match="ns"):
+        sn.density_estimates(sigma, [1, 4])

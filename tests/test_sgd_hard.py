@@ -25,7 +25,7 @@ def instances(rng):
 def test_instances_have_the_constants_they_claim(rng):
     (noiseless, noise), p = instances(rng)
     for inst in (noiseless, noise):
-        assert inst.d == p["d"]
+        assert isinstance(inst, lb.HardSGDInstance) and inst.d == p["d"]
         assert inst.linf_smoothness == pytest.approx(p["L_inf"])
         assert inst.gap == pytest.approx(p["Delta"])
         full = inst.expanded()

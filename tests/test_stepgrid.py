@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from signlab.experiments.stepgrid import grid_run, loglog_fit
+from signlab.experiments.stepgrid import GridResult, grid_run, loglog_fit
 from signlab.sim.engine import gradients_to_reach, simulate
 from signlab.sim.noise import Bimodal, Gaussian
 from signlab.sim.problems import SeparableQuadratic
@@ -65,6 +65,7 @@ def test_best_stops_early_and_diverging_step_sizes_count_as_never(rng):
     x0 = torch.tensor(rng.normal(size=(4, 5)))
     big = 2.5 / L.min()  # unstable for every coordinate
     grid = grid_run(problem, None, "sgd", x0, [big, 0.5, 0.01], 1e-2, steps=100_000)
+    assert isinstance(grid, GridResult) and grid.method == "sgd"
     assert math.isinf(grid.gradients[0]) and math.isinf(grid.gradients[2])
     assert np.isfinite(grid.gradients[1]) and grid.steps < 100_000
     with_margin = grid_run(problem, None, "sgd", x0, [0.5], 1e-2, steps=100_000, margin=2.0)
