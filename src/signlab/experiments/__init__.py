@@ -1,10 +1,13 @@
 r"""The book's experiments, one module per chapter, all thin layers over :func:`signlab.sim.engine.simulate`.
 
+- :mod:`~signlab.experiments.geometry`: gradient descent and sign descent as steepest descent.
 - :mod:`~signlab.experiments.toys`: the paper's deterministic and stochastic toys.
 - :mod:`~signlab.experiments.sparse_noise`: SGD against SignSGD with k noisy coordinates out of d.
 - :mod:`~signlab.experiments.lower_bounds`: SignSGD on the hard instances, Muon on the embedding,
   the zero chain.
 - :mod:`~signlab.experiments.heavy_tails`: SGD and the sign methods under Student-t noise.
+- :mod:`~signlab.experiments.momentum`: skewed noise, EMA scales, momentum against a batch.
+- :mod:`~signlab.experiments.muon`: SGD, Muon and SignSGD with matrix noise of a chosen rank.
 - :mod:`~signlab.experiments.common`: seeded starting points, races, log-log slopes.
 
 Every experiment has fixed seeds; chapters call them by name (``experiments.toy_stochastic()``).
@@ -12,16 +15,37 @@ Every experiment has fixed seeds; chapters call them by name (``experiments.toy_
 
 from signlab.experiments.common import initial_point, loglog_slope, race
 from signlab.experiments.heavy_tails import (
+    HEAVY_LRS,
     HEAVY_METHODS,
+    GridTuning,
+    batch_mean_spread,
     heavy_tail_problem,
     heavy_tail_race,
     heavy_tail_sweep,
+    running_second_moment,
+    sign_flip_table,
+    tail_index_table,
+    tail_survival,
+    tune_grid,
 )
 from signlab.experiments.lower_bounds import (
     embedded_race,
     sandwich,
     stall_curve,
     zero_chain_progress,
+)
+from signlab.experiments.momentum import (
+    MOMENTUM_LRS,
+    budget_race,
+    ema_scale_table,
+    lag_race,
+    noiseless_control,
+    sign_agreement,
+    sign_mvr,
+    skewed_problem,
+    skewed_race,
+    skewed_start,
+    theorem1_run,
 )
 from signlab.experiments.sparse_noise import (
     SHAPES,
@@ -35,7 +59,26 @@ from signlab.experiments.sparse_noise import (
 from signlab.experiments.toys import PAPER_LRS, Losses, toy_deterministic, toy_stochastic
 
 __all__ = [
+    "HEAVY_LRS",
     "HEAVY_METHODS",
+    "MOMENTUM_LRS",
+    "GridTuning",
+    "batch_mean_spread",
+    "budget_race",
+    "ema_scale_table",
+    "lag_race",
+    "noiseless_control",
+    "running_second_moment",
+    "sign_agreement",
+    "sign_flip_table",
+    "sign_mvr",
+    "skewed_problem",
+    "skewed_race",
+    "skewed_start",
+    "tail_index_table",
+    "tail_survival",
+    "theorem1_run",
+    "tune_grid",
     "PAPER_LRS",
     "SHAPES",
     "Losses",

@@ -17,7 +17,9 @@ returns the mean of ``batch`` stochastic gradients at a point whose true gradien
 oracles whose noise depends on it (the zero chain's). :class:`Gaussian`, :class:`StudentT` and
 :class:`MatrixGaussian` are *additive*: their draws do not depend on x or ∇f, so two methods run with
 the same seed see the same noise (common random numbers). :class:`Bimodal` is the lower bound's
-oracle. :func:`estimate_sigma` and :func:`estimate_density` measure σ and φ from sampled gradients.
+oracle. :class:`TwoPoint` is additive, unbiased and *skewed*: its median is not its mean, which is
+what breaks SignSGD at batch one. :func:`estimate_sigma` and :func:`estimate_density` measure σ and φ
+from sampled gradients.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "Oracle",
     "SeparableNoise",
     "StudentT",
+    "TwoPoint",
     "dense_sigma",
     "estimate_density",
     "estimate_sigma",
@@ -264,6 +267,76 @@ class Bimodal(SeparableNoise):
         keep = torch.where(a2 > 0, a2 / (sigma * sigma + a2).clamp_min(tiny), 1.0)
         moves = torch.binomial(torch.full_like(grad, float(batch)), keep, generator=generator)
         return grad * moves / (batch * keep)
+
+
+@dataclass(frozen=True, eq=False)
+class TwoPoint(SeparableNoise):
+    r"""Skewed two-point noise: ξ_i = +a_i with probability p, −c_i otherwise, zero mean.
+
+    With a_i = σ_i√((1 − p)/p) and c_i = σ_i√(p/(1 − p)) = a_i·p/(1 − p), each draw has mean 0 and
+    variance exactly σ_i² (``sigma``, a standard deviation; 0 leaves a coordinate exact). For p < ½ the
+    rare jump is up and the common value is down, so the *median* of g_i = ∂_i f + ξ_i is ∂_i f − c_i,
+    not ∂_i f: SignSGD with batch one follows the sign of the median and settles where ∂_i f = c_i
+    (Karimireddy et al. 2019 and Safaryan & Richtárik 2021 discuss this failure of the sign).
+    The mean of B draws is exact and costs O(k) per step whatever B: with K ~ Binomial(B, p) jumps
+    it is σ·(K/B − p)/√(p(1 − p)).
+    """
+
+    p: float = 0.1
+    additive = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        p = _validate.positive("p", self.p)
+        if p >= 1:
+            raise ValueError(f"p must lie in (0, 1) (got {self.p!r})")
+        object.__setattr__(self, "p", p)
+
+    @property
+    def jump(self) -> torch.Tensor:
+        """a = σ√((1 − p)/p), the value taken with probability p."""
+        return self.sigma * math.sqrt((1.0 - self.p) / self.p)
+
+    @property
+    def drop(self) -> torch.Tensor:
+        """c = σ√(p/(1 − p)): −c is taken with probability 1 − p (the median when p < ½)."""
+        return self.sigma * math.sqrt(self.p / (1.0 - self.p))
+
+    def _batch_mean(self, jumps: torch.Tensor, batch: int) -> torch.Tensor:
+        """(K/B − p)/√(p(1 − p)): the standardised mean of B draws with K jumps."""
+        return (jumps / batch - self.p) / math.sqrt(self.p * (1.0 - self.p))
+
+    def expected_sign(self, grad: Any, batch: int = 1) -> torch.Tensor:
+        r"""E[sign(∂_i f + ξ̄_B)] exactly, for true gradient ``grad`` and the mean of ``batch`` draws.
+
+        The sum over K = 0 … B of P(K) · sign(∂_i f + σ_i(K/B − p)/√(p(1 − p))) with
+        K ~ Binomial(B, p). For B = 1 it is p·sign(∂f + a) + (1 − p)·sign(∂f − c), which is
+        2p − 1 < 0 for every ∂f in (0, c) when p < ½: the sign points the wrong way on average.
+        """
+        batch = _validate.integer("batch", batch, low=1)
+        grad = torch.as_tensor(grad, dtype=self.sigma.dtype)
+        sigma = self._sigma_for(grad)
+        k = torch.arange(batch + 1, dtype=grad.dtype)
+        pmf = torch.distributions.Binomial(batch, probs=torch.tensor(self.p, dtype=grad.dtype))
+        weights = pmf.log_prob(k).exp()
+        values = self._batch_mean(k, batch)
+        shifted = grad.unsqueeze(-1) + sigma.unsqueeze(-1) * values
+        return (torch.sign(shifted) * weights).sum(dim=-1)
+
+    def sample(self, grad, batch=1, generator=None, *, x=None):
+        """The mean of ``batch`` stochastic gradients at a point with true gradient ``grad``."""
+        batch = _validate.integer("batch", batch, low=1)
+        up, down = math.sqrt((1.0 - self.p) / self.p), -math.sqrt(self.p / (1.0 - self.p))
+
+        def draw(shape):
+            if batch == 1:  # one Bernoulli draw: cheaper than a binomial
+                jump = torch.rand(shape, generator=generator, dtype=grad.dtype) < self.p
+                return torch.where(jump, up, down).to(grad.dtype)
+            count = torch.full(shape, float(batch), dtype=grad.dtype)
+            jumps = torch.binomial(count, torch.full_like(count, self.p), generator=generator)
+            return self._batch_mean(jumps, batch)
+
+        return self._add_on_support(grad, draw)
 
 
 def low_rank_sigma(

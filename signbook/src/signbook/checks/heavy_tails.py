@@ -9,7 +9,8 @@ import torch
 
 from signbook.checks import Feedback, close, register
 from signlab.optim.functional import lion
-from signlab.sim.tails import mean_scale
+from signlab.sim.noise import TwoPoint
+from signlab.sim.tails import ema_scale, mean_scale
 
 
 @register("ex-heavy-tails-1")
@@ -51,4 +52,53 @@ def _lion_step(answer: Any) -> Feedback:
 def _moment_order(answer: Any) -> Feedback:
     return close(
         "ex-heavy-tails-5", answer, 1.5, rtol=1e-9, hint="E|X|^p is finite exactly for p < ν."
+    )
+
+
+@register("ex-heavy-tails-6")
+def _ema_scale(answer: Any) -> Feedback:
+    return close(
+        "ex-heavy-tails-6",
+        answer,
+        float(ema_scale(1.5, 0.9)),
+        rtol=1e-3,
+        hint="the EMA's scale is (1 − β)/(1 − β^α)^(1/α); the β → 1 form is only approximate.",
+    )
+
+
+@register("ex-heavy-tails-7")
+def _skewed_limit(answer: Any) -> Feedback:
+    drop = TwoPoint(torch.ones(1, dtype=torch.float64), p=0.2).drop
+    return close(
+        "ex-heavy-tails-7",
+        answer,
+        float(drop[0]),
+        rtol=1e-3,
+        hint="SignSGD settles where the median of g = x + ξ is zero; the median of ξ is −c.",
+    )
+
+
+@register("ex-heavy-tails-8")
+def _skew_breaking_batch(answer: Any) -> Feedback:
+    noise = TwoPoint(torch.ones(1, dtype=torch.float64), p=0.1)
+    small = torch.full((1,), 1e-9, dtype=torch.float64)
+    expected = next(b for b in range(1, 100) if float(noise.expected_sign(small, b)[0]) > 0)
+    return close(
+        "ex-heavy-tails-8",
+        answer,
+        expected,
+        rtol=0.0,
+        atol=1e-9,
+        hint="the mean of B draws is below zero when none of them jumps: solve (1 − p)^B < 1/2.",
+    )
+
+
+@register("ex-heavy-tails-9")
+def _cauchy_ema(answer: Any) -> Feedback:
+    return close(
+        "ex-heavy-tails-9",
+        answer,
+        float(ema_scale(1.0, 0.99)),
+        rtol=1e-6,
+        hint="put α = 1 in (1 − β)/(1 − β^α)^(1/α).",
     )
