@@ -172,7 +172,8 @@ class HardSGDInstance:
 
         Noiseless: (b − a/2)/(L_f a)·L₁/2, the module's (b − a/2)/(ηL_f a) at η → 2/L₁ (the bound
         is strict). Noise: A/η* with A = (b − a/2)m/(2ε) and η* the largest η with
-        √(2/π)·kL_wσ_wη√S_{⌈A/η⌉}(η) ≤ ε (bisection on log η; the left side grows with η).
+        √(2/π)·kL_wσ_wη√S_{⌈A/η⌉}(η) ≤ ε (bisection on log η; the left side grows with η, up to
+        the rounding of ⌈A/η⌉).
         """
         L_f, a, b, m = self._flat()
         eps = self.eps
@@ -192,8 +193,11 @@ class HardSGDInstance:
             return c * eta * math.sqrt(S)
 
         lo, hi = 1e-300, 2.0 / L_w
+        # For η ≥ 2/L_w, S_t ≥ t, so the floor is ≥ c√(ηA) ≥ c√(2A/L_w) = floor(2/L_w): if that
+        # exceeds ε, no η beyond 2/L_w helps and the search below is complete. Otherwise the
+        # wells do not constrain η at all, and only the flat class's limit remains.
         if floor(hi) <= eps:
-            return A / hi
+            return A / (2.0 / L_f)
         for _ in range(200):
             mid = math.sqrt(lo * hi) if lo > 0 else hi / 2
             lo, hi = (mid, hi) if floor(mid) <= eps else (lo, mid)
