@@ -1,7 +1,8 @@
 """Geometry: norms and their duals, steepest descent, smoothness constants, the matrix sign.
 
 - :mod:`signlab.geometry.norms`: ℓ1/ℓ2/ℓ∞ and spectral/nuclear norms, ``dual_norm``, ``dualize``
-  (the steepest-descent direction of a norm, the book's central map) and the density φ.
+  (the steepest-descent direction of a norm, the book's central map), ``steepest_step`` and the
+  density φ.
 - :mod:`signlab.geometry.matrix`: ``msign`` (the spectral ``dualize``) by SVD and Newton–Schulz.
 - :mod:`signlab.geometry.steepest`: steepest descent under a norm, derived with sympy.
 - :mod:`signlab.geometry.smoothness`: smoothness constants of quadratics in ℓ2 and ℓ∞.
@@ -17,6 +18,7 @@ from signlab.geometry.norms import (
     dual_norm,
     dualize,
     norm,
+    steepest_step,
     unit_circle,
 )
 
@@ -28,5 +30,6 @@ __all__ = [
     "dual_norm",
     "dualize",
     "norm",
+    "steepest_step",
     "unit_circle",
 ]

@@ -114,23 +114,35 @@ def dualize(g: Any, kind: str) -> Any:
     """
     _validate.choice("kind", kind, KINDS + MATRIX_KINDS)
     g = _prepare(g, "g")
-    if kind in MATRIX_KINDS:
-        if g.ndim < 2:
-            raise ValueError(f"dualize(g, {kind!r}) needs a matrix (got {g.ndim} dimension)")
-        t, was_numpy = _as_torch(g)
-        out = _dualize(t, kind)
-        return out.numpy() if was_numpy else out
-    if _is_torch(g):
-        return _dualize(g, kind)
-    if kind == "linf":
-        return np.sign(g)
-    if kind == "l2":
-        n = _norm(g, "l2")[..., None]
-        return np.divide(g, n, out=np.zeros_like(g), where=n > 0)
-    idx = np.abs(g).argmax(axis=-1)[..., None]
-    out = np.zeros_like(g)
-    np.put_along_axis(out, idx, np.take_along_axis(np.sign(g), idx, axis=-1), axis=-1)
-    return out
+    if kind in MATRIX_KINDS and g.ndim < 2:
+        raise ValueError(f"dualize(g, {kind!r}) needs a matrix (got {g.ndim} dimension)")
+    t, was_numpy = _as_torch(g)
+    out = _dualize(t, kind)
+    return out.numpy() if was_numpy else out
+
+
+def steepest_step(g: Any, kind: str, lam: float) -> Any:
+    r"""The minimiser :math:`\Delta^\star = -(\|g\|_\dagger/\lambda)\,\mathrm{dualize}(g)` of the
+    local model :math:`\langle g, \Delta\rangle + \frac{\lambda}{2}\|\Delta\|^2` (the geometry chapter).
+
+    Its direction is :func:`dualize`, its length the dual norm over λ; the model drops by
+    :math:`\|g\|_\dagger^2/(2\lambda)` (:func:`signlab.geometry.steepest.derive_step_length`).
+    Vectors on the last dimension, batched over the leading ones; numpy or torch.
+    """
+    _validate.choice("kind", kind, KINDS)
+    lam = _validate.positive("lam", lam)
+    t, was_numpy = _as_torch(_prepare(g, "g"))
+    out = _steepest_step(t, kind, 1.0 / lam)
+    return out.numpy() if was_numpy else out
+
+
+def _steepest_step(g: Any, kind: str, scale: float) -> Any:
+    """−scale·‖g‖_†·dualize(g, kind) of a torch tensor, unvalidated (scale = 1/λ)."""
+    import torch
+
+    order = {"l1": float("inf"), "l2": 2, "linf": 1}[kind]  # the dual norm's order
+    length = torch.linalg.vector_norm(g, ord=order, dim=-1, keepdim=True)
+    return -scale * length * _dualize(g, kind)
 
 
 def _dualize(g: Any, kind: str, dim: Any = -1, **msign_options: Any) -> Any:

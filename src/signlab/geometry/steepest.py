@@ -1,4 +1,4 @@
-r"""Steepest descent under a norm, derived symbolically and run numerically.
+r"""Steepest descent under a norm, derived symbolically (sympy).
 
 Minimising the local model :math:`\langle g, \Delta\rangle + \frac{\lambda}{2}\|\Delta\|^2` splits into a
 direction and a length (:cite:`bernstein2024oldoptimizer`). Writing :math:`\Delta = -c\,t` with
@@ -10,19 +10,16 @@ direction and a length (:cite:`bernstein2024oldoptimizer`). Writing :math:`\Delt
 
 With :math:`\lambda` the smoothness constant in the same norm, this decrease is guaranteed for the
 function itself. For ℓ2 it is gradient descent with step :math:`1/L_2`; for ℓ∞ it is sign descent with
-step :math:`\|g\|_1/L_\infty`.
+step :math:`\|g\|_1/L_\infty`. The numeric step is :func:`signlab.geometry.steepest_step`, and the
+optimizer that iterates it is :func:`signlab.optim.functional.steepest_descent` (run by the engine).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import numpy as np
 import sympy as sp
 
 from signlab import _validate
-from signlab.geometry import KINDS, dual_norm, dualize
+from signlab.geometry import KINDS
 
 
 def gradient_symbols(d: int) -> list[sp.Symbol]:
@@ -76,28 +73,3 @@ def derive_step_length() -> dict[str, sp.Expr]:
     model = -c * dual + lam / 2 * c**2
     (c_star,) = sp.solve(sp.diff(model, c), c)
     return {"model": model, "c_star": c_star, "decrease": sp.simplify(model.subs(c, c_star))}
-
-
-def steepest_step(g: Any, kind: str, lam: float) -> Any:
-    r"""The minimiser :math:`-(\|g\|_\dagger/\lambda)\,\mathrm{dualize}(g)` of the local model."""
-    lam = _validate.positive("lam", lam)
-    scale = dual_norm(g, kind) / lam
-    return -scale[..., None] * dualize(g, kind)
-
-
-def steepest_descent_path(
-    grad: Callable[[np.ndarray], np.ndarray], x0: Any, kind: str, lam: float, steps: int
-) -> np.ndarray:
-    """Iterates :math:`x_{k+1} = x_k + \\text{steepest\\_step}(\\nabla f(x_k))`, shape ``(steps + 1, d)``.
-
-    With ``lam`` the smoothness constant of ``f`` in the ``kind`` norm every step decreases ``f`` by at
-    least :math:`\\|\\nabla f(x_k)\\|_\\dagger^2 / (2\\lambda)`.
-    """
-    steps = _validate.integer("steps", steps, low=0)
-    x = np.asarray(x0, dtype=float)
-    _validate.finite_array("x0", x)
-    path = [x]
-    for _ in range(steps):
-        x = x + steepest_step(np.asarray(grad(x), dtype=float), kind, lam)
-        path.append(x)
-    return np.stack(path)

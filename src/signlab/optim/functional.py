@@ -27,7 +27,8 @@ rule                   average                               norm (``dualize``)
 :func:`muon`           EMA μ with Nesterov look-ahead        spectral: msign(G) = UVᵀ
 =====================  ====================================  =====================================
 
-:func:`sgd` (the unnormalised ℓ2 step) and :func:`adamw` are the references they are compared with.
+:func:`sgd` (the unnormalised ℓ2 step) and :func:`adamw` are the references they are compared with;
+:func:`steepest_descent` is the unnormalised step of any norm, with the length ‖g‖_† of its model.
 The directions come from :func:`signlab.geometry.dualize` (its unvalidated twin, since every rule
 validates its hyperparameters once). Conventions shared by every rule:
 
@@ -53,6 +54,7 @@ import torch
 from signlab import _validate
 from signlab.geometry.matrix import MSIGN_METHODS, NS_EPS, _resolve_coefficients
 from signlab.geometry.norms import _dualize as dualize  # validated once per rule, not per call
+from signlab.geometry.norms import _steepest_step
 from signlab.optim.spec import REQUIRED, Hyper, Spec, betas, dims, flag, integer_in, one_of
 
 ADJUST_LR_FN = ("original", "match_rms_adamw", "none")
@@ -132,6 +134,13 @@ NORMALIZED_SGD = Spec(
             '"group": one ‖g‖₂ over all the group\'s tensors; "tensor": each on its own',
             "class",
         ),
+    ),
+)
+STEEPEST_DESCENT = Spec(
+    "steepest_descent",
+    (
+        _lr(),
+        Hyper("norm", "l2", one_of(("l1", "l2", "linf")), "the norm whose steepest step is taken"),
     ),
 )
 MUON = Spec(
@@ -318,6 +327,23 @@ def normalized_sgd(param, grad, state, *, lr, weight_decay, dim):
     arXiv:2409.20325). Stateless (``{}``).
     """
     return _step(param, dualize(grad, "l2", dim=dim), lr, weight_decay), {}
+
+
+@_rule(STEEPEST_DESCENT)
+def steepest_descent(param, grad, state, *, lr, norm):
+    r"""Steepest descent under a norm with the step length of its local model (the geometry chapter).
+
+    .. math:: x_{t+1} = x_t - \eta\,\|g_t\|_\dagger\,\operatorname{dualize}(g_t, \|\cdot\|)
+              = x_t + \text{steepest\_step}(g_t, \|\cdot\|, \lambda = 1/\eta)
+
+    With η = 1/λ this is the minimiser of ⟨g, Δ⟩ + (λ/2)‖Δ‖² (Bernstein & Newhouse,
+    arXiv:2409.20325), guaranteed to lower f by ‖g‖_†²/(2λ) when λ is f's smoothness constant in
+    that norm: gradient descent for ℓ2 (‖g‖₂·g/‖g‖₂ = g), sign descent with length ‖g‖₁ for ℓ∞,
+    greedy coordinate descent for ℓ1. The normalised rules (:func:`signsgd`, :func:`normalized_sgd`)
+    keep the direction and replace the length ‖g‖_† by a step size. Vectors on the last dimension,
+    batched over the leading ones. Stateless (``{}``).
+    """
+    return param + _steepest_step(grad, norm, lr), {}
 
 
 def _lr_scale(shape, adjust_lr_fn: str) -> float:

@@ -14,8 +14,9 @@ problem's own statistic (the zero chain's progress). The vocabulary is the same 
 - an *oracle* has ``sample(grad, batch, generator, x=x)``, the mean of ``batch`` stochastic gradients
   (:mod:`signlab.sim.noise`; ``None`` means exact gradients);
 - a *method* is a named update rule of :mod:`signlab.optim.functional` with the engine's defaults
-  (:data:`METHODS`): SGD, SignSGD, Signum, Lion, normalized SGD and Muon (on matrix problems, with the
-  theory's defaults: exact msign, no momentum, no shape scaling).
+  (:data:`METHODS`): SGD, SignSGD, Signum, Lion, normalized SGD, steepest descent under a norm with
+  its model's step length, and Muon (on matrix problems, with the theory's defaults: exact msign, no
+  momentum, no shape scaling).
 
 The same seed gives the same draws to every method and step size when the oracle is additive
 (common random numbers), so comparisons between methods are not blurred by luck. "Gradients used"
@@ -74,6 +75,7 @@ METHODS: dict[str, Method] = {
         Method("signum", F.signum),
         Method("lion", F.lion),
         Method("normalized_sgd", F.normalized_sgd, separable=False),
+        Method("steepest_descent", F.steepest_descent, separable=False),
         Method(
             "muon",
             F.muon,

@@ -7,7 +7,9 @@ lemma; :func:`linf_smoothness`). The functions here have that exact L and inf f 
 
 - :class:`SeparableQuadratic`: f(x) = ½ Σ L_i x_i² (convex; the paper's toy experiments);
 - :class:`SeparableCosine`: f(x) = Σ L_i (1 − cos x_i) (non-convex: p_i'' = L_i cos x_i
-  changes sign).
+  changes sign);
+- :class:`Quadratic`: f(x) = ½ xᵀHx with any symmetric positive semidefinite H (not separable:
+  the geometry chapter rotates its Hessian away from the axes).
 
 Every problem of the engine (:mod:`signlab.sim.engine`) has this vocabulary: ``shape`` (one point),
 ``value(x)`` (one number per run) and ``gradient(x)``, for ``x`` of shape (\*runs, \*shape), so one
@@ -29,7 +31,7 @@ import torch
 from signlab import _validate
 from signlab._arrays import numpy_or_torch
 
-__all__ = ["SeparableCosine", "SeparableQuadratic", "linf_smoothness"]
+__all__ = ["Quadratic", "SeparableCosine", "SeparableQuadratic", "linf_smoothness"]
 
 
 def _curvatures(L: Any) -> torch.Tensor:
@@ -135,3 +137,33 @@ class SeparableCosine(_Separable):
     def gradient(self, x):
         """∇f(x) = L ⊙ sin x."""
         return self.curvatures(x) * torch.sin(x)
+
+
+class Quadratic:
+    """f(x) = ½ xᵀHx for a symmetric positive semidefinite ``H`` (d×d), inf f = 0 at x = 0."""
+
+    def __init__(self, H: Any) -> None:
+        H = torch.as_tensor(H)
+        H = H if H.is_floating_point() else H.double()
+        _validate.psd_matrix("H", H)
+        self.H = H
+
+    @property
+    def shape(self) -> tuple[int]:
+        """(d,): one point x."""
+        return (len(self.H),)
+
+    def _H(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim < 1 or x.shape[-1] != len(self.H):
+            raise ValueError(f"x must have shape (*runs, {len(self.H)}) (got {tuple(x.shape)})")
+        return self.H.to(x.dtype)
+
+    @numpy_or_torch
+    def value(self, x):
+        """f(x) = ½ xᵀHx for every run."""
+        return 0.5 * ((x @ self._H(x)) * x).sum(dim=-1)
+
+    @numpy_or_torch
+    def gradient(self, x):
+        """∇f(x) = Hx."""
+        return x @ self._H(x)

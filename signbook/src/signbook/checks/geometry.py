@@ -9,7 +9,7 @@ import numpy as np
 from signbook.checks import Feedback, close, register
 from signlab.geometry import density, dual_norm
 from signlab.geometry.smoothness import quadratic_smoothness
-from signlab.geometry.steepest import steepest_step
+from signlab.geometry import steepest_step
 
 
 @register("ex-geometry-1")
