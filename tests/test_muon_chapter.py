@@ -160,3 +160,25 @@ def test_bad_inputs_raise():
         MatrixGaussian(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
     with pytest.raises(ValueError, match="rows"):
         MatrixGaussian(torch.eye(3)).sample(torch.zeros(2, 4), 1, torch.Generator())
+
+
+def test_newton_schulz_trace_and_msign_times():
+    from signlab.experiments.muon import msign_times, newton_schulz_trace
+
+    G = torch.randn(6, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    trace = newton_schulz_trace(G, "cubic", steps=20)
+    assert len(trace["error"]) == 21 and trace["error"][-1] < 1e-8 < trace["error"][0]
+    x0 = np.linalg.svd(G.numpy(), compute_uv=False) / np.linalg.norm(G.numpy())
+    np.testing.assert_allclose(np.sort(trace["singular_values"][0]), np.sort(x0), rtol=1e-12)
+    times = msign_times((4, 8), ("svd", "newton_schulz"), repeats=2)
+    assert set(times) == {"svd", "newton_schulz"} and set(times["svd"]) == {4, 8}
+    assert all(t > 0 for per in times.values() for t in per.values())
+
+
+def test_low_rank_floors_average_the_last_recorded_points():
+    from signlab.experiments.muon import low_rank_floors, low_rank_race
+
+    floors = low_rank_floors((1, 8), last=5)
+    for method, values in floors.items():
+        run = low_rank_race(8)[method]
+        assert values[1] == pytest.approx(run["grad_nuc"].mean(axis=0)[-5:].mean())
