@@ -277,7 +277,9 @@ class TwoPoint(SeparableNoise):
     variance exactly σ_i² (``sigma``, a standard deviation; 0 leaves a coordinate exact). For p < ½ the
     rare jump is up and the common value is down, so the *median* of g_i = ∂_i f + ξ_i is ∂_i f − c_i,
     not ∂_i f: SignSGD with batch one follows the sign of the median and settles where ∂_i f = c_i
-    (Karimireddy et al. 2019 and Safaryan & Richtárik 2021 discuss this failure of the sign).
+    (the bias of the sign that Karimireddy et al. 2019 name as the cause of signSGD's
+    non-convergence; the success probability P(sign g_i = sign ∂_i f) of Safaryan & Richtárik
+    2021 is p < ½ on (0, c_i)).
     The mean of B draws is exact and costs O(k) per step whatever B: with K ~ Binomial(B, p) jumps
     it is σ·(K/B − p)/√(p(1 − p)).
     """
