@@ -43,14 +43,23 @@ NPM_ASSETS = (
 )
 
 
-class PlotlyRenderer:
-    """myst-nb mime renderer: a plotly figure becomes a ``<div>`` drawn by the local plotly.js."""
+PLOTLY_PRIORITY = (("html", PLOTLY_MIME, 1), ("dirhtml", PLOTLY_MIME, 1))
+"""Render plotly's own output first on the HTML builders (added to ``nb_mime_priority_overrides``)."""
 
-    mime_priority_overrides = (("html", PLOTLY_MIME, 1), ("dirhtml", PLOTLY_MIME, 1))
+_ENABLED = False  # set by setup(): the renderer works only in a build that loads this extension
+
+
+class PlotlyRenderer:
+    """myst-nb mime renderer: a plotly figure becomes a ``<div>`` drawn by the local plotly.js.
+
+    myst-nb finds renderers through an entry point, so any Jupyter Book built where signbook is
+    installed would see this class; it stays inert (returns None, and adds no priority override)
+    unless this extension's :func:`setup` ran, i.e. in this book's build.
+    """
 
     @staticmethod
     def handle_mime(renderer: Any, data: Any, inline: bool) -> list | None:
-        if inline or data.mime_type != PLOTLY_MIME:
+        if not _ENABLED or inline or data.mime_type != PLOTLY_MIME:
             return None
         import json
 
@@ -221,11 +230,18 @@ def _add_static_path(app: Any) -> None:
         app.config.html_static_path.append(str(STATIC))
 
 
+def _prefer_plotly(app: Any, config: Any) -> None:
+    config.nb_mime_priority_overrides = [*config.nb_mime_priority_overrides, *PLOTLY_PRIORITY]
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Sphinx entry point."""
+    global _ENABLED
     from signlab.book.widgets import STATIC_ENV
 
+    _ENABLED = True
     os.environ[STATIC_ENV] = "1"
+    app.connect("config-inited", _prefer_plotly)
     from pybtex.plugin import register_plugin
 
     register_plugin("pybtex.style.formatting", BIB_STYLE, author_year_style(), force=True)
