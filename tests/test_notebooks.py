@@ -36,7 +36,7 @@ def test_first_cell_installs_signlab_only_in_colab(path):
     assert first.cell_type == "code" and notebooks.COLAB_TAG in first.metadata["tags"]
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     assert f'SIGNLAB_REPO = "{url}"' in first.source
-    assert 'if "google.colab" in sys.modules:' in first.source
+    assert 'IN_COLAB = "google.colab" in sys.modules' in first.source
     # outside Colab the cell is a no-op: running it must not call pip
     code = first.source.replace("subprocess.run(", "(_ for _ in ()).throw(AssertionError)(")
     exec(compile(code, "colab-cell", "exec"), {})

@@ -20,21 +20,11 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from signbook.edition import install_source
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 COLAB_TAG = "colab-setup"
-
-COLAB_TEMPLATE = """\
-# Colab setup: installs signlab when this notebook runs in Google Colab, and does nothing elsewhere.
-# pip only adds what is missing, so Colab's own torch and numpy stay as they are.
-import subprocess
-import sys
-
-SIGNLAB_REPO = "{url}"
-if "google.colab" in sys.modules:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", f"signlab @ git+{{SIGNLAB_REPO}}"], check=True
-    )"""
 
 
 def repository_url() -> str:
@@ -48,7 +38,7 @@ def repository_url() -> str:
 
 def colab_cell() -> nbformat.NotebookNode:
     """The first cell every chapter notebook must have."""
-    cell = nbformat.v4.new_code_cell(COLAB_TEMPLATE.format(url=repository_url()))
+    cell = nbformat.v4.new_code_cell(install_source(repository_url(), "main"))
     cell.metadata["tags"] = ["remove-cell", COLAB_TAG]
     return cell
 

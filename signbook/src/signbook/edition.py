@@ -408,25 +408,33 @@ class Book:
 
 
 INSTALL_SOURCE = """\
-# Setup: run this cell first. In Colab it installs signlab and the book's exercise checks
-# (signbook) from the repository; elsewhere it does nothing unless SIGNLAB_INSTALL=1.
-# pip keeps every package that is already installed: Colab's torch, numpy and ipywidgets
-# stay as they are. SIGNLAB_SOURCE (a local checkout) replaces the repository, for tests.
+# Setup: run this cell first. In Colab it installs signlab and the book's
+# exercise checks (signbook) from the repository; elsewhere it does nothing
+# unless SIGNLAB_INSTALL=1. pip keeps every package already installed:
+# Colab's torch, numpy and ipywidgets stay as they are. SIGNLAB_SOURCE (a
+# local checkout) replaces the repository, for tests.
 import os
 import subprocess
 import sys
 
 SIGNLAB_REPO = "{repository}"
 SIGNLAB_REF = "{ref}"
-if "google.colab" in sys.modules or os.environ.get("SIGNLAB_INSTALL") == "1":
-    source = os.environ.get("SIGNLAB_SOURCE", f"git+{{SIGNLAB_REPO}}@{{SIGNLAB_REF}}")
+IN_COLAB = "google.colab" in sys.modules
+if IN_COLAB or os.environ.get("SIGNLAB_INSTALL") == "1":
+    source = os.environ.get(
+        "SIGNLAB_SOURCE", f"git+{{SIGNLAB_REPO}}@{{SIGNLAB_REF}}"
+    )
     if source.startswith("git+"):
         book = f"{{source}}#subdirectory=signbook"
     else:  # a local checkout
         source = "file://" + os.path.abspath(source)
         book = source + "/signbook"
     pip = [sys.executable, "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, f"signlab @ {{source}}", f"signbook @ {{book}}"], check=True)"""
+    subprocess.run(
+        [*pip, f"signlab @ {{source}}", f"signbook @ {{book}}"], check=True
+    )"""
+"""The install cell, laid out as ``ruff format`` lays out chapter code (76 columns), so the committed
+notebooks that carry it stay formatted."""
 
 DATA_SOURCE = """\
 # @title Fetch the committed data this chapter plots (in Colab, when it is not already here)
