@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 
 from signbook.checks import Feedback, close, register
-from signlab.geometry import density, dual_norm
+from signlab.geometry import density, dual_norm, steepest_step
 from signlab.geometry.smoothness import quadratic_smoothness
-from signlab.geometry import steepest_step
 
 
 @register("ex-geometry-1")
