@@ -8,8 +8,8 @@ number), and ratios against references measured in the same process:
 
 - the chapter's sweeps, ``d_factor`` to d = 10⁵ and the five ``phi_factor`` runs (32 seeds, every
   step size of a grid, both methods), against the 30 s target;
-- one step-size grid in a single engine run (``stepgrid.grid_run``) against ``engine.tune``, which
-  runs the step sizes one after another, on the same problem and grid;
+- one step-size grid in a single engine population (``engine.tune``) against the same step sizes
+  run one after another (one ``simulate`` each, as long as the grid's run), same problem and grid;
 - a class of identical coordinates stored once (multiplicity d − 1) against the uncompressed
   problem, same steps;
 - the widget's default run, and 32 seeds in one ``simulate`` call against 32 one-seed calls.
@@ -27,8 +27,8 @@ import torch
 
 from signlab import experiments
 from signlab.experiments import sparse_noise as sn
-from signlab.experiments.stepgrid import grid_run
 from signlab.sim.engine import simulate, tune
+from signlab.sim.noise import Gaussian, sparse_sigma
 from signlab.sim.problems import SeparableQuadratic
 
 EPS = 0.1
@@ -98,11 +98,19 @@ def main() -> None:
     x0 = experiments.initial_point(32, 2, 0)
     stable = 1.9 / float(problem.L.max())
     lrs = [lr for lr in sn.sgd_grid(problem.L) if lr <= stable][:6]  # the six largest stable ones
-    one = median_time(lambda: grid_run(problem, None, "sgd", x0, lrs, EPS, steps=100_000), 3)
-    seq = median_time(lambda: tune(problem, None, "sgd", x0, lrs, EPS, steps=100_000, record=()), 1)
+    grid = tune(problem, None, "sgd", x0, lrs, EPS, steps=100_000)
+    length = int(grid.steps[-1])
+    one = median_time(lambda: tune(problem, None, "sgd", x0, lrs, EPS, steps=100_000), 3)
+    seq = median_time(
+        lambda: [
+            simulate(problem, None, "sgd", x0, lr=lr, steps=length, record=("grad_l1",), every=64)
+            for lr in lrs
+        ],
+        1,
+    )
     print(
-        f"6 SGD step sizes at d = 10³ (d_factor_problem): one grid run {one:.2f} s, engine.tune "
-        f"{seq:.2f} s, ratio {seq / one:.1f}x"
+        f"6 SGD step sizes at d = 10³ (d_factor_problem), {length} steps: one population "
+        f"{one:.2f} s, one run per step size {seq:.2f} s, ratio {seq / one:.1f}x"
     )
 
     problem = sn.d_factor_problem(10_000)
@@ -123,7 +131,8 @@ def main() -> None:
     widget = median_time(experiments.noise_comparison, 15)
     print(f"widget default (noise_comparison(), 2 methods x 300 steps x 32 seeds, d = 100): "
           f"median {widget * 1e3:.1f} ms (target < 100 ms)")  # fmt: skip
-    p, noise = experiments.d_sweep_problem(100, "sparse")
+    sigma = sparse_sigma(100, 1, 0.2)
+    p, noise = experiments.lift_problem(sigma), Gaussian(sigma)
     x = experiments.initial_point(32, 100, 0)
     run = lambda x: simulate(p, noise, "signsgd", x, lr=0.1, steps=300, record=("grad_l1",))
     batched = median_time(lambda: run(x), 5)

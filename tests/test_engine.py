@@ -164,11 +164,95 @@ def test_until_and_gradients_to_reach_and_tune(rng):
     k = int(np.argmin(first))
     early = simulate.simulate(problem, model, "signsgd", x0, lr=lrs[k], steps=400, until=eps)
     assert early["grad_l1"].shape[1] == first[k] + 1
-    assert simulate.tune(problem, model, "signsgd", x0, lrs, eps, steps=400, first=8) == (
-        lrs[k],
-        first[k],
+    grid = simulate.tune(problem, model, "signsgd", x0, lrs, eps, steps=400, first=8, every=1)
+    assert (grid.lr, grid.best) == (lrs[k], first[k])
+    np.testing.assert_array_equal(grid.gradients[k], first[k])
+    none = simulate.tune(problem, model, "signsgd", x0, [1e-6], eps, steps=50)
+    assert (none.lr, none.best) == (None, math.inf)
+    with pytest.raises(ValueError, match="no step size reached"):
+        none.run()
+
+
+@pytest.mark.parametrize("method", ["sgd", "signum", "lion"])
+def test_a_tuned_grid_is_the_runs_simulate_makes_one_by_one(method, rng, seed):
+    """Chunks continue iterates, the rule's state and the noise stream exactly, and every step
+    size sees the same draws: group k of the grid is simulate(..., lr=lrs[k]) over the same steps."""
+    d = 4
+    problem = problems.SeparableQuadratic(torch.tensor(rng.uniform(0.5, 2, size=d)))
+    oracle = noise.Gaussian(torch.tensor(rng.uniform(0, 1, size=d)))
+    x0 = torch.tensor(rng.normal(size=(3, d)))
+    lrs = [0.2, 0.05]
+    grid = simulate.tune(
+        problem, oracle, method, x0, lrs, 1e-9, steps=150, first=20, every=1, seed=seed,
+        record=("iterate",),
+    )  # fmt: skip
+    assert grid.lr is None and grid.steps[-1] == 150  # ε unreachable: the whole budget ran
+    np.testing.assert_array_equal(grid.steps, np.arange(151))
+    for k, lr in enumerate(lrs):
+        alone = simulate.simulate(
+            problem, oracle, method, x0, lr=lr, steps=150, seed=seed, record=("grad_l1", "iterate")
+        )
+        np.testing.assert_allclose(grid.records["iterate"][k], alone["iterate"], rtol=1e-12)
+        np.testing.assert_allclose(grid.run(k)["grad_l1"], alone["grad_l1"], rtol=1e-12)
+
+
+def test_tune_stops_after_the_best_crossing_and_keeps_margin(rng):
+    problem = problems.SeparableQuadratic(torch.ones(3, dtype=torch.float64))
+    x0 = torch.tensor(rng.normal(size=(4, 3)))
+    grid = simulate.tune(
+        problem, None, "sgd", x0, [0.5, 0.01], 1e-3, steps=10_000, first=4, every=1
     )
-    assert simulate.tune(problem, model, "signsgd", x0, [1e-6], eps, steps=50) == (None, math.inf)
+    # 0.5 halves ‖∇f‖₁ each step; 0.01 is far slower and never gets there before the best stops
+    assert grid.lr == 0.5 and np.isinf(grid.gradients[1])
+    assert grid.steps[-1] < 4 * grid.best
+    wide = simulate.tune(
+        problem, None, "sgd", x0, [0.5, 0.01], 1e-3, steps=10_000, first=4, every=1, margin=3.0
+    )
+    assert wide.best == grid.best and wide.steps[-1] >= 3 * grid.best
+    every = simulate.tune(
+        problem, None, "sgd", x0, [0.5, 0.01], 1e-3, steps=10_000, first=4, every=1, until="all"
+    )
+    assert np.isfinite(every.gradients).all()
+    identity = np.tile(np.arange(4), (3, 1))
+    np.testing.assert_array_equal(every.resampled(identity), every.best)
+    one = every.resampled(np.full((1, 4), 2))[0]  # the mean over seed 2 alone
+    alone = simulate.tune(problem, None, "sgd", x0[2:3], [0.5, 0.01], 1e-3, steps=10_000, every=1)
+    assert one == alone.best
+
+
+def test_a_diverging_step_size_dies_and_the_others_go_on(rng):
+    problem = problems.SeparableQuadratic(torch.full((2,), 10.0, dtype=torch.float64))
+    x0 = torch.tensor(rng.normal(size=(2, 2)))
+    grid = simulate.tune(
+        problem, None, "sgd", x0, [5.0, 0.05], 1e-4, steps=2000, first=400, until="all"
+    )  # 5.0 multiplies x by -49 each step: it overflows, dies, and stays dead over the chunks
+    assert np.isinf(grid.gradients[0]) and np.isfinite(grid.gradients[1])
+    assert grid.steps[-1] > 1900 and np.isinf(grid.records["grad_l1"][0][:, -1]).all()
+    assert np.isfinite(grid.records["grad_l1"][1]).all()
+    with pytest.raises(ValueError, match="additive"):
+        simulate.tune(problem, noise.Bimodal(torch.ones(2)), "sgd", x0, [0.1], 0.1, steps=5)
+    with pytest.raises(ValueError, match="margin"):
+        simulate.tune(problem, None, "sgd", x0, [0.1], 0.1, steps=5, margin=0.5)
+    with pytest.raises(ValueError, match="lrs"):
+        simulate.tune(problem, None, "sgd", x0, [], 0.1, steps=5)
+
+
+def test_per_run_step_sizes_and_continuation(rng, seed):
+    problem = problems.SeparableQuadratic(torch.ones(3, dtype=torch.float64))
+    oracle = noise.Gaussian(torch.ones(3, dtype=torch.float64))
+    x0 = torch.tensor(rng.normal(size=(2, 3)))
+    both = simulate.simulate(problem, oracle, "signum", x0, lr=[0.1, 0.3], steps=5, seed=seed)
+    np.testing.assert_array_equal(both.lr, [0.1, 0.3])
+    half = simulate.simulate(problem, oracle, "signum", x0, lr=[0.1, 0.3], steps=2, seed=seed)
+    rest = simulate.simulate(
+        problem, oracle, "signum", half.x, lr=[0.1, 0.3], steps=3, seed=half.generator,
+        state=half.state,
+    )  # fmt: skip
+    torch.testing.assert_close(rest.x, both.x, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="one step size per run"):
+        simulate.simulate(problem, None, "sgd", x0, lr=[0.1, 0.2, 0.3], steps=1)
+    with pytest.raises(ValueError, match="lr must hold"):
+        simulate.simulate(problem, None, "sgd", x0, lr=[0.1, -0.2], steps=1)
 
 
 def test_divergence_records_inf_not_nan():
@@ -304,3 +388,22 @@ def test_gradients_to_reach_reads_the_first_crossing_of_the_run_mean():
     assert simulate.gradients_to_reach(run, 0.7) == 8.0  # means 2, 1.4, 0.7, 0.1
     assert simulate.gradients_to_reach(run, 0.05) == math.inf
     np.testing.assert_array_equal(run["grad_l1"], records["grad_l1"])
+
+
+def test_tuning_reads_groups_and_bootstraps_from_its_records():
+    grad_l1 = np.array(
+        [
+            [[4.0, 2.0, 1.0, 0.5], [4.0, 3.0, 2.0, 1.5]],  # step size 0: means 4, 2.5, 1.5, 1.0
+            [[4.0, 1.0, 0.2, 0.1], [4.0, 3.0, 0.5, 0.4]],  # step size 1: means 4, 2.0, 0.35, 0.25
+        ]
+    )
+    used = np.array([0.0, 2.0, 4.0, 6.0])
+    tuned = simulate.Tuning(
+        "sgd", np.array([0.1, 0.2]), np.array([6.0, 4.0]), 0.2, 4.0, 1.0, np.arange(4), used,
+        {"grad_l1": grad_l1}, torch.zeros(2, 2, 1),
+    )  # fmt: skip
+    np.testing.assert_array_equal(tuned.run()["grad_l1"], grad_l1[1])
+    assert tuned.run(0).lr == 0.1 and tuned.run().lr == 0.2
+    # seed 0 twice: step size 1 is at 1.0 ≤ ε after 2 gradients; seed 1 twice: at 0.5 after 4;
+    # both seeds: the full means, 4 gradients
+    np.testing.assert_array_equal(tuned.resampled([[0, 0], [1, 1], [0, 1]]), [2.0, 4.0, 4.0])

@@ -72,29 +72,6 @@ def test_lift_problem_curvature_follows_sigma(rng):
         experiments.lift_problem([1.0, -1.0])
 
 
-def test_d_sweep_problem_keeps_linf_and_sigma_l1(rng):
-    d = int(rng.integers(2, 500))
-    for shape, phi in [("dense", 1.0), ("sparse", 1.0 / d)]:
-        problem, model = experiments.d_sweep_problem(d, shape, noise_l1=0.3, linf=2.0)
-        sigma = model.sigma.numpy()
-        assert problem.L.sum().item() == pytest.approx(2.0)
-        assert sigma.sum() == pytest.approx(0.3)
-        assert sigma.sum() ** 2 / (d * (sigma**2).sum()) == pytest.approx(phi)
-    with pytest.raises(ValueError, match="shape"):
-        experiments.d_sweep_problem(10, "medium")
-
-
-def test_d_sweep_sparse_gain_grows_with_d_dense_does_not():
-    result = experiments.d_sweep((10, 100), seeds=32)
-    ratio = {
-        shape: result[(shape, "sgd")]["gradients"] / result[(shape, "signsgd")]["gradients"]
-        for shape in experiments.SHAPES
-    }
-    assert np.all(np.isfinite(ratio["sparse"])) and np.all(np.isfinite(ratio["dense"]))
-    assert ratio["sparse"][1] > 4 * ratio["sparse"][0]
-    assert 0.5 < ratio["dense"][1] / ratio["dense"][0] < 2
-
-
 def test_loglog_slope_recovers_power_law(rng):
     p, c = rng.uniform(-2, 2), rng.uniform(0.1, 10)
     x = np.geomspace(1, 1e4, 6)
@@ -361,3 +338,23 @@ def test_noise_moments_and_density_estimates():
     assert abs(est["over_n_minus_1"][1] - est["true"]) < 0.05
     with pytest.raises(ValueError, match="ns"):
         sn.density_estimates(sigma, [1, 4])
+
+
+def test_loglog_fit_slope_and_its_uncertainties(rng):
+    x = np.geomspace(1, 1e4, 6)
+    p = rng.uniform(-2, 2)
+    noise = rng.normal(scale=0.05, size=6)
+    y = 3.0 * x**p * np.exp(noise)
+    slope, se = experiments.loglog_fit(x, y)
+    X = np.c_[np.ones(6), np.log(x)]
+    beta, res, *_ = np.linalg.lstsq(X, np.log(y), rcond=None)
+    cov = res[0] / (6 - 2) * np.linalg.inv(X.T @ X)
+    assert slope == pytest.approx(beta[1]) and se == pytest.approx(math.sqrt(cov[1, 1]))
+    reps = y[None] * np.exp(rng.normal(scale=0.1, size=(50, 6)))
+    reps[3, 2] = np.inf  # a replicate with a missing value is left out
+    slope_b, se_b = experiments.loglog_fit(x, y, reps)
+    good = np.delete(reps, 3, axis=0)
+    expected = np.std([np.polyfit(np.log(x), np.log(r), 1)[0] for r in good], ddof=1)
+    assert slope_b == pytest.approx(slope) and se_b == pytest.approx(expected)
+    with pytest.raises(ValueError, match="two finite"):
+        experiments.loglog_fit([1, 2], [1, math.inf])

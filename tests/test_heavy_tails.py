@@ -1,4 +1,5 @@
-"""The heavy-tail chapter's experiments: the grid tuner, the sweep, and the tables it prints."""
+"""The heavy-tail chapter's experiments: the sweep and the tables it prints (its step-size grids
+run through the engine's tune, tested in test_engine.py)."""
 
 import math
 
@@ -8,7 +9,6 @@ import torch
 
 from signlab.experiments import (
     HEAVY_LRS,
-    GridTuning,
     batch_mean_spread,
     heavy_tail_problem,
     heavy_tail_sweep,
@@ -17,40 +17,29 @@ from signlab.experiments import (
     sign_flip_table,
     tail_index_table,
     tail_survival,
-    tune_grid,
 )
-from signlab.sim.engine import gradients_to_reach, simulate
+from signlab.sim.engine import gradients_to_reach, simulate, tune
 
 
 @pytest.mark.parametrize("method", ["sgd", "signsgd", "signum", "lion"])
-def test_tune_grid_equals_one_run_per_step_size_without_noise(method):
+def test_a_tuned_grid_equals_one_run_per_step_size_without_noise(method):
     problem, _ = heavy_tail_problem(20, None)
     x0 = initial_point(3, 20, 0, dtype=torch.float32)
     lrs = (0.01, 0.03, 0.1)
-    tuned = tune_grid(problem, None, method, x0, lrs, 2.0, steps=400, first=400)
-    assert isinstance(tuned, GridTuning)
+    tuned = tune(problem, None, method, x0, lrs, 2.0, steps=400, first=400, every=1)
     separate = [
         gradients_to_reach(simulate(problem, None, method, x0, lr=lr, steps=400), 2.0) for lr in lrs
     ]
     assert np.allclose(tuned.gradients, separate)
-    assert tuned.best == min(separate) and tuned.best_lr == lrs[int(np.argmin(separate))]
-    assert tuned.run["grad_l1"].shape[0] == 3  # the best step size's runs only
+    assert tuned.best == min(separate) and tuned.lr == lrs[int(np.argmin(separate))]
+    assert tuned.run()["grad_l1"].shape[0] == 3  # the best step size's runs only
 
 
-def test_tune_grid_reports_none_when_nothing_reaches():
-    problem, noise = heavy_tail_problem(10, 1.5)
-    x0 = initial_point(2, 10, 0, dtype=torch.float32)
-    tuned = tune_grid(problem, noise, "sgd", x0, (1e-4,), 0.01, steps=50)
-    assert tuned.best_lr is None and math.isinf(tuned.best) and tuned.run is None
-    with pytest.raises(ValueError, match="lrs must contain"):
-        tune_grid(problem, noise, "sgd", x0, (), 1.0, steps=10)
-
-
-def test_tune_grid_counts_extra_gradients_per_step():
+def test_tune_counts_extra_gradients_per_step():
     problem, _ = heavy_tail_problem(10, None)
     x0 = initial_point(2, 10, 0, dtype=torch.float32)
-    one = tune_grid(problem, None, "signsgd", x0, (0.05,), 1.0, steps=300)
-    two = tune_grid(problem, None, "signsgd", x0, (0.05,), 1.0, steps=300, gradients_per_step=2)
+    one = tune(problem, None, "signsgd", x0, (0.05,), 1.0, steps=300, every=1)
+    two = tune(problem, None, "signsgd", x0, (0.05,), 1.0, steps=300, every=1, gradients_per_step=2)
     assert two.best == 2 * one.best
 
 

@@ -13,11 +13,10 @@ r"""The book's experiments, one module per chapter, all thin layers over :func:`
 Every experiment has fixed seeds; chapters call them by name (``experiments.toy_stochastic()``).
 """
 
-from signlab.experiments.common import initial_point, loglog_slope, race
+from signlab.experiments.common import initial_point, loglog_fit, loglog_slope, race
 from signlab.experiments.heavy_tails import (
     HEAVY_LRS,
     HEAVY_METHODS,
-    GridTuning,
     batch_mean_spread,
     heavy_tail_problem,
     heavy_tail_race,
@@ -26,7 +25,6 @@ from signlab.experiments.heavy_tails import (
     sign_flip_table,
     tail_index_table,
     tail_survival,
-    tune_grid,
 )
 from signlab.experiments.lower_bounds import (
     embedded_race,
@@ -48,10 +46,7 @@ from signlab.experiments.momentum import (
     theorem1_run,
 )
 from signlab.experiments.sparse_noise import (
-    SHAPES,
     d_factor,
-    d_sweep,
-    d_sweep_problem,
     lift_problem,
     noise_comparison,
     phi_factor,
@@ -62,7 +57,6 @@ __all__ = [
     "HEAVY_LRS",
     "HEAVY_METHODS",
     "MOMENTUM_LRS",
-    "GridTuning",
     "batch_mean_spread",
     "budget_race",
     "ema_scale_table",
@@ -78,19 +72,16 @@ __all__ = [
     "tail_index_table",
     "tail_survival",
     "theorem1_run",
-    "tune_grid",
     "PAPER_LRS",
-    "SHAPES",
     "Losses",
     "d_factor",
-    "d_sweep",
-    "d_sweep_problem",
     "embedded_race",
     "heavy_tail_problem",
     "heavy_tail_race",
     "heavy_tail_sweep",
     "initial_point",
     "lift_problem",
+    "loglog_fit",
     "loglog_slope",
     "noise_comparison",
     "phi_factor",

@@ -2,6 +2,7 @@ r"""What every experiment shares: seeded starting points, races of methods, log-
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,9 @@ from signlab.sim.engine import Trajectory, simulate
 
 __all__ = [
     "initial_point",
-    "race",
+    "loglog_fit",
     "loglog_slope",
+    "race",
 ]
 
 
@@ -65,10 +67,34 @@ def race(
     }
 
 
-def loglog_slope(x: Any, y: Any) -> float:
-    r"""Least-squares slope of log y against log x: y ∝ x^slope (finite points only)."""
+def loglog_fit(x: Any, y: Any, replicates: Any = None) -> tuple[float, float]:
+    r"""The least-squares slope of log y on log x and its uncertainty: (slope, standard error).
+
+    With ``replicates`` (shape (B, len(x)): y recomputed on B bootstrap resamples of the seeds) the
+    uncertainty is the standard deviation of the replicates' slopes, so it says how much the slope
+    owes to the particular seeds; without, the usual least-squares standard error from the
+    residuals (needs ≥ 3 finite points). Points with a non-finite or non-positive y are left out.
+    """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     if ok.sum() < 2:
         raise ValueError("x and y must have at least two finite positive pairs for a slope")
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
+    lx, ly = np.log(x[ok]), np.log(y[ok])
+    slope, intercept = np.polyfit(lx, ly, 1)
+    if replicates is not None:
+        reps = np.asarray(replicates, dtype=float)[:, ok]
+        good = np.all(np.isfinite(reps) & (reps > 0), axis=1)
+        if good.sum() < 2:
+            raise ValueError("replicates must have at least two rows with finite positive values")
+        slopes = [np.polyfit(lx, np.log(r), 1)[0] for r in reps[good]]
+        return float(slope), float(np.std(slopes, ddof=1))
+    if ok.sum() < 3:
+        return float(slope), math.nan
+    resid = ly - (slope * lx + intercept)
+    se = math.sqrt(resid @ resid / (ok.sum() - 2) / ((lx - lx.mean()) @ (lx - lx.mean())))
+    return float(slope), se
+
+
+def loglog_slope(x: Any, y: Any) -> float:
+    r"""The least-squares slope of log y against log x alone (y ∝ x^slope; see :func:`loglog_fit`)."""
+    return loglog_fit(x, y)[0]

@@ -1,7 +1,7 @@
 r"""The heavy-tail chapter's computations: tails, averaging, and SGD against the sign methods as ν falls.
 
 The chapter's instance is :func:`heavy_tail_problem`: f(x) = ½‖x‖² in d = 100 with unit-scale
-Student-t noise on every coordinate. Step sizes are tuned by :func:`tune_grid`, which runs a whole
+Student-t noise on every coordinate. Step sizes are tuned by :func:`signlab.sim.engine.tune`, which runs a whole
 grid of step sizes as one population of the engine (:func:`signlab.sim.engine.simulate`), so a sweep
 costs one simulation per method, not one per step size.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 from signlab import _validate
 from signlab.experiments._progress import progress
 from signlab.experiments.common import initial_point, loglog_slope, race
-from signlab.sim.engine import METHODS, Method, Trajectory, simulate
+from signlab.sim.engine import Trajectory, tune
 from signlab.sim.noise import Gaussian, StudentT, dense_sigma, student_t
 from signlab.sim.problems import SeparableQuadratic
 from signlab.sim.tails import sign_flip_probability, survival, tail_index
@@ -27,7 +26,6 @@ from signlab.sim.tails import sign_flip_probability, survival, tail_index
 __all__ = [
     "HEAVY_LRS",
     "HEAVY_METHODS",
-    "GridTuning",
     "batch_mean_spread",
     "heavy_tail_problem",
     "heavy_tail_race",
@@ -36,7 +34,6 @@ __all__ = [
     "sign_flip_table",
     "tail_index_table",
     "tail_survival",
-    "tune_grid",
 ]
 
 HEAVY_METHODS = ("sgd", "signsgd", "signum", "lion")
@@ -169,120 +166,6 @@ def heavy_tail_problem(
     return problem, (Gaussian(sigma) if nu is None else StudentT(sigma, nu=nu))
 
 
-class _PerRunStep:
-    """A rule whose step size is η·s_r for run r: x + η s_r (rule(x, g; lr = 1) − x).
-
-    Exact for every rule of :mod:`signlab.optim.functional`, since each is x(1 − ηλ) − η·d, linear
-    in η; so a grid of step sizes runs as one population.
-    """
-
-    def __init__(self, rule: Any, scale: torch.Tensor) -> None:
-        self.spec = rule.spec
-        self._rule = rule
-        self._scale = scale
-
-    def unchecked(self, param, grad, state, *, lr, **options):
-        new, state = self._rule.unchecked(param, grad, state, lr=1.0, **options)
-        return torch.add(param, (new - param) * self._scale.to(param.dtype), alpha=lr), state
-
-
-@dataclass(frozen=True)
-class GridTuning:
-    """The result of :func:`tune_grid`: N(ε) per step size, the best one, and its run.
-
-    ``gradients[k]`` is N(ε) at ``lrs[k]``: the gradients used when the mean over seeds of ‖∇f‖₁
-    first is ≤ ε (inf: not reached before the best step size did, so it cannot be the best).
-    ``run`` is the best step size's trajectory (records of its seeds only), None if none reached.
-    """
-
-    method: str
-    lrs: np.ndarray
-    gradients: np.ndarray
-    best_lr: float | None
-    best: float
-    run: Trajectory | None
-
-
-def _first_hits(run: Trajectory, groups: int, eps: float, per_step: float) -> np.ndarray:
-    rec = run["grad_l1"].reshape(groups, -1, len(run.steps))
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = rec.mean(axis=1)
-    hits = np.full(groups, math.inf)
-    for k in range(groups):
-        hit = np.flatnonzero(mean[k] <= eps)
-        if hit.size:
-            hits[k] = float(run.gradients[hit[0]]) * per_step
-    return hits
-
-
-def tune_grid(
-    problem: Any,
-    oracle: Any,
-    method: str | Method,
-    x0: torch.Tensor,
-    lrs: Sequence[float],
-    eps: float,
-    *,
-    steps: int,
-    batch: Any = 1,
-    seed: int = 0,
-    first: int = 64,
-    every: int = 1,
-    record: Sequence[Any] = (),
-    gradients_per_step: float = 1.0,
-    **hyper: Any,
-) -> GridTuning:
-    r"""The step size in ``lrs`` that reaches E‖∇f‖₁ ≤ ε with the fewest gradients, all run at once.
-
-    Every step size gets the ``seeds = len(x0)`` starts of ``x0``; the grid is one population of
-    len(lrs)·seeds runs of :func:`signlab.sim.engine.simulate` (the step of each run scaled by its
-    step size, exactly). It runs ``first`` steps, then twice as many, … up to ``steps``, until some
-    step size reaches ε (runs are reproducible, so a longer run repeats the shorter one); N(ε) is
-    read every ``every`` steps. ``batch`` is B or a schedule t ↦ B_t; ``gradients_per_step``
-    multiplies the engine's count for methods that evaluate more than B gradients per step (the
-    momentum-variance-reduction rule evaluates two). ``record`` adds recorders for the best run.
-    """
-    eps = _validate.positive("eps", eps)
-    steps = _validate.integer("steps", steps, low=1)
-    first = _validate.integer("first", first, low=1)
-    if len(lrs) == 0:
-        raise ValueError("lrs must contain at least one step size")
-    grid = np.asarray([_validate.positive("lrs", lr) for lr in lrs], dtype=float)
-    base = (
-        method
-        if isinstance(method, Method)
-        else METHODS[_validate.choice("method", method, METHODS)]
-    )
-    seeds = x0.shape[0]
-    scale = torch.as_tensor(grid).repeat_interleave(seeds).view(-1, *([1] * (x0.ndim - 1)))
-    packed = Method(base.name, _PerRunStep(base.rule, scale), base.defaults, base.separable)
-    starts = x0.repeat(len(grid), *([1] * (x0.ndim - 1)))
-    names = ["grad_l1", *(r for r in record if getattr(r, "name", r) != "grad_l1")]
-    cap = min(first, steps)
-    while True:
-        run = simulate(
-            problem, oracle, packed, starts, lr=1.0, steps=cap, batch=batch, seed=seed,
-            record=names, every=every, **hyper,
-        )  # fmt: skip
-        hits = _first_hits(run, len(grid), eps, gradients_per_step)
-        if np.isfinite(hits).any() or cap == steps:
-            break
-        cap = min(2 * cap, steps)
-    if not np.isfinite(hits).any():
-        return GridTuning(base.name, grid, hits, None, math.inf, None)
-    k = int(np.argmin(hits))
-    rows = slice(k * seeds, (k + 1) * seeds)
-    best_run = Trajectory(
-        base.name,
-        float(grid[k]),
-        run.steps,
-        run.gradients * gradients_per_step,
-        {name: values[rows] for name, values in run.records.items()},
-        run.x[rows],
-    )
-    return GridTuning(base.name, grid, hits, float(grid[k]), float(hits[k]), best_run)
-
-
 def heavy_tail_sweep(
     nus: Sequence[float | None] = (1.2, 1.5, 2.0, 3.0, None),
     *,
@@ -299,7 +182,7 @@ def heavy_tail_sweep(
     r"""Gradients each method needs to reach E‖∇f‖₁ ≤ ε at its best step size, for each ν in ``nus``.
 
     :func:`heavy_tail_problem` with x₀ ~ N(0, I) (E‖∇f(x₀)‖₁ = d√(2/π) ≈ 80 for d = 100), batch 1,
-    the step size picked from ``lrs`` by :func:`tune_grid`. The problem is separable and isotropic
+    the step size picked from ``lrs`` by :func:`signlab.sim.engine.tune`. The problem is separable and isotropic
     and every method moves each coordinate on its own, so ``seeds`` starts in d = 100 are
     ``seeds``·d independent one-dimensional runs: the mean of ‖∇f‖₁ is measured over 200 of them
     by default. Returns, per method, ``{"gradients", "lr"}`` arrays aligned with ``nus`` (``inf`` /
@@ -312,9 +195,11 @@ def heavy_tail_sweep(
     pairs = [(nu, m) for nu in nus for m in methods]
     for nu, method in progress(pairs, show=show_progress, desc="sweep over ν"):
         problem, noise = heavy_tail_problem(d, nu)
-        tuned = tune_grid(problem, noise, method, x0, lrs, eps, steps=steps, first=first, seed=seed)
+        tuned = tune(
+            problem, noise, method, x0, lrs, eps, steps=steps, first=first, seed=seed, every=1
+        )
         out[method]["gradients"].append(tuned.best)
-        out[method]["lr"].append(math.nan if tuned.best_lr is None else tuned.best_lr)
+        out[method]["lr"].append(math.nan if tuned.lr is None else tuned.lr)
     return {m: {k: np.asarray(v, dtype=float) for k, v in row.items()} for m, row in out.items()}
 
 

@@ -25,9 +25,9 @@ import torch
 from signlab import _validate
 from signlab.experiments._progress import progress
 from signlab.experiments.common import initial_point
-from signlab.experiments.heavy_tails import GridTuning, heavy_tail_problem, tune_grid
+from signlab.experiments.heavy_tails import heavy_tail_problem
 from signlab.optim.spec import REQUIRED, Hyper, Spec
-from signlab.sim.engine import Method, Recorder, Trajectory, simulate
+from signlab.sim.engine import Method, Recorder, Trajectory, Tuning, simulate, tune
 from signlab.sim.noise import TwoPoint, dense_sigma
 from signlab.sim.problems import SeparableQuadratic
 from signlab.sim.tails import (
@@ -232,7 +232,7 @@ def sign_mvr(problem: Any, oracle: Any) -> Method:
        x_{t+1} = x_t - \eta\,\operatorname{sign}(d_t)
 
     (d_1 = g_1): the same sample ξ_t evaluated at the current and the previous point, two gradient
-    evaluations per step (count them: ``gradients_per_step=2`` in :func:`tune_grid`). With additive
+    evaluations per step (count them: ``gradients_per_step=2`` in :func:`signlab.sim.engine.tune`). With additive
     noise, g(x; ξ) = ∇f(x) + ξ, the error e_t = d_t − ∇f(x_t) obeys e_t = βe_{t−1} + (1 − β)ξ_t
     exactly: an EMA of the noise and nothing else. Signum's error m_t − ∇f(x_t) obeys the same
     recursion minus β(∇f(x_t) − ∇f(x_{t−1})): its average also lags behind the moving gradient.
@@ -310,7 +310,7 @@ def budget_race(
 
     - ``"signsgd B=1"``, ``"signum B=1"`` (β = 0.9), ``"lion B=1"`` (β = (0.9, 0.99)),
       ``"sign-MVR β=0.9"`` and ``"sign-MVR β=0.99"`` (:func:`sign_mvr`, two gradients per step): the
-      step size tuned over ``lrs`` by :func:`tune_grid`, at most ``steps`` steps (``steps/4`` for
+      step size tuned over ``lrs`` by :func:`signlab.sim.engine.tune`, at most ``steps`` steps (``steps/4`` for
       B = 1 SignSGD, which settles at d·c on the skewed instance and is fastest on the other);
     - ``"Theorem 1"``: :func:`theorem1_run` for each planned budget in ``budgets``; N(ε) is the
       first hit of the smallest budget that gets there (its own B, T and η, untuned);
@@ -322,8 +322,9 @@ def budget_race(
     problem, oracle, x0, sigma, eps = _instance(instance)
     rows: dict[str, dict[str, Any]] = {}
 
-    def row(tuned: GridTuning, batch: int = 1) -> dict[str, Any]:
-        return {"gradients": tuned.best, "lr": tuned.best_lr, "batch": batch, "run": tuned.run}
+    def row(tuned: Tuning, batch: int = 1) -> dict[str, Any]:
+        run = None if tuned.lr is None else tuned.run()
+        return {"gradients": tuned.best, "lr": tuned.lr, "batch": batch, "run": run}
 
     sign_methods = [
         ("signsgd B=1", "signsgd", {}),
@@ -341,17 +342,17 @@ def budget_race(
             rows[label] = _theorem1_row(problem, oracle, x0, sigma, eps, budgets, seed)
         elif label.startswith("B="):
             b = int(label[2:])
-            tuned = tune_grid(
+            tuned = tune(
                 problem, oracle, method, x0, lrs, eps, steps=max(64, steps // b), batch=b,
-                seed=seed,
+                seed=seed, every=1,
             )  # fmt: skip
             if best_batch is None or tuned.best < best_batch["gradients"]:
                 best_batch = row(tuned, b)
         else:
             per_step = 2.0 if label.startswith("sign-MVR") else 1.0
             cap = max(64, steps // 4) if label == "signsgd B=1" else steps
-            tuned = tune_grid(
-                problem, oracle, method, x0, lrs, eps, steps=cap, seed=seed,
+            tuned = tune(
+                problem, oracle, method, x0, lrs, eps, steps=cap, seed=seed, every=1,
                 gradients_per_step=per_step, **hyper,
             )  # fmt: skip
             rows[label] = row(tuned)
@@ -413,6 +414,6 @@ def noiseless_control(
     """
     problem, _, x0, _, eps = _instance(instance)
     return {
-        method: tune_grid(problem, None, method, x0, lrs, eps, steps=steps, seed=seed).best
+        method: tune(problem, None, method, x0, lrs, eps, steps=steps, seed=seed, every=1).best
         for method in ("signsgd", "signum", "lion")
     }

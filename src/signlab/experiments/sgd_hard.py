@@ -3,7 +3,7 @@ r"""SGD on its hard instances (Theorem 3), every constant step size of a grid, b
 The instances are :func:`~signlab.theory.lowerbound.sgd_noiseless_instance` (one term: the d
 factor) and :func:`~signlab.theory.lowerbound.sgd_noise_instance` (the other: the 1/φ factor);
 each run reads off N(ε), the gradients used when the seed-mean of ‖∇f‖₁ first is ≤ ε, for every
-step size of a grid (:func:`signlab.experiments.stepgrid.grid_run`, ``until="all"``, up to a
+step size of a grid (:func:`signlab.sim.engine.tune`, ``until="all"``, up to a
 budget of ``budget`` times the instance's proven lower bound on SGD's steps). B = 1, 32 seeds.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from signlab import _validate
-from signlab.experiments.stepgrid import grid_run
+from signlab.sim.engine import tune
 from signlab.theory.lowerbound import sgd_noise_instance, sgd_noiseless_instance
 
 __all__ = ["SGD_HARD_GRIDS", "sgd_hard_sweep"]
@@ -78,10 +78,8 @@ def sgd_hard_sweep(
         lower = inst.sgd_steps_lower()
         x0 = inst.start(seeds)
         cap = int(budget * lower) + 256
-        sgd = grid_run(
-            inst, inst.oracle, "sgd", x0, sgd_lrs, eps, steps=cap, seed=seed, until="all"
-        )
-        sign = grid_run(
+        sgd = tune(inst, inst.oracle, "sgd", x0, sgd_lrs, eps, steps=cap, seed=seed, until="all")
+        sign = tune(
             inst, inst.oracle, "signsgd", x0, sign_lrs, eps, steps=cap, seed=seed, until="all"
         )
         out["sgd"].append(sgd.gradients)

@@ -1,7 +1,7 @@
 r"""The sparse-noise chapter's simulations: SGD against SignSGD with k noisy coordinates out of d.
 
-Two effects are measured apart, each with tuned step sizes (every step size of a grid,
-:mod:`signlab.experiments.stepgrid`), 32 seeds and fitted log-log slopes:
+Two effects are measured apart, each with tuned step sizes (every step size of a grid, as one
+population of the engine: :func:`signlab.sim.engine.tune`), 32 seeds and fitted log-log slopes:
 
 - :func:`d_factor`: the *noiseless* d factor of Theorem 3's first term, on one stiff coordinate
   (L₁ = L∞/2) and d − 1 flat ones sharing the other half of L∞, with exact gradients;
@@ -10,33 +10,29 @@ Two effects are measured apart, each with tuned step sizes (every step size of a
 
 Both reach large d exactly through multiplicities: noiseless coordinates with the same curvature
 and the same start move identically under SGD and SignSGD, so one stored coordinate stands for all
-of them (:mod:`signlab.sim.problems`). :func:`d_sweep` is the earlier single sweep, whose
-curvature follows the noise: its "sparse" gain is mostly the noiseless effect (issue 11).
+of them (:mod:`signlab.sim.problems`). (An earlier single sweep, whose curvature followed the noise,
+measured mostly the noiseless effect and called it the noise's; :func:`phi_factor`'s "follows"
+curvature without noise is that sweep's control.)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from signlab import _validate
-from signlab.experiments.common import initial_point, race
-from signlab.experiments.stepgrid import grid_run, loglog_fit
+from signlab.experiments.common import initial_point, loglog_fit, race
 from signlab.sim.engine import Trajectory, tune
-from signlab.sim.noise import Gaussian, dense_sigma, sparse_sigma
+from signlab.sim.noise import Gaussian, sparse_sigma
 from signlab.sim.problems import SeparableQuadratic
 
 __all__ = [
     "CURVATURES",
-    "SHAPES",
     "d_factor",
     "d_factor_problem",
-    "d_sweep",
-    "d_sweep_problem",
     "density_estimates",
     "factor_slopes",
     "lift_problem",
@@ -47,8 +43,6 @@ __all__ = [
     "sgd_grid",
     "toy_stochastic_prediction",
 ]
-
-SHAPES = ("dense", "sparse")
 
 
 def lift_problem(sigma: Any, *, linf: float = 1.0) -> SeparableQuadratic:
@@ -96,71 +90,6 @@ def noise_comparison(
     x0 = initial_point(seeds, d, seed, dtype=torch.float32)
     lrs = {"sgd": sgd_rate / float(problem.L.max()), "signsgd": lr_signsgd}
     return race(problem, noise, x0, lrs, steps=steps, batch=batch, seed=seed)
-
-
-def d_sweep_problem(
-    d: int, shape: str, *, noise_l1: float = 0.2, linf: float = 1.0
-) -> tuple[SeparableQuadratic, Gaussian]:
-    r"""The problem of the d-sweep: :func:`lift_problem` of σ, and Gaussian noise σ.
-
-    σ is ``"dense"`` (σ_i = S/d) or ``"sparse"`` (σ_1 = S), both with ‖σ‖₁ = S = ``noise_l1``,
-    so SignSGD's noise term ‖σ‖₁² is the same for both and only φ differs (1 versus 1/d). The
-    curvature follows the noise (L_i = (L∞/2)(1/d + σ_i/‖σ‖₁)): dense noise gives the isotropic
-    quadratic, sparse noise one stiff noisy coordinate. L∞ and (for x₀ ~ N(0, I)) E[Δ] = L∞/2 do
-    not depend on d or on the shape.
-    """
-    d = _validate.integer("d", d, low=1)
-    shape = _validate.choice("shape", shape, SHAPES)
-    noise_l1 = _validate.positive("noise_l1", noise_l1)
-    sigma = dense_sigma(d, noise_l1 / d) if shape == "dense" else sparse_sigma(d, 1, noise_l1)
-    return lift_problem(sigma, linf=linf), Gaussian(sigma)
-
-
-def d_sweep(
-    ds: Sequence[int] = (10, 100, 1000, 10000),
-    *,
-    shapes: Sequence[str] = SHAPES,
-    methods: Sequence[str] = ("sgd", "signsgd"),
-    eps: float = 0.1,
-    noise_l1: float = 0.2,
-    seeds: int = 32,
-    grid: int = 6,
-    steps: int = 200_000,
-    seed: int = 0,
-    dtype: torch.dtype = torch.float32,
-) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-    r"""Gradients needed to reach E‖∇f‖₁ ≤ ε, per (shape, method), for each d in ``ds``.
-
-    Problem: :func:`d_sweep_problem` (L∞ = 1, ‖σ‖₁ = ``noise_l1``), x₀ ~ N(0, I), batch 1, so
-    E‖∇f(x₀)‖₁ = √(2/π) ≈ 0.8. Step sizes: ``grid`` values spaced by factors of 2 downward from
-    a natural scale, 1/max L_i for SGD (the stability limit is 2/max L_i) and 2ε/L∞ for SignSGD
-    (its error floor is about L∞η/2); :func:`signlab.sim.engine.tune` picks the best. Returns, per
-    (shape, method), ``{"d", "gradients", "lr"}`` arrays (``inf`` / NaN where nothing reached ε).
-    """
-    eps = _validate.positive("eps", eps)
-    grid = _validate.integer("grid", grid, low=1)
-    for shape in shapes:
-        _validate.choice("shapes", shape, SHAPES)
-    out: dict[tuple[str, str], dict[str, list]] = {
-        (s, m): {"d": [], "gradients": [], "lr": []} for s in shapes for m in methods
-    }
-    for d in ds:
-        x0 = initial_point(seeds, d, seed, dtype=dtype)
-        for shape in shapes:
-            problem, noise = d_sweep_problem(d, shape, noise_l1=noise_l1)
-            for method in methods:
-                scale = 1.0 / float(problem.L.max()) if method == "sgd" else 2.0 * eps
-                lrs = [scale * 2.0**-j for j in range(grid)]
-                lr, n = tune(
-                    problem, noise, method, x0, lrs, eps, steps=steps, seed=seed, record=()
-                )
-                row = out[(shape, method)]
-                row["d"].append(d)
-                row["gradients"].append(n)
-                row["lr"].append(math.nan if lr is None else lr)
-    return {
-        key: {k: np.asarray(v, dtype=float) for k, v in row.items()} for key, row in out.items()
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,9 +160,7 @@ def _sweep(cases, eps: float, seeds: int, seed: int, budget) -> dict[str, np.nda
             "signsgd": np.asarray(SIGNSGD_GRID) * eps / problem.linf_smoothness,
         }
         for method, lrs in grids.items():
-            run = grid_run(
-                problem, oracle, method, x0, lrs, eps, steps=steps, seed=seed, margin=1.3
-            )
+            run = tune(problem, oracle, method, x0, lrs, eps, steps=steps, seed=seed, margin=1.3)
             out[method].append(run.best)
             out[f"{method}_lr"].append(math.nan if run.lr is None else run.lr)
             reps[method].append(run.resampled(boot))
@@ -252,7 +179,7 @@ def d_factor(d_values: Any, *, eps: float, seeds: int = 32, seed: int = 0) -> di
     ε/L∞) and keeps the best. Returns ``{"d", "sgd", "signsgd"}``
     (inf where no step size reached ε), the best step sizes ``"sgd_lr"``, ``"signsgd_lr"``, and
     ``"sgd_boot"``, ``"signsgd_boot"``: the counts for :data:`BOOTSTRAP` resamples of the seeds
-    (for :func:`~signlab.experiments.stepgrid.loglog_fit`).
+    (for :func:`~signlab.experiments.common.loglog_fit`).
     """
     ds = _values("d_values", d_values, low=2)
     eps = _validate.positive("eps", eps)

@@ -22,7 +22,8 @@ The same seed gives the same draws to every method and step size when the oracle
 (common random numbers), so comparisons between methods are not blurred by luck. "Gradients used"
 counts stochastic gradients: B per step, N = Σ_t B_t, the currency of the complexity bounds (Tao, Yu &
 Zhang, arXiv:2605.06615). :func:`gradients_to_reach` reads off N at which the run-mean of ‖∇f‖₁ first
-drops to ε; :func:`tune` picks the step size minimising it.
+drops to ε; :func:`tune` runs a whole grid of step sizes as one population and picks the one
+minimising it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "Method",
     "Recorder",
     "Trajectory",
+    "Tuning",
     "gradients_to_reach",
     "noise_generator",
     "simulate",
@@ -161,15 +163,19 @@ class Trajectory:
     """The record of one run: ``records[name]`` has shape (runs, len(steps), ...), at ``steps``.
 
     ``gradients[k]`` is the number of stochastic gradients used before the k-th recorded point.
-    A run that blew up (a non-finite iterate) records ``inf`` from then on, never NaN.
+    A run that blew up (a non-finite iterate) records ``inf`` from then on, never NaN. ``x``,
+    ``state`` and ``generator`` are where the run ended: passing them back to :func:`simulate`
+    (``x0=run.x, state=run.state, seed=run.generator``) continues it exactly, draw for draw.
     """
 
     method: str
-    lr: float
+    lr: Any
     steps: np.ndarray
     gradients: np.ndarray
     records: dict[str, np.ndarray]
     x: torch.Tensor
+    state: Any = None
+    generator: torch.Generator | None = None
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.records[name]
@@ -211,8 +217,28 @@ def _check_start(problem: Any, x0: Any) -> None:
         raise ValueError(f"x0 must have shape (runs, *{problem.shape}) (got {tuple(x0.shape)})")
 
 
-def _bind(method: Method, problem: Any, lr: float, hyper: dict) -> Callable:
-    """The rule with its keywords validated once: ``step(x, g, state) -> (x, state)``."""
+def _step_sizes(lr: Any, x0: torch.Tensor) -> float | torch.Tensor:
+    """A positive float, or one positive step size per run as a tensor broadcasting against x0."""
+    if isinstance(lr, (int, float, np.floating, np.integer)) and not isinstance(lr, bool):
+        return _validate.positive("lr", lr)
+    values = torch.as_tensor(np.asarray(lr, dtype=float), dtype=x0.dtype)
+    if values.ndim != 1 or len(values) != len(x0):
+        raise ValueError(
+            f"lr must be a number or one step size per run ({len(x0)}; got shape "
+            f"{tuple(values.shape)})"
+        )
+    if not bool(torch.isfinite(values).all()) or bool((values <= 0).any()):
+        raise ValueError("lr must hold finite step sizes > 0")
+    return values.view(-1, *([1] * (x0.ndim - 1)))
+
+
+def _bind(method: Method, problem: Any, lr: Any, hyper: dict) -> Callable:
+    """The rule with its keywords validated once: ``step(x, g, state) -> (x, state)``.
+
+    With one step size η_r per run (a tensor ``lr``) the step is x + η_r·(rule(x, g; lr = 1) − x):
+    exact for every rule of :mod:`signlab.optim.functional`, each x(1 − ηλ) − η·d with a state that
+    does not depend on η, so a whole grid of step sizes runs as one population.
+    """
     rule = method.rule
     unknown = set(hyper) - set(rule.spec.names)
     if unknown:
@@ -224,11 +250,19 @@ def _bind(method: Method, problem: Any, lr: float, hyper: dict) -> Callable:
         raise ValueError(
             f"{method.name} mixes coordinates, so it cannot run on a problem with multiplicities"
         )
-    options = {**method.defaults, **hyper, "lr": lr}
+    per_run = isinstance(lr, torch.Tensor)
+    options = {**method.defaults, **hyper, "lr": 1.0 if per_run else lr}
     if "dim" in rule.spec.names:
         options.setdefault("dim", _dims(problem))
     options = rule.spec.validate(options)
-    return lambda x, g, state: rule.unchecked(x, g, state, **options)
+    if not per_run:
+        return lambda x, g, state: rule.unchecked(x, g, state, **options)
+
+    def step(x, g, state):
+        new, state = rule.unchecked(x, g, state, **options)
+        return torch.addcmul(x, lr, new - x), state
+
+    return step
 
 
 def simulate(
@@ -237,10 +271,11 @@ def simulate(
     method: str | Method,
     x0: torch.Tensor,
     *,
-    lr: float,
+    lr: Any,
     steps: int,
     batch: int | Callable[[int], int] = 1,
-    seed: int = 0,
+    seed: int | torch.Generator = 0,
+    state: Any = None,
     record: Sequence[str | Recorder] = ("f", "grad_l1", "grad_l2"),
     every: int = 1,
     until: float | None = None,
@@ -253,44 +288,45 @@ def simulate(
     exact gradients) and x_{t+1} = rule(x_t, g_t) with step size ``lr`` and the rule's other keywords
     ``hyper``. ``batch`` is B (an int) or a schedule t ↦ B_t. ``record`` lists recorder names of
     :data:`RECORDERS` or :class:`Recorder` objects, measured at x_0 and every ``every`` steps.
-    ``until``: stop once the run-mean of ‖∇f‖₁ is ≤ ``until`` at a recorded step. ``seed`` seeds the
-    oracle's generator (:func:`noise_generator`). ``threads``: torch intra-op threads during the run
-    (restored after; ``None`` leaves them); one is the default, since the per-step tensors are small
-    and on a shared machine extra threads made runs up to 10 times slower (benchmarks/simulate.md).
+    ``until``: stop once the run-mean of ‖∇f‖₁ is ≤ ``until`` at a recorded step. ``lr`` is a step
+    size, or one per run (a grid of step sizes as one population: see :func:`tune`). ``seed`` seeds
+    the oracle's generator (:func:`noise_generator`); a ``torch.Generator`` (a previous run's
+    ``generator``) continues its stream, and ``state`` the rule's state, so a run can go on where
+    another stopped. ``threads``: torch intra-op threads during the run (restored after; ``None``
+    leaves them); one is the default, since the per-step tensors are small and on a shared machine
+    extra threads made runs up to 10 times slower (benchmarks/simulate.md).
     """
-    lr = _validate.positive("lr", lr)
     steps = _validate.integer("steps", steps, low=0)
     every = _validate.integer("every", every, low=1)
-    seed = _validate.integer("seed", seed, low=0)
+    if not isinstance(seed, torch.Generator):
+        seed = noise_generator(seed)
     if until is not None:
         until = _validate.positive("until", until)
     chosen = _method(method)
     _check_start(problem, x0)
+    lr = _step_sizes(lr, x0)
     recorders = _recorders(record, until)
     step = _bind(chosen, problem, lr, hyper)
     batches = _batches(batch, steps)
+    shown = lr.reshape(-1).numpy() if isinstance(lr, torch.Tensor) else lr
+    run = (problem, oracle, chosen.name, shown, step, x0, state, batches, seed, recorders)
     if threads is None:
-        return _run(
-            problem, oracle, chosen.name, lr, step, x0, batches, seed, recorders, every, until
-        )
+        return _run(*run, every, until)
     threads = _validate.integer("threads", threads, low=1)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _run(
-            problem, oracle, chosen.name, lr, step, x0, batches, seed, recorders, every, until
-        )
+        return _run(*run, every, until)
     finally:
         torch.set_num_threads(previous)
 
 
-def _run(problem, oracle, name, lr, step, x0, batches, seed, recorders, every, until):
+def _run(problem, oracle, name, lr, step, x0, state, batches, generator, recorders, every, until):
     """The loop itself (arguments validated by :func:`simulate`)."""
-    generator = noise_generator(seed)
     steps = len(batches)
     rows: dict[str, list[torch.Tensor]] = {r.name: [] for r in recorders}
     recorded: list[int] = []
-    x, state, reached = x0, None, False
+    x, reached = x0, False
     for t in range(steps + 1):
         grad = problem.gradient(x)
         if t % every == 0:
@@ -304,10 +340,11 @@ def _run(problem, oracle, name, lr, step, x0, batches, seed, recorders, every, u
             break
         g = grad if oracle is None else oracle.sample(grad, int(batches[t]), generator, x=x)
         x, state = step(x, g, state)
-    return _trajectory(name, lr, batches, len(recorded) if reached else None, rows, every, x)
+    done = len(recorded) if reached else None
+    return _trajectory(name, lr, batches, done, rows, every, x, state, generator)
 
 
-def _trajectory(name, lr, batches, done, rows, every, x) -> Trajectory:
+def _trajectory(name, lr, batches, done, rows, every, x, state, generator) -> Trajectory:
     """Stack the rows (``done`` of them when the target was reached); a run cut short because
     every run diverged is padded with inf up to the planned length."""
     planned = np.arange(0, len(batches) + 1, every)
@@ -320,7 +357,7 @@ def _trajectory(name, lr, batches, done, rows, every, x) -> Trajectory:
         records[key] = np.concatenate([arr, pad], axis=1)
     used = np.concatenate([[0], np.cumsum(batches)])
     at = planned[:done]
-    return Trajectory(name, lr, at, used[at].astype(float), records, x)
+    return Trajectory(name, lr, at, used[at].astype(float), records, x, state, generator)
 
 
 def gradients_to_reach(trajectory: Trajectory, eps: float, *, record: str = "grad_l1") -> float:
@@ -336,6 +373,79 @@ def gradients_to_reach(trajectory: Trajectory, eps: float, *, record: str = "gra
     return float(trajectory.gradients[hit[0]]) if hit.size else math.inf
 
 
+class _Tiled:
+    """An additive oracle whose draw for ``runs`` runs is repeated ``copies`` times (step sizes)."""
+
+    additive = True
+
+    def __init__(self, oracle: Any, runs: int, copies: int) -> None:
+        if not getattr(oracle, "additive", False):
+            raise ValueError(
+                "common_noise needs an additive oracle (noise that does not depend on the point);"
+                " pass common_noise=False"
+            )
+        self.oracle, self.runs, self.copies = oracle, runs, copies
+
+    def sample(self, grad, batch=1, generator=None, *, x=None):
+        shape = (self.runs, *grad.shape[1:])
+        noise = self.oracle.sample(torch.zeros(shape, dtype=grad.dtype), batch, generator)
+        return (grad.view(self.copies, *shape) + noise).view(grad.shape)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A grid of step sizes run as one population by :func:`tune`.
+
+    ``gradients[k]``: N(ε) of ``lrs[k]``, the gradients used when the mean over seeds of ‖∇f‖₁
+    first is ≤ ε (``inf``: not reached when the run stopped); ``lr``/``best``: the best step size
+    and its N(ε) (None/inf if none reached). ``records[name]`` has shape (len(lrs), seeds,
+    len(steps), ...) at the recorded ``steps``, where ``used`` gradients had been spent; ``x`` the
+    final iterates (len(lrs), seeds, ...).
+    """
+
+    method: str
+    lrs: np.ndarray
+    gradients: np.ndarray
+    lr: float | None
+    best: float
+    eps: float
+    steps: np.ndarray
+    used: np.ndarray
+    records: dict[str, np.ndarray]
+    x: torch.Tensor
+
+    def run(self, k: int | None = None) -> Trajectory:
+        """The trajectory of step size ``lrs[k]`` (default: the best one)."""
+        if k is None:
+            if self.lr is None:
+                raise ValueError("no step size reached eps: pass k to pick one")
+            k = int(np.argmin(self.gradients))
+        k = _validate.integer("k", k, low=0, high=len(self.lrs) - 1)
+        records = {name: values[k] for name, values in self.records.items()}
+        return Trajectory(
+            self.method, float(self.lrs[k]), self.steps, self.used, records, self.x[k]
+        )
+
+    def resampled(self, seeds: Any) -> np.ndarray:
+        """The best N(ε) over the grid when the mean over seeds runs over each row of ``seeds``
+        (indices into the seeds, repeats allowed; shape (B, seeds)): B bootstrap replicates of
+        :attr:`best`. ``inf`` where a resample's mean had not reached ε when the run stopped."""
+        seeds = np.asarray(seeds, dtype=int)
+        values = self.records["grad_l1"]
+        weights = np.zeros((seeds.shape[0], values.shape[1]))
+        np.add.at(weights, (np.arange(seeds.shape[0])[:, None], seeds), 1.0 / seeds.shape[1])
+        with np.errstate(over="ignore", invalid="ignore"):
+            means = np.nan_to_num(np.einsum("bs,jsp->bjp", weights, values), nan=np.inf)
+        return _first_crossing(means, self.eps, self.used).min(axis=1)
+
+
+def _first_crossing(means: np.ndarray, eps: float, used: np.ndarray) -> np.ndarray:
+    """Along the last axis of ``means``, the gradients ``used`` at the first value ≤ ε (else inf)."""
+    below = means <= eps
+    first = np.argmax(below, axis=-1)
+    return np.where(below.any(axis=-1), used[first], np.inf)
+
+
 def tune(
     problem: Any,
     oracle: Any,
@@ -345,36 +455,151 @@ def tune(
     eps: float,
     *,
     steps: int,
+    batch: int | Callable[[int], int] = 1,
+    seed: int = 0,
     first: int = 64,
-    batch: int = 1,
-    **kwargs: Any,
-) -> tuple[float | None, float]:
-    r"""The step size in ``lrs`` that reaches E‖∇f‖₁ ≤ ε with the fewest gradients: (lr, N(ε)).
+    until: str = "best",
+    margin: float = 1.0,
+    every: int | None = None,
+    points: int = 64,
+    record: Sequence[str | Recorder] = (),
+    common_noise: bool = True,
+    gradients_per_step: float = 1.0,
+    threads: int | None = 1,
+    **hyper: Any,
+) -> Tuning:
+    r"""Every step size of ``lrs`` from the seeds of ``x0``, all in one population of the engine.
 
-    Every step size is run for ``first`` steps, then twice as long, and so on up to ``steps``,
-    until one reaches ε; the others are then run no longer than the best (a longer run cannot win).
-    A step size whose error plateaus above ε thus costs at most about twice the best run, not
-    ``steps``. Runs are reproducible, so a rerun with a longer cap repeats the shorter one.
-    Returns (None, inf) if no step size reaches ε within ``steps`` steps.
+    The ``len(lrs)·seeds`` runs go in chunks, each continuing the last exactly (iterates, the rule's
+    state and the noise stream), the first ``first`` steps long and then a quarter of the steps
+    done so far, until the best step size has reached E‖∇f‖₁ ≤ ε (``until="best"``: a longer run
+    cannot beat it) or every one has (``"all"``), and then ``margin`` ≥ 1 times as long as that
+    first crossing (so a bootstrap resample of the seeds, whose mean may cross a little later, is
+    still on the record), or until ``steps``. ``common_noise``: every step size sees the same
+    draws (the oracle must be additive), so group k is exactly the run ``simulate(..., lr=lrs[k])``
+    would make; with False each run draws its own. ‖∇f‖₁ is recorded every ``every`` steps, or
+    about ``points`` times per chunk. ``gradients_per_step`` multiplies the count for a rule that
+    evaluates more than B gradients per step. ``record`` adds recorders.
     """
     eps = _validate.positive("eps", eps)
     steps = _validate.integer("steps", steps, low=1)
     first = _validate.integer("first", first, low=1)
-    batch = _validate.integer("batch", batch, low=1)
-    if len(lrs) == 0:
-        raise ValueError("lrs must contain at least one learning rate")
-    kwargs.setdefault("record", ())
-    best: tuple[float | None, float] = (None, math.inf)
-    cap = min(first, steps)
+    points = _validate.integer("points", points, low=1)
+    until = _validate.choice("until", until, ("best", "all"))
+    margin = _validate.positive("margin", margin)
+    if margin < 1:
+        raise ValueError(f"margin must be >= 1 (got {margin!r})")
+    grid = np.asarray(lrs, dtype=float)
+    if grid.ndim != 1 or grid.size == 0:
+        raise ValueError("lrs must be a non-empty 1-D sequence of step sizes")
+    for value in grid:
+        _validate.positive("lrs", value)
+    _check_start(problem, x0)
+    chosen = _method(method)
+    seeds, n = len(x0), grid.size
+    population = _Population(problem, oracle, chosen, x0, grid, common_noise)
+    records = _recorders((*record, "grad_l1"), None)
+    chunk = dict(batch=batch, threads=threads, record=records, hyper=hyper)
     while True:
-        for lr in lrs:
-            limit = cap if best[0] is None else min(cap, int(best[1]) // batch)
-            run = simulate(
-                problem, oracle, method, x0, lr=lr, steps=limit, batch=batch, until=eps, **kwargs
-            )
-            n = gradients_to_reach(run, eps)
-            if n < best[1]:
-                best = (run.lr, n)
-        if best[0] is not None or cap == steps:
-            return best
-        cap = min(2 * cap, steps)
+        length = min(max(first, population.done // 4), steps - population.done)
+        population.extend(length, every or max(1, length // points), seed, chunk)
+        hits = population.hits(eps, gradients_per_step)
+        reached = np.isfinite(hits)
+        stop_at = hits.max() if until == "all" else hits.min()
+        enough = reached.all() if until == "all" else reached.any()
+        if enough and population.used(gradients_per_step)[-1] >= margin * stop_at:
+            break
+        if population.done >= steps or population.dead():
+            break
+    best = int(np.argmin(hits)) if reached.any() else None
+    return Tuning(
+        chosen.name,
+        grid,
+        hits,
+        None if best is None else float(grid[best]),
+        math.inf if best is None else float(hits[best]),
+        eps,
+        population.steps(),
+        population.used(gradients_per_step),
+        {name: v.reshape(n, seeds, *v.shape[1:]) for name, v in population.records().items()},
+        population.x.reshape(n, seeds, *x0.shape[1:]),
+    )
+
+
+class _Population:
+    """The runs of :func:`tune`: x₀ repeated for every step size, continued chunk by chunk.
+
+    A run whose iterate stops being finite is dead: it restarts from 0 (so the next chunk has a
+    finite start) but records ``inf`` from then on.
+    """
+
+    def __init__(self, problem, oracle, method, x0, grid, common_noise):
+        self.problem, self.method = problem, method
+        self.seeds, self.n = len(x0), len(grid)
+        tiled = oracle is not None and common_noise
+        self.oracle = _Tiled(oracle, self.seeds, self.n) if tiled else oracle
+        self.lr = np.repeat(grid, self.seeds)
+        self.x = x0.repeat(self.n, *([1] * (x0.ndim - 1)))
+        self.dead_rows = np.zeros(len(self.x), dtype=bool)
+        self.state, self.generator, self.done = None, None, 0
+        self.parts: dict[str, list[np.ndarray]] = {}
+        self.at: list[np.ndarray] = []
+        self.spent: list[np.ndarray] = []
+        self.total = 0.0
+
+    def extend(self, length: int, every: int, seed: int, options: dict) -> None:
+        """Run ``length`` more steps, continuing iterates, state and noise stream exactly."""
+        batch, offset = options["batch"], self.done
+        schedule = (lambda t: batch(t + offset)) if callable(batch) else batch
+        run = simulate(
+            self.problem,
+            self.oracle,
+            self.method,
+            self.x,
+            lr=self.lr,
+            steps=length,
+            batch=schedule,
+            seed=seed if self.generator is None else self.generator,
+            state=self.state,
+            record=options["record"],
+            every=every,
+            threads=options["threads"],
+            **options["hyper"],
+        )
+        skip = 1 if self.at and self.at[-1][-1] == offset else 0  # the start was recorded already
+        for name, values in run.records.items():
+            values = values[:, skip:].copy()
+            values[self.dead_rows] = np.inf
+            self.parts.setdefault(name, []).append(values)
+        self.at.append(offset + run.steps[skip:])
+        self.spent.append(self.total + run.gradients[skip:])
+        self.total += float(_batches(schedule, length).sum())
+        self.done += length
+        self.state, self.generator = run.state, run.generator
+        flat = run.x.reshape(len(run.x), -1)
+        self.dead_rows |= ~torch.isfinite(flat).all(dim=1).numpy()
+        rows = torch.from_numpy(self.dead_rows).view(-1, *([1] * (run.x.ndim - 1)))
+        self.x = torch.where(rows, torch.zeros_like(run.x), run.x)
+
+    def records(self) -> dict[str, np.ndarray]:
+        """Each recorder's values over all chunks, (runs, points, ...)."""
+        return {name: np.concatenate(parts, axis=1) for name, parts in self.parts.items()}
+
+    def steps(self) -> np.ndarray:
+        """The recorded step indices over all chunks."""
+        return np.concatenate(self.at)
+
+    def used(self, per_step: float = 1.0) -> np.ndarray:
+        """Gradients used at the recorded steps (times ``per_step``)."""
+        return per_step * np.concatenate(self.spent)
+
+    def hits(self, eps: float, per_step: float = 1.0) -> np.ndarray:
+        """N(ε) per step size: the first crossing of the mean over seeds of ‖∇f‖₁."""
+        values = self.records()["grad_l1"].reshape(self.n, self.seeds, -1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            means = np.nan_to_num(values.mean(axis=1), nan=np.inf)
+        return _first_crossing(means, eps, self.used(per_step))
+
+    def dead(self) -> bool:
+        """True when every run has died (nothing left to run)."""
+        return bool(self.dead_rows.all())
