@@ -289,7 +289,8 @@ def signum(param, grad, state, *, lr, momentum, weight_decay):
 
     Averaging before the sign shrinks the noise the sign sees (for i.i.d. noise of variance σ² the
     EMA's is σ²(1 − β)/(1 + β)), the role a growing batch plays for SignSGD; with skewed noise it
-    also moves sign(m) back toward sign(∇f) (see THEORY.md). State: ``{"momentum_buffer": m}``.
+    also moves sign(m) back toward sign(∇f) (the heavy-tails chapter measures it; Karimireddy et al.
+    2019 show batch-one SignSGD failing there). State: ``{"momentum_buffer": m}``.
     """
     m = _ema(state, "momentum_buffer", grad, momentum)
     return _step(param, dualize(m, "linf"), lr, weight_decay), {"momentum_buffer": m}

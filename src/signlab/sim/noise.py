@@ -77,7 +77,8 @@ def student_t(
     r"""Standard Student-t draws with ``nu`` > 0 degrees of freedom (float64), reproducibly.
 
     Moments of order p exist exactly for p < ν: with 1 < ν ≤ 2 the draws have a mean but no
-    variance (the regime of Yu, Tao et al., arXiv:2602.07425); for ν > 2 the variance is ν/(ν − 2).
+    variance (heavy-tailed noise of the kind Yu, Tao et al., arXiv:2602.07425, study: their abstract);
+    for ν > 2 the variance is ν/(ν − 2).
     ``generator`` is a torch generator or an int seed; the draws come from numpy's t sampler seeded
     from it (torch has no seeded t sampler), so a seed gives the same draws on every platform.
     """
@@ -187,9 +188,9 @@ class Gaussian(SeparableNoise):
 class StudentT(SeparableNoise):
     r"""Additive heavy-tailed noise σ_i·t_ν with ν > 1: here σ is a *scale*, not a standard deviation.
 
-    With 1 < ν ≤ 2 the noise has a mean (0, so gradients stay unbiased) but infinite variance: only
-    moments of order p < ν exist, the heavy-tailed regime of Yu, Tao et al. (arXiv:2602.07425),
-    where the variance-based bounds of the other chapters say nothing. For ν > 2,
+    With 1 < ν ≤ 2 the noise has a mean (0, so gradients stay unbiased) but infinite variance (only
+    moments of order p < ν exist), heavy-tailed noise of the kind Yu, Tao et al. (arXiv:2602.07425,
+    abstract) study, where the variance-based bounds of the other chapters say nothing. For ν > 2,
     :meth:`with_std` gives the noise whose standard deviation is exactly σ_i. The mean of B draws
     is drawn as B draws averaged (a t law is not closed under averaging).
     """
