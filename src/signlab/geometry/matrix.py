@@ -196,6 +196,13 @@ def _msign(
     return ns(G, steps, abc, dtype, eps).to(G.dtype)
 
 
+def _ns_arguments(G, steps, coefficients, dtype, eps) -> tuple:
+    """The public Newton–Schulz functions' arguments, validated: (G, steps, (a, b, c), dtype, eps)."""
+    _check_matrix("G", G)
+    steps = _validate.integer("steps", steps, low=0)
+    return G, steps, ns_coefficients(coefficients), dtype, _validate.positive("eps", eps)
+
+
 def newton_schulz(
     G: torch.Tensor,
     steps: int = 5,
@@ -209,11 +216,7 @@ def newton_schulz(
     (m ≤ n, transposing tall inputs) so that the Gram matrix A = XXᵀ is the small one;
     then ``steps`` times X ← aX + (bA + cA²)X. Each singular value x goes to p(x) = ax + bx³ + cx⁵.
     """
-    _check_matrix("G", G)
-    steps = _validate.integer("steps", steps, low=0)
-    abc = ns_coefficients(coefficients)
-    eps = _validate.positive("eps", eps)
-    return _newton_schulz(G, steps, abc, dtype, eps)
+    return _newton_schulz(*_ns_arguments(G, steps, coefficients, dtype, eps))
 
 
 def newton_schulz_eigh(
@@ -237,11 +240,7 @@ def newton_schulz_eigh(
     steps). In float32 an ill-conditioned G therefore differs from float64 Newton–Schulz by up to
     ~1e-3 per entry, while iterating in float32 stays near 1e-6 (tests/test_matrix.py).
     """
-    _check_matrix("G", G)
-    steps = _validate.integer("steps", steps, low=0)
-    abc = ns_coefficients(coefficients)
-    eps = _validate.positive("eps", eps)
-    return _newton_schulz_eigh(G, steps, abc, dtype, eps)
+    return _newton_schulz_eigh(*_ns_arguments(G, steps, coefficients, dtype, eps))
 
 
 def msign_svd(G: torch.Tensor, rtol: float | None = None) -> torch.Tensor:
