@@ -13,9 +13,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from signbook.edition import EDITIONS, Book, EditionError, segments
-from signbook.myst import split_blocks
-from signbook.project import Project, set_repository
+from signbook.edition import EDITIONS, Book, Edition, EditionError, segments
+from signbook.myst import (
+    Bibliography,
+    Converter,
+    Directive,
+    MystError,
+    Target,
+    author_names,
+    index_document,
+    split_blocks,
+)
+from signbook.project import Chapter, Project, set_repository
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW_DIRECTIVE = (
@@ -380,7 +389,9 @@ def test_split_blocks_respects_fence_lengths_and_options():
     pieces = split_blocks(text)
     assert pieces[0] == "a" and pieces[2] == "b\n```py\n```{x}\n```"
     note = pieces[1]
-    assert note.name == "note" and note.body.startswith("```{prf:lemma} T")
+    assert isinstance(note, Directive) and note.name == "note"
+    assert note.body.startswith("```{prf:lemma} T") and note.indent == ""
+    assert note.raw == "````{note}\n```{prf:lemma} T\n:label: l\nbody\n```\n````"
     (lemma,) = split_blocks(note.body)
     assert (lemma.name, lemma.argument, lemma.options, lemma.body) == (
         "prf:lemma",
@@ -388,6 +399,230 @@ def test_split_blocks_respects_fence_lengths_and_options():
         {"label": "l"},
         "body",
     )
+
+
+def test_an_indented_directive_keeps_its_indent_and_its_yaml_options():
+    (item,) = split_blocks("  ```{note}\n  ---\n  class: dropdown\n  ---\n  Inside.\n  ```")
+    assert isinstance(item, Directive)
+    assert (item.name, item.indent, item.options, item.body) == (
+        "note",
+        "  ",
+        {"class": "dropdown"},
+        "Inside.",
+    )
+
+
+# ---- signbook.myst on its own: expectations written out by hand -------------------------------------
+def test_index_document_numbers_each_kind_per_chapter_as_sphinx_does():
+    texts = [
+        "# Norms\n\n(sec-a)=\n## Dual norms\n\n$$ x = 1 $$ (eq-one)",
+        textwrap.dedent(
+            """
+            ```{prf:theorem} Hölder
+            :label: thm-a
+            ```
+            ```{prf:definition}
+            :label: def-a
+            ```
+            ````{note}
+            ```{prf:theorem}
+            :label: thm-b
+            ```
+            ````
+            ```{prf:remark}
+            :nonumber:
+            :label: rem-a
+            ```
+            ```{exercise}
+            :label: ex-a
+            ```
+            ```{math}
+            :label: eq-two
+            y = 2
+            ```
+            """
+        ),
+        "# A second level-1 heading is not the title",
+    ]
+    assert index_document("book/norms", 3, texts) == {
+        "doc:book/norms": Target("book/norms", "", "Norms"),
+        "sec-a": Target("book/norms", "sec-a", "Dual norms"),
+        "eq-one": Target("book/norms", "eq-one", "(3.1)"),
+        "thm-a": Target("book/norms", "thm-a", "Theorem 3.1", "3.1"),
+        "def-a": Target("book/norms", "def-a", "Definition 3.1", "3.1"),
+        "thm-b": Target("book/norms", "thm-b", "Theorem 3.2", "3.2"),  # nested: still counted
+        "rem-a": Target("book/norms", "rem-a", "Remark"),  # :nonumber:
+        "ex-a": Target("book/norms", "ex-a", "Exercise 3.1", "3.1"),
+        "eq-two": Target("book/norms", "eq-two", "(3.2)"),
+    }
+    unnumbered = index_document("book/intro", None, ["```{prf:lemma}\n:label: lem-x\n```"])
+    assert unnumbered == {"lem-x": Target("book/intro", "lem-x", "Lemma 1", "1")}
+
+
+def page_url(docname, anchor=""):
+    return f"https://site/{docname}.html" + (f"#{anchor}" if anchor else "")
+
+
+def converter(bibliography=None):
+    labels = {
+        "thm-far": Target("book/other", "thm-far", "Theorem 2.1", "2.1"),
+        "doc:book/other": Target("book/other", "", "Other chapter"),
+        "ex-b": Target("book/norms", "ex-b", "Exercise 1.4", "1.4"),
+    }
+    return Converter(
+        "book/norms", 1, labels, page_url, lambda path: "https://raw/" + path, bibliography
+    )
+
+
+def div(kind, colour, title, body):
+    return (
+        f'<div class="signbook-{kind}" style="border-left: 4px solid {colour}; '
+        f'padding: 0.1em 0.9em; margin: 0.8em 0">\n\n**{title}**\n\n{body}\n\n</div>'
+    )
+
+
+def test_converter_writes_blocks_links_and_figures_and_counts_across_cells():
+    conv = converter()
+    first = conv.convert(
+        "```{prf:lemma} Sign\n:label: lem-s\nBy {prf:ref}`thm-far`, {math}`x`.\n```\n\n"
+        "```{figure} img/a.png\n:alt: A plot\nThe caption.\n```"
+    )
+    assert first == (
+        div(
+            "lemma",
+            "#3b6ea8",
+            "Lemma 1.1 (Sign)",
+            "By [Theorem 2.1](https://site/book/other.html#thm-far), $x$.",
+        )
+        + "\n\n![A plot](https://raw/book/img/a.png)\n\n*The caption.*"
+    )
+    second = conv.convert(
+        "```{prf:lemma}\nAgain.\n```\n```{exercise}\nSee {doc}`other` and {ref}`the exercise <ex-b>`.\n```"
+    )
+    assert second == (
+        div("lemma", "#3b6ea8", "Lemma 1.2", "Again.")
+        + "\n"
+        + div(
+            "exercise",
+            "#d9822b",
+            "Exercise 1.1",
+            "See [Other chapter](https://site/book/other.html) and "
+            "[the exercise](https://site/book/norms.html#ex-b).",
+        )
+    )
+    assert conv.convert("```{warning}\nHot.\n```") == div("warning", "#c0392b", "Warning", "Hot.")
+    assert conv.convert("```{dropdown} More\nHidden.\n```") == (
+        '<details class="signbook-solution">\n<summary><b>More</b></summary>\n\nHidden.\n\n</details>'
+    )
+    assert conv.solution_title("ex-b") == "Solution to Exercise 1.4"
+    assert conv.solution_title("ex-unknown") == "Solution"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{sup}`2`", r"^book/norms: role \{sup\} has no plain-Markdown form"),
+        ("```{tab-set}\nx\n```", r"^book/norms: directive \{tab-set\}"),
+        ("```{solution-start} ex-b\n```", "must be handled by the edition"),
+        ("{ref}`nowhere`", "points to no label"),
+        ("{cite}`tao2026signsgd`", "the book has no bibliography"),
+    ],
+)
+def test_converter_raises_a_myst_error_naming_the_page(text, message):
+    with pytest.raises(MystError, match=message) as err:
+        converter().convert(text)
+    assert isinstance(err.value, ValueError)
+
+
+AUTHORS_BIB = r"""
+@book{one, title={Functions of Matrices}, author={Higham, Nicholas J.}, publisher={SIAM}, year={2008}}
+@article{two, title={Old Optimizer}, author={Bernstein, Jeremy and Newhouse, Laker}, journal={arXiv}, year={2024}}
+@article{three, title={T}, author={Tao, Hongyi and Yu, Dingzhen and Zhang, Lijun}, journal={arXiv}, year={2026}}
+@misc{others, title={Muon}, author={Jordan, Keller and others}, year={2024}}
+@inproceedings{tex, title={T}, author={{\c{S}}im{\c{s}}ekli, Umut and Sagun, Levent}, booktitle={ICML}}
+@article{particle, title={T}, author={Le Roux, Nicolas and von Neumann, John}, year={2020}}
+@misc{nobody, title={{nanoGPT}: the simplest repository}, year={2022}}
+"""
+
+
+def test_author_names_are_the_website_labels_names():
+    from pybtex.database import parse_string
+
+    entries = parse_string(AUTHORS_BIB, "bibtex").entries
+    assert {key: author_names(entry) for key, entry in entries.items()} == {
+        "one": "Higham",
+        "two": "Bernstein and Newhouse",
+        "three": "Tao et al.",
+        "others": "Jordan et al.",
+        "tex": "Şimşekli and Sagun",
+        "particle": "Le Roux and von Neumann",
+        "nobody": "nanoGPT",
+    }
+
+
+def test_bibliography_cites_author_year_and_lists_entries(tmp_path):
+    (tmp_path / "refs.bib").write_text(AUTHORS_BIB)
+    bib = Bibliography(tmp_path / "refs.bib")
+    assert bib.keys() == ["one", "two", "three", "others", "tex", "particle", "nobody"]
+    assert (bib.authors("tex"), bib.year("tex"), bib.year("one")) == (
+        "Şimşekli and Sagun",
+        "n.d.",
+        "2008",
+    )
+    listing = bib.listing(["one", "two"]).split("\n")
+    assert listing[0].startswith("- **Higham, 2008.** Nicholas J. Higham. ")
+    assert "Functions of Matrices" in listing[0] or "Functions of matrices" in listing[0]
+    assert listing[1].startswith("- **Bernstein and Newhouse, 2024.** Jeremy Bernstein and Laker")
+    conv = converter(bib)
+    assert conv.convert("{cite:t}`two` and {cite}`three,one`") == (
+        "Bernstein and Newhouse (2024) and (Tao et al., 2026; Higham, 2008)"
+    )
+    assert conv.references().startswith("## References\n\n- **Bernstein and Newhouse, 2024.**")
+
+
+def test_an_edition_is_plain_or_myst_and_collapses_or_removes_solutions():
+    assert Edition("preview", "myst", "collapse").markdown == "myst"
+    with pytest.raises(ValueError, match=r"markdown must be one of 'plain', 'myst' \(got 'html'\)"):
+        Edition("x", "html", "remove")
+    with pytest.raises(ValueError, match="solutions must be one of 'collapse', 'remove'"):
+        Edition("x", "plain", "hide")
+
+
+def test_project_chapters_in_toc_order_numbered_as_the_site(tmp_path):
+    write_book(tmp_path)
+    book = tmp_path / "book"
+    assert Project(tmp_path).chapters() == [
+        Chapter("book/intro", book / "intro.md", None),
+        Chapter("book/norms", book / "norms.ipynb", 1),
+        Chapter("book/bounds", book / "bounds.ipynb", 2),
+    ]
+    assert [c.name for c in Project(tmp_path).notebooks()] == ["norms", "bounds"]
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(toc.read_text().replace("numbered: true", "numbered: false"))
+    assert [c.number for c in Project(tmp_path).chapters()] == [None, None, None]
+    toc.write_text(toc.read_text() + "  - file: book/missing\n")
+    with pytest.raises(ValueError, match="'book/missing', which is neither .ipynb nor .md"):
+        Project(tmp_path).chapters()
+
+
+def test_the_data_cell_fetches_only_missing_files(small, tmp_path, monkeypatch):
+    source = small.notebook(chapter(small, "norms"), EDITIONS["colab"]).cells[1].source
+    remote = tmp_path / "remote"
+    (remote / "data" / "runs").mkdir(parents=True)
+    (remote / "data" / "runs" / "a.json").write_text("[3]")
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    monkeypatch.chdir(reader)
+    monkeypatch.setenv("SIGNLAB_DATA_URL", remote.as_uri() + "/")
+    monkeypatch.delenv("SIGNLAB_INSTALL", raising=False)
+    exec(compile(source, "data", "exec"), {"__name__": "__main__"})
+    assert not (reader / "data").exists()  # outside Colab: nothing
+    monkeypatch.setenv("SIGNLAB_INSTALL", "1")
+    exec(compile(source, "data", "exec"), {"__name__": "__main__"})
+    assert (reader / "data" / "runs" / "a.json").read_text() == "[3]"
+    (reader / "data" / "runs" / "a.json").write_text("[1, 2]")  # present: kept as it is
+    exec(compile(source, "data", "exec"), {"__name__": "__main__"})
+    assert (reader / "data" / "runs" / "a.json").read_text() == "[1, 2]"
 
 
 def test_project_urls_and_set_repository(tmp_path):

@@ -13,7 +13,7 @@ edition            Markdown              solutions
 
 Every notebook edition starts with the install cell (:func:`install_source`): in Colab it installs
 signlab and signbook from the repository at the commit the edition was built from. A chapter that reads
-committed data (``book/data/...``) gets a second, folded cell (:func:`data_source`) that fetches those
+committed data (``book/data/...``) gets a second, folded cell (:meth:`Book.setup_cells`) that fetches those
 files from the repository when they are absent. Directives, citations and cross-references are
 rewritten by :mod:`signbook.myst`. The book's own setup cell (tag ``colab-setup``) is dropped; cells
 tagged ``hide-input``/``remove-input``/``remove-cell`` are kept (they may define what later cells use)
@@ -28,6 +28,7 @@ answer cell, or an answer cell that already holds an answer, is an error that na
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import shutil
@@ -52,16 +53,29 @@ SETUP_TAG = "signbook-setup"
 BOOK_SETUP_TAG = "colab-setup"
 ANSWER_TAG = "exercise-answer"
 FOLD_TAGS = ("hide-input", "remove-input", "remove-cell")
-_CHECK = re.compile(r"""check\(\s*["'](?P<label>ex-[\w-]+)["']""")
+MARKDOWN = ("plain", "myst")
+SOLUTIONS = ("collapse", "remove")
 _DATA = re.compile(r"""["'](?P<path>data/[\w./-]+?)/?["']""")
 _PLACEHOLDER = re.compile(r"=\s*\.\.\.(\s|#|$)", re.M)
 
 
 @dataclass(frozen=True)
 class Edition:
+    """How one edition writes a chapter (the table above): its ``name`` (in the notebook's metadata),
+    its ``markdown`` (``"plain"`` Jupyter Markdown, or ``"myst"`` kept for a Jupyter Book site) and
+    what it does with the ``solutions`` (``"collapse"`` into ``<details>``, or ``"remove"``)."""
+
     name: str
-    markdown: str  # "plain" or "myst"
-    solutions: str  # "collapse" or "remove"
+    markdown: str
+    solutions: str
+
+    def __post_init__(self) -> None:
+        for field_name, allowed in (("markdown", MARKDOWN), ("solutions", SOLUTIONS)):
+            value = getattr(self, field_name)
+            if value not in allowed:
+                raise ValueError(
+                    f"{field_name} must be one of {', '.join(map(repr, allowed))} (got {value!r})"
+                )
 
 
 EDITIONS = {
@@ -160,61 +174,12 @@ class Book:
     def notebook(self, chapter: Chapter, edition: Edition) -> nbformat.NotebookNode:
         """``chapter`` as ``edition``: a new notebook, no outputs, nothing but tags in cell metadata."""
         where = str(chapter.path.relative_to(self.root))
-        source = nbformat.read(chapter.path, as_version=4)
         conv = self.converter(chapter)
-        cells: list[nbformat.NotebookNode] = []
-        pending: list[
-            tuple[str, int]
-        ] = []  # Markdown pieces not yet written, with their cell index
-
-        def flush() -> None:
-            groups: list[list[str]] = []
-            last = None
-            for text, k in pending:
-                if k != last:
-                    groups.append([])
-                groups[-1].append(text)
-                last = k
-            for group in groups:
-                text = "\n".join(group).strip("\n")
-                if edition.markdown == "plain":
-                    try:
-                        text = conv.convert(text).strip("\n")
-                    except MystError as err:
-                        raise EditionError(str(err)) from None
-                if text.strip():
-                    cells.append(nbformat.v4.new_markdown_cell(text))
-            pending.clear()
-
         exercises = self.exercises(chapter)
         if edition.solutions == "remove":
             self._require_convention(where, exercises)
-        for item in segments(source, where):
-            if isinstance(item, Solution):
-                flush()
-                if edition.solutions == "collapse":
-                    cells.append(self._collapsed(item, conv, where))
-                continue
-            if item[0] == "md":
-                pending.append((item[1], item[2]))
-                continue
-            flush()
-            cell = item[1]
-            tags = list(cell.get("metadata", {}).get("tags", []))
-            if BOOK_SETUP_TAG in tags:
-                continue
-            if cell.cell_type == "code":
-                new = nbformat.v4.new_code_cell(cell.source)
-                if edition.markdown == "plain" and any(t in tags for t in FOLD_TAGS):
-                    new.source = "# @title Layout code (double-click to show)\n" + new.source
-                    new.metadata["cellView"] = "form"
-                    new.metadata["jupyter"] = {"source_hidden": True}
-            else:
-                new = nbformat.v4.new_raw_cell(cell.source)
-            if tags:
-                new.metadata["tags"] = tags
-            cells.append(new)
-        flush()
+        source = nbformat.read(chapter.path, as_version=4)
+        cells = self._body(segments(source, where), conv, edition)
         if edition.markdown == "plain":
             self._mark_title(cells, chapter, edition)
             if conv.references():
@@ -239,19 +204,34 @@ class Book:
             cell["id"] = f"{edition.name}-{k}"
         return nb
 
-    def _collapsed(self, solution: Solution, conv: Converter, where: str):
-        target = self.labels.get(solution.label)
-        title = f"Solution to {target.text}" if target else "Solution"
+    def _body(self, items: list, conv: Converter, edition: Edition) -> list:
+        """The chapter's cells in the edition: Markdown pieces regrouped into their cells (and made
+        plain), solutions collapsed or dropped, code cells copied without the book's setup cell."""
+        cells: list[nbformat.NotebookNode] = []
+        pending: list[tuple] = []  # ("md", text, cell index) not yet written
+        for item in items:
+            if not isinstance(item, Solution) and item[0] == "md":
+                pending.append(item)
+                continue
+            cells += _markdown_cells(pending, conv, edition)
+            pending = []
+            if isinstance(item, Solution):
+                if edition.solutions == "collapse":
+                    cells.append(self._collapsed(item, conv))
+            elif (copy := _copy_cell(item[1], edition)) is not None:
+                cells.append(copy)
+        return cells + _markdown_cells(pending, conv, edition)
+
+    def _collapsed(self, solution: Solution, conv: Converter):
+        """A solution as one collapsed Markdown cell: its text, and its code shown (never run)."""
         body = []
         for part in solution.parts:
             if part[0] == "md":
-                try:
-                    body.append(conv.convert(part[1]).strip("\n"))
-                except MystError as err:
-                    raise EditionError(str(err)) from None
+                body.append(_plain(conv, part[1]))
             elif part[1].cell_type == "code":
                 body.append(f"```python\n{part[1].source.strip()}\n```")
         text = "\n\n".join(b for b in body if b.strip())
+        title = conv.solution_title(solution.label)
         return nbformat.v4.new_markdown_cell(conv.details(title, text))
 
     def _mark_title(self, cells, chapter: Chapter, edition: Edition) -> None:
@@ -348,7 +328,7 @@ class Book:
         data = self.data_files(chapter) if chapter.path.suffix == ".ipynb" else []
         if data:
             raw = self.project.raw_url(self.ref) + str(Path(chapter.docname).parent) + "/"
-            fetch = nbformat.v4.new_code_cell(data_source(data, raw))
+            fetch = nbformat.v4.new_code_cell(_data_source(data, raw))
             fetch.metadata["tags"] = [SETUP_TAG, *extra]
             fetch.metadata["cellView"] = "form"
             fetch.metadata["jupyter"] = {"source_hidden": True}
@@ -458,10 +438,52 @@ def install_source(repository: str, ref: str) -> str:
     return INSTALL_SOURCE.format(repository=repository, ref=ref)
 
 
-def data_source(files: list[str], raw_base: str) -> str:
+def _data_source(files: list[str], raw_base: str) -> str:
     """A cell that downloads ``files`` (relative to the chapter) from ``raw_base`` when absent."""
     listing = "\n".join(f'    "{path}",' for path in files)
     return DATA_SOURCE.format(files=listing, raw_base=raw_base)
+
+
+def _plain(conv: Converter, text: str) -> str:
+    """``text`` as plain Jupyter Markdown; a construct without a plain form is an EditionError."""
+    try:
+        return conv.convert(text).strip("\n")
+    except MystError as err:
+        raise EditionError(str(err)) from None
+
+
+def _markdown_cells(pieces: list[tuple], conv: Converter, edition: Edition) -> list:
+    """One Markdown cell per source cell among ``pieces`` (``("md", text, cell index)``, in order)."""
+    cells = []
+    for _, group in itertools.groupby(pieces, key=lambda piece: piece[2]):
+        text = "\n".join(piece[1] for piece in group).strip("\n")
+        if edition.markdown == "plain":
+            text = _plain(conv, text)
+        if text.strip():
+            cells.append(nbformat.v4.new_markdown_cell(text))
+    return cells
+
+
+def _copy_cell(cell: nbformat.NotebookNode, edition: Edition) -> nbformat.NotebookNode | None:
+    """A new cell with ``cell``'s source and tags (None for the book's own setup cell).
+
+    In a plain edition a cell the website folds (:data:`FOLD_TAGS`) is folded: Colab's form view,
+    Jupyter's ``source_hidden``.
+    """
+    tags = list(cell.get("metadata", {}).get("tags", []))
+    if BOOK_SETUP_TAG in tags:
+        return None
+    if cell.cell_type == "code":
+        new = nbformat.v4.new_code_cell(cell.source)
+        if edition.markdown == "plain" and any(t in tags for t in FOLD_TAGS):
+            new.source = "# @title Layout code (double-click to show)\n" + new.source
+            new.metadata["cellView"] = "form"
+            new.metadata["jupyter"] = {"source_hidden": True}
+    else:
+        new = nbformat.v4.new_raw_cell(cell.source)
+    if tags:
+        new.metadata["tags"] = tags
+    return new
 
 
 def _markdown_texts(path: Path) -> list[str]:
@@ -482,6 +504,11 @@ def _git_commit(root: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m signbook.edition EDITION --out DIR``: write an edition (or ``set-repository``).
+
+    The Makefile (``make colab``, ``make student``) and the publishing and weekly workflows run it;
+    it returns 1, with the chapter and the cell named on stderr, when a chapter cannot be converted.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m signbook.edition", description=__doc__.split("\n\n")[0]
     )

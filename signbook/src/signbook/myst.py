@@ -148,15 +148,15 @@ def _directive(name: str, argument: str, indent: str, block: list[str]) -> Direc
     )
 
 
-def walk(text: str):
+def _walk(text: str):
     """Every directive in ``text``, nested ones included, in reading order."""
     for piece in split_blocks(text):
         if isinstance(piece, Directive):
             yield piece
-            yield from walk(piece.body)
+            yield from _walk(piece.body)
 
 
-def targets(text: str):
+def _targets(text: str):
     """``(label, heading)`` for every ``(label)=`` target (the heading that follows it, if any)."""
     lines = text.split("\n")
     for k, line in enumerate(lines):
@@ -166,7 +166,8 @@ def targets(text: str):
             yield m["label"], heading.group(2) if heading else ""
 
 
-def first_heading(text: str) -> str:
+def _first_heading(text: str) -> str:
+    """The text of the first level-1 heading (``# Title``), the page's title; "" if none."""
     for line in text.split("\n"):
         if m := _HEADING.match(line.strip()):
             if len(m.group(1)) == 1:
@@ -184,7 +185,7 @@ class Target:
     number: str = ""
 
 
-def numbered_kind(d: Directive) -> str | None:
+def _numbered_kind(d: Directive) -> str | None:
     """The counter a directive advances on the website (``theorem``, ``exercise``...), or None."""
     if "nonumber" in d.options:
         return None
@@ -205,16 +206,16 @@ def index_document(docname: str, chapter: int | None, texts: list[str]) -> dict[
     counts: Counter[str] = Counter()
     equations = 0
     for text in texts:
-        title = first_heading(text)
+        title = _first_heading(text)
         if title and f"doc:{docname}" not in found:
             found[f"doc:{docname}"] = Target(docname, "", title)
-        for label, heading in targets(text):
+        for label, heading in _targets(text):
             found[label] = Target(docname, label, heading or label)
         for label in _DOLLAR_LABEL.findall(text):
             equations += 1
             found[label] = Target(docname, label, f"({_number(chapter, equations)})")
-        for d in walk(text):
-            kind = numbered_kind(d)
+        for d in _walk(text):
+            kind = _numbered_kind(d)
             number = ""
             if kind:
                 counts[kind] += 1
@@ -230,6 +231,7 @@ def index_document(docname: str, chapter: int | None, texts: list[str]) -> dict[
 
 
 def _number(chapter: int | None, n: int) -> str:
+    """The n-th item's number: ``2.3`` in chapter 2 of a numbered book, ``3`` elsewhere."""
     return f"{chapter}.{n}" if chapter is not None else str(n)
 
 
@@ -252,10 +254,12 @@ class Converter:
     counts: Counter = field(default_factory=Counter)
 
     def where(self, what: str) -> MystError:
+        """The error for ``what``, naming this page."""
         return MystError(f"{self.docname}: {what}")
 
     # ---- blocks ----------------------------------------------------------------------------------
     def convert(self, text: str) -> str:
+        """``text`` (one Markdown cell, or a directive's body) as plain Jupyter Markdown."""
         out = []
         for piece in split_blocks(text):
             if isinstance(piece, Directive):
@@ -268,55 +272,90 @@ class Converter:
         return "\n".join(ln for ln in text.split("\n") if not _TARGET.match(ln.strip()))
 
     def directive(self, d: Directive) -> str:
-        name = d.name
-        kind = numbered_kind(d)
+        """One directive as plain Markdown/HTML, numbered as the website numbers it."""
+        kind = _numbered_kind(d)
         number = ""
         if kind:
             self.counts[kind] += 1
             number = _number(self.chapter, self.counts[kind])
+        return self._form_of(d.name)(d, number)
+
+    def _form_of(self, name: str):
+        """The method that writes directive ``name``: ``method(directive, number) -> str``."""
         if name.startswith("prf:"):
-            what = name[4:]
-            if what == "proof":
-                body = self.convert(d.body)
-                return self.block("proof", "Proof.", body + '\n\n<p align="right">∎</p>', d)
-            if what not in PROOF_KINDS:
-                raise self.where(f"directive {{{name}}} has no plain-Markdown form")
-            title = f"{PROOF_KINDS[what]} {number}".strip()
-            return self.block(what, self._titled(title, d.argument), self.convert(d.body), d)
-        if name == "exercise":
-            title = f"Exercise {number}".strip()
-            return self.block("exercise", self._titled(title, d.argument), self.convert(d.body), d)
-        if name == "solution":
-            target = self.labels.get(d.argument)
-            title = f"Solution to {target.text}" if target else "Solution"
-            return self.details(title, self.convert(d.body), d)
-        if name in ("solution-start", "solution-end"):
-            raise self.where(
-                f"{{{name}}} must be handled by the edition (it spans cells), not converted"
-            )
+            return self._proof_kind
         if name in ADMONITIONS or name == "dropdown":
-            title = d.argument if name in ("admonition", "dropdown") else ADMONITIONS[name]
-            title = title or d.argument
+            return self._admonition
+        forms = {
+            "exercise": self._exercise,
+            "solution": self._solution,
+            "solution-start": self._spans_cells,
+            "solution-end": self._spans_cells,
+            "math": self._math,
+            "code-block": self._code,
+            "code": self._code,
+            "sourcecode": self._code,
+            "figure": self._figure,
+            "image": self._figure,
+            "bibliography": self._bibliography,
+        }
+        if name not in forms:
+            raise self.where(
+                f"directive {{{name}}} has no plain-Markdown form; add one to signbook.myst"
+            )
+        return forms[name]
+
+    def _proof_kind(self, d: Directive, number: str) -> str:
+        what = d.name[4:]
+        if what == "proof":
             body = self.convert(d.body)
-            if name == "dropdown" or "dropdown" in d.options.get("class", "").split():
-                return self.details(title or "Details", body, d)
-            return self.block(name, self.inline(title), body, d)
-        if name == "math":
-            return self._indent(f"$$\n{d.body.strip()}\n$$", d)
-        if name in ("code-block", "code", "sourcecode"):
-            return self._indent(f"```{d.argument}\n{d.body}\n```", d)
-        if name in ("figure", "image"):
-            alt = d.options.get("alt", "")
-            image = f"![{alt}]({self.raw_url(self._relative(d.argument))})"
-            caption = self.convert(d.body) if name == "figure" and d.body.strip() else ""
-            return self._indent(image + (f"\n\n*{caption.strip()}*" if caption else ""), d)
-        if name == "bibliography":
-            if self.bibliography is None:
-                raise self.where("{bibliography} without a bibliography file")
-            return self._indent(self.bibliography.listing(self.bibliography.keys()), d)
+            return self.block("proof", "Proof.", body + '\n\n<p align="right">∎</p>', d)
+        if what not in PROOF_KINDS:
+            raise self.where(f"directive {{{d.name}}} has no plain-Markdown form")
+        title = f"{PROOF_KINDS[what]} {number}".strip()
+        return self.block(what, self._titled(title, d.argument), self.convert(d.body), d)
+
+    def _exercise(self, d: Directive, number: str) -> str:
+        title = f"Exercise {number}".strip()
+        return self.block("exercise", self._titled(title, d.argument), self.convert(d.body), d)
+
+    def _solution(self, d: Directive, number: str) -> str:
+        return self.details(self.solution_title(d.argument), self.convert(d.body), d)
+
+    def _spans_cells(self, d: Directive, number: str) -> str:
         raise self.where(
-            f"directive {{{name}}} has no plain-Markdown form; add one to signbook.myst"
+            f"{{{d.name}}} must be handled by the edition (it spans cells), not converted"
         )
+
+    def _admonition(self, d: Directive, number: str) -> str:
+        named = d.name in ("admonition", "dropdown")
+        title = (d.argument if named else ADMONITIONS[d.name]) or d.argument
+        body = self.convert(d.body)
+        if d.name == "dropdown" or "dropdown" in d.options.get("class", "").split():
+            return self.details(title or "Details", body, d)
+        return self.block(d.name, self.inline(title), body, d)
+
+    def _math(self, d: Directive, number: str) -> str:
+        return self._indent(f"$$\n{d.body.strip()}\n$$", d)
+
+    def _code(self, d: Directive, number: str) -> str:
+        return self._indent(f"```{d.argument}\n{d.body}\n```", d)
+
+    def _figure(self, d: Directive, number: str) -> str:
+        alt = d.options.get("alt", "")
+        image = f"![{alt}]({self.raw_url(self._relative(d.argument))})"
+        caption = self.convert(d.body) if d.name == "figure" and d.body.strip() else ""
+        return self._indent(image + (f"\n\n*{caption.strip()}*" if caption else ""), d)
+
+    def _bibliography(self, d: Directive, number: str) -> str:
+        if self.bibliography is None:
+            raise self.where("{bibliography} without a bibliography file")
+        return self._indent(self.bibliography.listing(self.bibliography.keys()), d)
+
+    def solution_title(self, label: str) -> str:
+        """The summary line of a solution: "Solution to Exercise 2.3" (plain "Solution" if unknown)."""
+        target = self.labels.get(label)
+        return f"Solution to {target.text}" if target else "Solution"
 
     def _titled(self, title: str, argument: str) -> str:
         return f"{title} ({self.inline(argument)})" if argument else title
@@ -328,6 +367,7 @@ class Converter:
         return str(PurePosixPath(*(base / path).parts))
 
     def block(self, kind: str, title: str, body: str, d: Directive) -> str:
+        """A titled ``<div>`` with a left border coloured by ``kind`` (the directive's name)."""
         colour = COLOURS.get(kind, DEFAULT_COLOUR)
         html = (
             f'<div class="signbook-{kind}" style="border-left: 4px solid {colour}; '
@@ -337,6 +377,7 @@ class Converter:
         return self._indent(html, d)
 
     def details(self, title: str, body: str, d: Directive | None = None) -> str:
+        """A collapsed ``<details>`` block (Colab and Jupyter show only ``title`` until clicked)."""
         html = (
             f'<details class="signbook-solution">\n<summary><b>{title}</b></summary>\n\n'
             f"{body.strip()}\n\n</details>"
@@ -350,6 +391,7 @@ class Converter:
 
     # ---- inline ----------------------------------------------------------------------------------
     def inline(self, text: str) -> str:
+        """Roles, equation labels and links of ``text`` (no directives) in their plain forms."""
         text = _DOLLAR_LABEL.sub("$$", text)
         text = _ROLE_OR_CODE.sub(self._role, text)
         return _LINK.sub(self._link, text)
@@ -371,6 +413,7 @@ class Converter:
         raise self.where(f"role {{{role}}} has no plain-Markdown form; add one to signbook.myst")
 
     def cite(self, role: str, content: str) -> str:
+        """A ``{cite}`` role as author–year text; ``{cite:t}`` gives "Tao et al. (2026)"."""
         if self.bibliography is None:
             raise self.where(f"{{{role}}}`{content}` but the book has no bibliography")
         keys = [k.strip() for k in content.split(",") if k.strip()]
@@ -391,6 +434,7 @@ class Converter:
         return "(" + "; ".join(f"{a}, {y}" for a, y in zip(authors, years)) + ")"
 
     def reference(self, role: str, content: str) -> str:
+        """A cross-reference role as a link to the label's page and anchor on the website."""
         explicit = re.match(r"^(?P<text>.*?)\s*<(?P<label>[^<>]+)>$", content, re.S)
         text, label = (explicit["text"], explicit["label"]) if explicit else (None, content)
         if role == "doc":
@@ -437,7 +481,11 @@ class Converter:
 
 
 class Bibliography:
-    """The book's BibTeX file, read with pybtex (which sphinxcontrib-bibtex uses for the website)."""
+    """The book's BibTeX file, read with pybtex (which sphinxcontrib-bibtex uses for the website).
+
+    ``entries`` maps each key to its pybtex entry; :meth:`authors` and :meth:`year` give the two
+    halves of the author–year citation that the website prints for it.
+    """
 
     def __init__(self, path: Path):
         from pybtex.database import parse_file
@@ -446,20 +494,15 @@ class Bibliography:
         self.entries = parse_file(str(path)).entries
 
     def keys(self) -> list[str]:
+        """Every entry's key, in the file's order."""
         return list(self.entries)
 
     def authors(self, key: str) -> str:
-        """Author-year name part: "Tao", "Bernstein and Newhouse", "Tao et al."."""
-        entry = self.entries[key]
-        people = entry.persons.get("author") or entry.persons.get("editor") or []
-        names = [_plain(" ".join(p.last_names)) for p in people]
-        if not names:
-            return _plain(entry.fields.get("title", key))
-        if len(names) >= 3 or (len(names) == 2 and names[1] == "others"):
-            return f"{names[0]} et al."
-        return " and ".join(names)
+        """Author-year name part: "Tao", "Bernstein and Newhouse", "Tao et al." (:func:`author_names`)."""
+        return author_names(self.entries[key])
 
     def year(self, key: str) -> str:
+        """The entry's year ("n.d." when it has none, as the website prints it)."""
         return self.entries[key].fields.get("year", "n.d.")
 
     def listing(self, keys: list[str]) -> str:
@@ -476,5 +519,25 @@ class Bibliography:
         return "\n".join(lines)
 
 
-def _plain(text: str) -> str:
-    return re.sub(r"[{}]", "", text)
+def author_names(entry) -> str:
+    """The name part of an author–year citation of the pybtex ``entry``.
+
+    One author: "Higham"; two: "Bernstein and Newhouse"; three or more, or "and others": "Tao et al."
+    (sphinxcontrib-bibtex's ``author_year`` style). Surnames keep their particles ("Le Roux") and are
+    rendered from LaTeX (``{\\c{S}}im{\\c{s}}ekli`` is "Şimşekli"); an entry without authors or editors
+    is named by its title up to a colon. The website's bibliography labels
+    (:mod:`signbook.sphinxext`) and the Colab edition's citations both come from here, so a reader
+    sees one name for a work in both.
+    """
+    from pybtex.richtext import Text
+
+    def text(latex: str) -> str:
+        return Text.from_latex(latex).render_as("text")
+
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = [text(" ".join(p.prelast_names + p.last_names)) for p in people]
+    if not names:
+        return text(entry.fields.get("title", entry.key)).split(":")[0]
+    if len(names) >= 3 or "others" in names:
+        return f"{names[0]} et al."
+    return " and ".join(names)

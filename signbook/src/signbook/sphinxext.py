@@ -165,24 +165,12 @@ def _one_copy_of_inline_scripts(app: Any) -> None:
 BIB_STYLE = "signbook"
 
 
-def author_year_label(entry: Any) -> str:
+def _author_year_label(entry: Any) -> str:
     """The label of a bibliography entry as the text cites it: "Higham, 2008", "Bernstein and
     Newhouse, 2024", "Arjevani et al., 2023" (sphinxcontrib-bibtex's ``author_year`` citations)."""
-    from pybtex.richtext import Text
+    from signbook.myst import author_names
 
-    people = entry.persons.get("author") or entry.persons.get("editor") or []
-    names = [
-        Text.from_latex(" ".join(p.prelast_names + p.last_names)).render_as("text") for p in people
-    ]
-    if not names:
-        names = [entry.fields.get("title", entry.key).split(":")[0]]
-    if len(names) >= 3 or "others" in names:
-        who = f"{names[0]} et al."
-    elif len(names) == 2:
-        who = f"{names[0]} and {names[1]}"
-    else:
-        who = names[0]
-    return f"{who}, {entry.fields.get('year', 'n.d.')}"
+    return f"{author_names(entry)}, {entry.fields.get('year', 'n.d.')}"
 
 
 def author_year_style() -> type:
@@ -210,7 +198,7 @@ def author_year_style() -> type:
 
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries: Any) -> Any:
-            labels = [author_year_label(e) for e in sorted_entries]
+            labels = [_author_year_label(e) for e in sorted_entries]
             total, seen = Counter(labels), Counter()
             for label in labels:
                 if total[label] > 1:
