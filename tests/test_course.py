@@ -124,6 +124,30 @@ def test_grade_command_line(submissions, tmp_path):
     assert (tmp_path / "feedback" / "frank.md").exists()
 
 
+def test_grade_writes_a_row_and_a_feedback_file_even_for_what_it_cannot_run(tmp_path):
+    """Submissions graded without starting a kernel: one that is not a notebook, one without exercises."""
+    junk = tmp_path / "frank.ipynb"
+    junk.write_text("this is not a notebook {")
+    empty = tmp_path / "grace.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1  # never checks anything")]
+    nbformat.write(nb, empty)
+    rows = course.grade([junk, empty], tmp_path / "grades.csv", tmp_path / "fb")
+    frank, grace = rows
+    assert (frank.student, frank.exercise, frank.points, frank.max_points) == ("frank", "", 0, 0)
+    assert frank.message.startswith("not a readable notebook (")
+    assert grace == course.Row("grace", "", 0.0, 0.0, "no exercises found in this notebook")
+    with open(tmp_path / "grades.csv", newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["student", "exercise", "points", "max_points", "message"]
+    assert table[2] == ["grace", "", "0", "0", "no exercises found in this notebook"]
+    assert (tmp_path / "fb" / "grace.md").read_text() == (
+        "# Feedback for grace\n\n**Total: 0 / 0**\n\n"
+        "| exercise | points | message |\n|---|---|---|\n"
+        "| - | 0 / 0 | no exercises found in this notebook |\n"
+    )
+
+
 def test_grade_answer_without_running_anything(monkeypatch):
     monkeypatch.setattr(course, "_HIDDEN", {})
     assert course.grade_answer("ex-coursetest-1", 2.5) == (1.0, 1.0, "correct")

@@ -80,6 +80,12 @@ def load_hidden(folder: Path) -> int:
 
 @dataclass
 class Row:
+    """One line of the grades CSV: a student's points out of ``max_points`` on one exercise.
+
+    ``exercise`` is "" on the one row of a submission that could not be graded at all (not a
+    notebook, no exercises); ``message`` says why the points are what they are.
+    """
+
     student: str
     exercise: str
     points: float
@@ -88,7 +94,7 @@ class Row:
 
 
 @dataclass
-class Run:
+class _Run:
     """What executing one submission produced."""
 
     answers: dict[str, Any]
@@ -98,6 +104,12 @@ class Run:
 
 
 def expected_exercises(nb: nbformat.NotebookNode) -> list[str]:
+    """The exercises a submission is graded on, in order.
+
+    The student release lists them in its metadata (``signbook.exercises``), so an answer cell the
+    student deleted still counts, as a missing answer; a notebook without that metadata is graded
+    on the labels of its ``check("ex-...", ...)`` calls.
+    """
     meta = nb.metadata.get("signbook", {}).get("exercises")
     if meta:
         return list(meta)
@@ -110,7 +122,7 @@ def expected_exercises(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
-def run_submission(nb: nbformat.NotebookNode, timeout: float, python: str | None = None) -> Run:
+def _run_submission(nb: nbformat.NotebookNode, timeout: float, python: str | None = None) -> _Run:
     """Execute ``nb`` in a child process killed after ``timeout`` seconds; collect its answers."""
     with tempfile.TemporaryDirectory(prefix="signbook-grade-") as tmp:
         tmp = Path(tmp)
@@ -164,7 +176,7 @@ def run_submission(nb: nbformat.NotebookNode, timeout: float, python: str | None
         elif not timed_out and child.returncode != 0:
             tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
             errors = [{"cell": None, "name": "KernelError", "message": tail[0]}]
-    return Run(answers, errors, timed_out, seconds)
+    return _Run(answers, errors, timed_out, seconds)
 
 
 def _kill_group(child: subprocess.Popen) -> None:
@@ -174,10 +186,15 @@ def _kill_group(child: subprocess.Popen) -> None:
         child.kill()
 
 
+def _max_points(label: str) -> float:
+    """What an exercise is worth: 1 for the public check, plus each hidden check's points."""
+    return 1.0 + sum(points for _, points in _HIDDEN.get(label, []))
+
+
 def grade_answer(label: str, answer: Any) -> tuple[float, float, str]:
     """(points, max_points, message) of one answer: the public check, then the hidden ones."""
     checks = _HIDDEN.get(label, [])
-    max_points = 1.0 + sum(p for _, p in checks)
+    max_points = _max_points(label)
     if answer is Ellipsis or answer is None:
         return 0.0, max_points, "not answered yet"
     if isinstance(answer, _Unsupported):
@@ -201,7 +218,8 @@ def grade_answer(label: str, answer: Any) -> tuple[float, float, str]:
     return points, max_points, "; ".join(dict.fromkeys(messages))
 
 
-def grade_notebook(path: Path, timeout: float, python: str | None = None) -> list[Row]:
+def _grade_notebook(path: Path, timeout: float, python: str | None = None) -> list[Row]:
+    """The rows of one submission: read it, run it (unless it cannot be read), grade each answer."""
     student = Path(path).stem
     try:
         nb = nbformat.read(path, as_version=4)
@@ -213,7 +231,7 @@ def grade_notebook(path: Path, timeout: float, python: str | None = None) -> lis
     known = set(exercises())
     if not labels:
         return [Row(student, "", 0.0, 0.0, "no exercises found in this notebook")]
-    run = run_submission(nb, timeout, python)
+    run = _run_submission(nb, timeout, python)
     problem = ""
     if run.timed_out:
         problem = f"the notebook ran past its {timeout:g} s limit and was stopped"
@@ -227,18 +245,17 @@ def grade_notebook(path: Path, timeout: float, python: str | None = None) -> lis
             rows.append(Row(student, label, 0.0, 0.0, "unknown exercise (no checker)"))
             continue
         if label not in run.answers:
-            max_points = 1.0 + sum(p for _, p in _HIDDEN.get(label, []))
             reason = "no answer: check(...) for this exercise never ran"
-            rows.append(
-                Row(student, label, 0.0, max_points, f"{reason} ({problem})" if problem else reason)
-            )
+            message = f"{reason} ({problem})" if problem else reason
+            rows.append(Row(student, label, 0.0, _max_points(label), message))
             continue
         points, max_points, message = grade_answer(label, run.answers[label])
         rows.append(Row(student, label, points, max_points, message))
     return rows
 
 
-def feedback_text(student: str, rows: list[Row]) -> str:
+def _feedback_text(student: str, rows: list[Row]) -> str:
+    """The Markdown feedback file of one student: the total and a table of the rows."""
     total = sum(r.points for r in rows)
     out = sum(r.max_points for r in rows)
     lines = [f"# Feedback for {student}", "", f"**Total: {total:g} / {out:g}**", ""]
@@ -262,13 +279,13 @@ def grade(
     every: list[Row] = []
     for path in paths:
         try:
-            rows = grade_notebook(Path(path), timeout, python)
+            rows = _grade_notebook(Path(path), timeout, python)
         except Exception as err:  # the run goes on, whatever one submission does
             rows = [
                 Row(Path(path).stem, "", 0.0, 0.0, f"grader error: {type(err).__name__}: {err}")
             ]
         every += rows
-        (feedback / f"{Path(path).stem}.md").write_text(feedback_text(Path(path).stem, rows))
+        (feedback / f"{Path(path).stem}.md").write_text(_feedback_text(Path(path).stem, rows))
         print(f"{path}: {sum(r.points for r in rows):g} / {sum(r.max_points for r in rows):g}")
     with open(out, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -337,6 +354,10 @@ def exercise_table(root: Path | None = None) -> _Markdown:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m signbook.course grade|table``: the grader's and the instructor page's command line.
+
+    ``_execute`` is the grader's own child process (:func:`_execute`), not for people.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m signbook.course",
         description=__doc__,
