@@ -99,3 +99,27 @@ def test_register_refuses_a_second_checker_for_the_same_label():
     assert check("ex-test-only", 1.0).correct
     with pytest.raises(ValueError, match="already has a checker"):
         register("ex-test-only")(lambda answer: close("ex-test-only", answer, 2.0))
+
+
+def test_judge_gives_the_verdict_without_recording_while_check_records(tmp_path, monkeypatch):
+    """The grader judges recorded answers with `judge`: no second record, no traceback."""
+    import json
+
+    from signbook.checks import RECORD_ENV, judge, register
+
+    label = "ex-judgetest-1"
+    if label not in exercises():
+        register(label)(lambda answer: close(label, 1 / answer, 0.5))
+    record = tmp_path / "answers.jsonl"
+    monkeypatch.setenv(RECORD_ENV, str(record))
+    assert judge(label, 2).correct and not judge(label, 3).correct
+    assert not record.exists()
+    broken = judge(label, 0)  # the checker itself raises ZeroDivisionError
+    assert not broken.correct
+    assert broken.message.startswith("could not check this answer (ZeroDivisionError")
+    assert judge(label, ...) == judge(label, None) == Feedback(label, False, NOT_ANSWERED)
+    assert check(label, 2).correct and check(label, [2, 3]).correct is False
+    assert [json.loads(line) for line in record.read_text().splitlines()] == [
+        {"exercise": label, "answer": 2},
+        {"exercise": label, "answer": [2, 3]},
+    ]
