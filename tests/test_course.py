@@ -1,4 +1,5 @@
-"""The grader (signbook.course) on made-up submissions, and the instructor page's exercise table.
+"""The grader (signbook.course) on made-up submissions, the notebook runner under it (signbook.execute),
+and the instructor page's exercise table.
 
 The submissions answer two exercises that exist only in this test: the checkers are registered here for
 the grader's process and, in the same words, by each submission's first cell for its own kernel. The
@@ -204,3 +205,51 @@ def test_exercise_table_lists_every_exercise_of_the_book_and_no_solution():
     for chapter in book.project.notebooks():
         for line in solution_lines(chapter.path):
             assert line not in table, line
+
+
+# ---- signbook.execute: what the grader and the weekly Colab run execute notebooks with ---------------
+def notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_run_alone_runs_in_an_empty_folder_and_stops_at_the_first_error(tmp_path):
+    from signbook.execute import run_alone
+
+    path = notebook(
+        tmp_path / "broken.ipynb",
+        "import os\nseen = sorted(os.listdir('.'))",
+        "assert seen == ['broken.ipynb'], seen",  # alone: nothing of tmp_path is there
+        "1 / 0",
+        "print('after the error')",
+    )
+    (tmp_path / "neighbour.txt").write_text("not copied")
+    result = run_alone(path, keep=tmp_path / "kept")
+    assert result.errors == [
+        {"cell": 2, "name": "ZeroDivisionError", "message": "division by zero"}
+    ]
+    assert not result.ok and not result.timed_out
+    kept = nbformat.read(tmp_path / "kept" / "broken.ipynb", as_version=4)
+    assert [c.execution_count for c in kept.cells] == [1, 2, 3, None]
+
+
+def test_execute_with_allow_errors_runs_every_cell_and_returns_every_error(tmp_path):
+    from signbook.execute import execute
+
+    nb = nbformat.read(notebook(tmp_path / "nb.ipynb", "x = 1 / 0", "y = 1", "z = y + w"), 4)
+    errors = execute(nb, tmp_path, allow_errors=True)
+    assert [(e["cell"], e["name"]) for e in errors] == [(0, "ZeroDivisionError"), (2, "NameError")]
+    assert nb.cells[1].execution_count == 2
+
+
+def test_a_cell_past_the_timeout_stops_the_run_and_is_reported(tmp_path):
+    from signbook.execute import TIMEOUT, run_alone
+
+    path = notebook(tmp_path / "slow.ipynb", "x = 1", "import time\ntime.sleep(60)", "y = 2")
+    result = run_alone(path, timeout=2, keep=tmp_path / "kept")
+    assert result.errors == [{"cell": 1, "name": TIMEOUT, "message": "ran past 2 s"}]
+    assert result.timed_out and not result.ok
+    kept = nbformat.read(tmp_path / "kept" / "slow.ipynb", as_version=4)
+    assert kept.cells[2].execution_count is None  # the run stopped at the slow cell

@@ -19,10 +19,17 @@ from pathlib import Path
 
 import nbformat
 
+TIMEOUT = "CellTimeoutError"
+"""The error ``name`` of a cell that ran past the per-cell ``timeout`` (nbclient's exception)."""
+
 
 @dataclass
 class Result:
-    """How one run went: seconds, and the first error (cell index, name, message) if any."""
+    """How one run of :func:`run_alone` went: its seconds, and the error that stopped it, if any.
+
+    ``errors`` holds that error as ``{"cell": index, "name": ..., "message": ...}``; ``timed_out``
+    says the error is a cell that ran past the timeout, so a report can tell slow from broken.
+    """
 
     path: Path
     seconds: float
@@ -31,11 +38,13 @@ class Result:
 
     @property
     def ok(self) -> bool:
+        """True when every cell ran without an error and in time."""
         return not self.errors and not self.timed_out
 
 
-def kernel_spec(python: str, directory: Path, name: str = "signbook-python") -> Path:
-    """Write a kernelspec named ``name`` under ``directory`` that starts ``python -m ipykernel``."""
+def _kernel_spec(python: str, directory: Path, name: str = "signbook-python") -> Path:
+    """Write a kernelspec named ``name`` under ``directory`` that starts ``python -m ipykernel``
+    (how :func:`execute` runs a kernel of another Python than this one)."""
     spec = Path(directory) / name
     spec.mkdir(parents=True, exist_ok=True)
     argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -57,35 +66,45 @@ def execute(
     """Execute ``nb`` in place with its working directory ``cwd``; returns the cells' errors.
 
     With ``allow_errors`` every cell runs even after one raises (the grader wants every answer it can
-    get); otherwise the first error stops the run and is the only one returned.
+    get); otherwise the first error stops the run and is the only one returned. A cell that runs past
+    ``timeout`` seconds stops the run either way; it is returned as an error named :data:`TIMEOUT`.
     """
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     with tempfile.TemporaryDirectory(prefix="signbook-kernels-") as kernels:
-        kernel_spec(python or sys.executable, Path(kernels))
-        km = KernelManager(
+        _kernel_spec(python or sys.executable, Path(kernels))
+        # nbclient's own (asynchronous) kind of manager: with a blocking KernelManager its per-cell
+        # timeout never fires (nbclient 0.11), and a cell that hangs holds the run forever.
+        km = AsyncKernelManager(
             kernel_name="signbook-python",
             kernel_spec_manager=KernelSpecManager(kernel_dirs=[kernels]),
         )
+        started: list[int] = []  # the index of each cell as it starts
         client = NotebookClient(
             nb,
             km=km,
             timeout=timeout,
             allow_errors=allow_errors,
             resources={"metadata": {"path": str(cwd)}},
+            on_cell_start=lambda cell, cell_index: started.append(cell_index),
         )
         kernel_env = dict(os.environ if env is None else env)
         kernel_env.pop("SIGNLAB_STATIC_BUILD", None)  # readers' kernels show live widgets
         try:
             client.execute(env=kernel_env)
         except CellExecutionError as err:
-            index = next(
-                (k for k, c in enumerate(nb.cells) if _error_of(c) is not None), len(nb.cells)
-            )
-            return [{"cell": index, "name": err.ename, "message": str(err.evalue)}]
+            return [{"cell": started[-1], "name": err.ename, "message": str(err.evalue)}]
+        except CellTimeoutError:
+            late = {"cell": started[-1], "name": TIMEOUT, "message": f"ran past {timeout} s"}
+            return [*_errors(nb), late]
+    return _errors(nb)
+
+
+def _errors(nb: nbformat.NotebookNode) -> list[dict]:
+    """The error output of each cell that has one: ``{"cell": index, "name", "message"}``."""
     return [{"cell": k, **_error_of(c)} for k, c in enumerate(nb.cells) if _error_of(c) is not None]
 
 
@@ -118,10 +137,16 @@ def run_alone(
         if keep is not None:
             Path(keep).mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, Path(keep) / path.name)
-    return Result(path, time.perf_counter() - start, errors)
+    timed_out = any(error["name"] == TIMEOUT for error in errors)
+    return Result(path, time.perf_counter() - start, errors, timed_out)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m signbook.execute NB...``: run each notebook alone; exit 1 if any fails.
+
+    The weekly workflow runs the Colab edition this way in Colab's own image; each line reports a
+    notebook's seconds and its error.
+    """
     parser = argparse.ArgumentParser(prog="python -m signbook.execute", description=__doc__)
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--python", help="the kernel's Python (default: this one)")
