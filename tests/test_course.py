@@ -245,11 +245,12 @@ def test_execute_with_allow_errors_runs_every_cell_and_returns_every_error(tmp_p
 
 
 def test_a_cell_past_the_timeout_stops_the_run_and_is_reported(tmp_path):
-    from signbook.execute import TIMEOUT, run_alone
+    from signbook.execute import TIMEOUT, Result, run_alone
 
     path = notebook(tmp_path / "slow.ipynb", "x = 1", "import time\ntime.sleep(60)", "y = 2")
     result = run_alone(path, timeout=2, keep=tmp_path / "kept")
     assert result.errors == [{"cell": 1, "name": TIMEOUT, "message": "ran past 2 s"}]
     assert result.timed_out and not result.ok
+    assert Result(path, 1.0).ok and not Result(path, 1.0, timed_out=True).ok  # ok means both
     kept = nbformat.read(tmp_path / "kept" / "slow.ipynb", as_version=4)
     assert kept.cells[2].execution_count is None  # the run stopped at the slow cell
