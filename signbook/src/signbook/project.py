@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 SITE_ENV = "SIGNBOOK_SITE_URL"
+_GITHUB = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Chapter:
 
     @property
     def name(self) -> str:
+        """The page's file name without suffix (``muon``): the chapter's short name."""
         return Path(self.docname).name
 
 
@@ -39,12 +41,14 @@ class Project:
 
     @property
     def config(self) -> dict:
+        """``_config.yml``, read afresh (``set_repository`` may have rewritten it)."""
         return yaml.safe_load((self.root / "_config.yml").read_text())
 
     @property
     def repository_url(self) -> str:
+        """``repository.url`` of ``_config.yml``: ``https://github.com/OWNER/NAME``, checked."""
         url = str(self.config["repository"]["url"]).rstrip("/")
-        if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
+        if not _GITHUB.fullmatch(url):
             raise ValueError(
                 f"repository.url in _config.yml must look like https://github.com/OWNER/NAME (got {url!r})"
             )
@@ -52,10 +56,12 @@ class Project:
 
     @property
     def branch(self) -> str:
+        """``repository.branch`` (default ``main``): what the launch buttons open."""
         return str(self.config["repository"].get("branch", "main"))
 
     @property
     def owner_and_name(self) -> tuple[str, str]:
+        """``(OWNER, NAME)`` of the repository's URL."""
         owner, name = self.repository_url.removeprefix("https://github.com/").split("/")
         return owner, name
 
@@ -75,6 +81,7 @@ class Project:
         return f"https://raw.githubusercontent.com/{owner}/{name}/{ref}/"
 
     def page_url(self, docname: str, anchor: str = "") -> str:
+        """The website's URL of page ``docname`` (``book/muon``), at ``anchor`` if given."""
         return f"{self.site_url}{docname}.html" + (f"#{anchor}" if anchor else "")
 
     def chapters(self) -> list[Chapter]:
@@ -106,7 +113,7 @@ def set_repository(config: Path, url: str, branch: str | None = None) -> None:
     The publishing workflow calls this with ``https://github.com/${{ github.repository }}``, so any
     fork publishes with its own address without a commit.
     """
-    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
+    if not _GITHUB.fullmatch(url):
         raise ValueError(f"url must look like https://github.com/OWNER/NAME (got {url!r})")
     text = config.read_text()
     block = re.search(r"^repository:\n((?:[ \t]+.*\n|\n)*)", text, re.M)
