@@ -91,8 +91,12 @@ class EditionError(ValueError):
 
 @dataclass
 class Solution:
+    """The cells between ``{solution-start} label`` and ``{solution-end}``: what the Colab edition
+    folds away and the student release removes. ``parts`` are ``("md", text, cell index)`` and
+    ``("code", cell, cell index)`` in reading order."""
+
     label: str
-    parts: list = field(default_factory=list)  # ("md", text) and ("code", cell)
+    parts: list = field(default_factory=list)
 
 
 @dataclass
@@ -162,6 +166,8 @@ class Book:
 
     # ---- one chapter ---------------------------------------------------------------------------
     def converter(self, chapter: Chapter) -> Converter:
+        """A :class:`~signbook.myst.Converter` for ``chapter``: the book's labels, website URLs, raw
+        URLs of committed files at :attr:`ref`, and the bibliography."""
         return Converter(
             docname=chapter.docname,
             chapter=chapter.number,

@@ -59,6 +59,7 @@ class PlotlyRenderer:
 
     @staticmethod
     def handle_mime(renderer: Any, data: Any, inline: bool) -> list | None:
+        """myst-nb's hook: the figure as raw HTML (plotly.js loaded once per page), else None."""
         if not _ENABLED or inline or data.mime_type != PLOTLY_MIME:
             return None
         import json
