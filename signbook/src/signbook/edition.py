@@ -13,9 +13,9 @@ edition            Markdown              solutions
 
 Every notebook edition starts with the install cell (:func:`install_source`): in Colab it installs
 signlab and signbook from the repository at the commit the edition was built from. A chapter that reads
-committed data (``book/data/...``) gets a second, folded cell (:meth:`Book.setup_cells`) that fetches those
-files from the repository when they are absent. Directives, citations and cross-references are
-rewritten by :mod:`signbook.myst`. The book's own setup cell (tag ``colab-setup``) is dropped; cells
+committed data (``book/data/...``) gets a second, folded cell that fetches those files from the
+repository when they are absent (both: :meth:`Book.setup_cells`). Directives, citations and
+cross-references are rewritten by :mod:`signbook.myst`. The book's own setup cell (tag ``colab-setup``) is dropped; cells
 tagged ``hide-input``/``remove-input``/``remove-cell`` are kept (they may define what later cells use)
 but folded (Colab's form view, Jupyter's ``source_hidden``).
 
