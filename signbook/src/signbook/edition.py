@@ -15,9 +15,9 @@ Every notebook edition starts with the install cell (:func:`install_source`): in
 signlab and signbook from the repository at the commit the edition was built from. A chapter that reads
 committed data (``book/data/...``) gets a second, folded cell that fetches those files from the
 repository when they are absent (both: :meth:`Book.setup_cells`). Directives, citations and
-cross-references are rewritten by :mod:`signbook.myst`. The book's own setup cell (tag ``colab-setup``) is dropped; cells
-tagged ``hide-input``/``remove-input``/``remove-cell`` are kept (they may define what later cells use)
-but folded (Colab's form view, Jupyter's ``source_hidden``).
+cross-references are rewritten by :mod:`signbook.myst`. The book's own setup cell (tag
+``colab-setup``) is dropped; cells tagged ``hide-input``/``remove-input``/``remove-cell`` are kept
+(they may define what later cells use) but folded (Colab's form view, Jupyter's ``source_hidden``).
 
 The exercise convention (CONTRIBUTING.md): an ``{exercise}`` block, then one code cell tagged
 ``exercise-answer`` (``answer = ...`` and ``check(label, answer)``), then the solution between
