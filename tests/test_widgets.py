@@ -47,6 +47,7 @@ def test_slider_figure_toggles_visibility():
     )
     assert len(fig.data) == 6
     assert [t.visible for t in fig.data] == [False, False, True, True, False, False]
+    assert fig.layout.sliders[0].pad.t >= 60  # clear of the x-axis title
     steps = fig.layout.sliders[0].steps
     assert [s.label for s in steps] == ["1", "2", "3"]
     assert steps[2].args[0]["visible"] == [False, False, False, False, True, True]

@@ -90,7 +90,8 @@ def slider_figure(
     """A plotly figure with a slider over ``values`` that needs no kernel.
 
     ``make_traces(value)`` returns the list of traces for one value; all of them are computed now and the
-    slider toggles their visibility, so the figure is fully explorable on the static site.
+    slider toggles their visibility, so the figure is fully explorable on the static site. The slider
+    sits below the x-axis title (its label would otherwise be printed over it).
     """
     import plotly.graph_objects as go
 
@@ -115,7 +116,14 @@ def slider_figure(
         for k, value in enumerate(values)
     ]
     fig.update_layout(
-        sliders=[{"active": active, "currentvalue": {"prefix": f"{label} = "}, "steps": steps}],
+        sliders=[
+            {
+                "active": active,
+                "currentvalue": {"prefix": f"{label} = "},
+                "steps": steps,
+                "pad": {"t": 70},  # below the x-axis title, which the slider's label would cover
+            }
+        ],
         **(layout or {}),
     )
     return fig
