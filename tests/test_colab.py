@@ -27,8 +27,18 @@ from signbook.edition import EDITIONS, Book
 from signbook.execute import run_alone
 
 ROOT = Path(__file__).resolve().parents[1]
-COLAB_LIKE = ["torch==2.13.0", "numpy", "ipywidgets==7.7.1", "sympy", "plotly", "tqdm", "ipykernel"]
-KEPT = {"torch", "numpy", "ipywidgets", "widgetsnbextension", "jupyterlab-widgets"}
+# What Colab preinstalls and the chapters use (scikit-learn: the GPT-2 chapter's CNN on its digits).
+COLAB_LIKE = [
+    "torch==2.13.0",
+    "numpy",
+    "ipywidgets==7.7.1",
+    "sympy",
+    "plotly",
+    "tqdm",
+    "ipykernel",
+    "scikit-learn",
+]
+KEPT = {"torch", "numpy", "ipywidgets", "widgetsnbextension", "jupyterlab-widgets", "scikit-learn"}
 
 pytestmark = pytest.mark.slow
 
