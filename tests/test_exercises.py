@@ -117,7 +117,8 @@ def test_judge_gives_the_verdict_without_recording_while_check_records(tmp_path,
     broken = judge(label, 0)  # the checker itself raises ZeroDivisionError
     assert not broken.correct
     assert broken.message.startswith("could not check this answer (ZeroDivisionError")
-    assert judge(label, ...) == judge(label, None) == Feedback(label, False, NOT_ANSWERED)
+    assert judge(label, ...) == judge(label, None) == Feedback(label, False, NOT_ANSWERED, False)
+    assert str(judge(label, ...)).startswith("✎ Your turn") and "❌" in str(judge(label, 3))
     assert check(label, 2).correct and check(label, [2, 3]).correct is False
     assert [json.loads(line) for line in record.read_text().splitlines()] == [
         {"exercise": label, "answer": 2},

@@ -31,17 +31,25 @@ NOT_ANSWERED = "not answered yet: replace the placeholder `...` with your answer
 
 @dataclass(frozen=True)
 class Feedback:
-    """The verdict on one answer: ``correct`` and a message for the student."""
+    """The verdict on one answer: ``correct`` and a message for the student.
+
+    ``answered`` is False for the placeholder: an exercise not tried yet reads as an invitation
+    ("✎ Your turn"), not as a wrong answer.
+    """
 
     exercise: str
     correct: bool
     message: str
+    answered: bool = True
 
     def __bool__(self) -> bool:
         return self.correct
 
     def __str__(self) -> str:
-        mark = "✅ Correct" if self.correct else "❌ Not yet"
+        if not self.answered:
+            mark = "✎ Your turn"
+        else:
+            mark = "✅ Correct" if self.correct else "❌ Not yet"
         return f"{mark} ({self.exercise}): {self.message}"
 
     def _repr_markdown_(self) -> str:
@@ -87,7 +95,7 @@ def judge(exercise: str, answer: Any) -> Feedback:
     """The public checker's verdict, without recording (``...`` and ``None`` are "not answered yet")."""
     _load_all()
     if answer is None or answer is Ellipsis:
-        return Feedback(exercise, False, NOT_ANSWERED)
+        return Feedback(exercise, False, NOT_ANSWERED, answered=False)
     try:
         return _REGISTRY[exercise](answer)
     except Exception as err:  # a malformed answer must give feedback, not a traceback
