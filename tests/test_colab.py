@@ -2,10 +2,10 @@
 
 - In headless Chromium (nbconvert's HTML of each notebook): no raw directive text and no visible
   solution, while the solutions are in the page, collapsed, and open on a click.
-- In a fresh venv set up like Colab (its own torch, numpy and ipywidgets 7.7.1, no jupyter-book): pip's
-  dry run of the install cell's own command changes none of them, and every notebook of the edition,
-  alone in an empty folder, installs signlab with its own install cell (from a local copy of the
-  repository) and runs top to bottom. The student release has the same code cells, so this run
+- In a fresh venv set up like Colab (its own torch, numpy, ipywidgets 7.7.1 and ipykernel 5.5.6, no
+  jupyter-book): pip's dry run of the install cell's own command changes none of them, and every
+  notebook of the edition, alone in an empty folder, installs signlab with its own install cell (from
+  a local copy of the repository) and runs top to bottom. The student release has the same code cells, so this run
   executes it too; its answer cells then say "not answered yet".
 
 Each chapter executes once; the durations are printed (``pytest -s``).
@@ -28,17 +28,31 @@ from signbook.execute import run_alone
 
 ROOT = Path(__file__).resolve().parents[1]
 # What Colab preinstalls and the chapters use (scikit-learn: the GPT-2 chapter's CNN on its digits).
+# The kernel is Colab's kind, not pip's newest: Colab's own package pins ipykernel==5.5.6 and
+# ipython==7.34.0 (pip's conflict report quoted in googlecolab/colabtools#2837, 2024). With
+# ipykernel 7.4.0 instead, one CI run here hung with the kernel idle and nbclient waiting for a
+# reply that never came (the ipykernel 7 hang reported in microsoft/vscode-jupyter#17410).
 COLAB_LIKE = [
     "torch==2.13.0",
     "numpy",
     "ipywidgets==7.7.1",
+    "ipykernel==5.5.6",
+    "ipython==7.34.0",
     "sympy",
     "plotly",
     "tqdm",
-    "ipykernel",
     "scikit-learn",
 ]
-KEPT = {"torch", "numpy", "ipywidgets", "widgetsnbextension", "jupyterlab-widgets", "scikit-learn"}
+KEPT = {
+    "torch",
+    "numpy",
+    "ipywidgets",
+    "widgetsnbextension",
+    "jupyterlab-widgets",
+    "ipykernel",
+    "ipython",
+    "scikit-learn",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -136,7 +150,8 @@ def installed(python):
 def test_install_cell_changes_none_of_colabs_packages(colab, colab_venv, tmp_path):
     python, copy = colab_venv
     before = installed(python)
-    assert before["ipywidgets"] == "7.7.1" and "jupyter-book" not in before
+    assert before["ipywidgets"] == "7.7.1" and before["ipykernel"] == "5.5.6"
+    assert "jupyter-book" not in before
     install = nbformat.read(colab[0], as_version=4).cells[0].source
     capture = tmp_path / "capture.py"
     capture.write_text(
@@ -175,7 +190,7 @@ def executed(colab, colab_venv, tmp_path_factory):
     env.pop("SIGNLAB_STATIC_BUILD", None)
     results = {}
     for path in colab:
-        result = run_alone(path, python=python, timeout=900, env=env, keep=keep)
+        result = run_alone(path, python=python, timeout=600, env=env, keep=keep)
         print(f"{path.name}: executed alone in a Colab-like venv in {result.seconds:.0f} s")
         results[path.name] = result
     return results, keep
