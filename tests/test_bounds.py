@@ -1,4 +1,4 @@
-"""Tests of signlab.theory.bounds against independent numeric computations on fresh random parameters."""
+"""Tests of signlab.theory.bounds against independent numeric computations on seeded random parameters."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ import sympy as sp
 
 from signlab.theory import bounds
 from signlab.theory.bounds import symbols as S
-
-SEED = np.random.SeedSequence().entropy
-
-
-def rng_for(name: str) -> np.random.Generator:
-    return np.random.default_rng([SEED, abs(hash(name)) % 2**32])
 
 
 def random_setting(rng):
@@ -26,10 +20,9 @@ def bound_in_budget(B, N, L, Delta, s):
     return np.sqrt(2 * L * Delta * B / N) + 2 * s / np.sqrt(B)
 
 
-def test_optimal_step_is_the_papers_and_minimises_the_bound():
+def test_optimal_step_is_the_papers_and_minimises_the_bound(rng):
     r = bounds.upper_bound_results()
     assert sp.simplify(r["eta_opt"] - sp.sqrt(2 * S.Delta / (S.L_inf * S.T))) == 0
-    rng = rng_for("eta")
     for _ in range(5):
         L, Delta, T = 10 ** rng.uniform(-2, 2, 3)
         etas = np.geomspace(1e-6, 1e6, 200001)
@@ -39,8 +32,7 @@ def test_optimal_step_is_the_papers_and_minimises_the_bound():
         assert numeric == pytest.approx(exact, rel=1e-3)
 
 
-def test_rate_is_the_minimum_over_batch_sizes():
-    rng = rng_for("rate")
+def test_rate_is_the_minimum_over_batch_sizes(rng):
     for _ in range(10):
         _, L, Delta, sigma = random_setting(rng)
         N = 10 ** rng.uniform(0, 8)
@@ -54,8 +46,7 @@ def test_rate_is_the_minimum_over_batch_sizes():
         assert value == pytest.approx(numeric, rel=1e-6)
 
 
-def test_rate_envelope_and_large_budget_constant():
-    rng = rng_for("envelope")
+def test_rate_envelope_and_large_budget_constant(rng):
     for _ in range(20):
         _, L, Delta, sigma = random_setting(rng)
         s = sigma.sum()
@@ -67,8 +58,7 @@ def test_rate_envelope_and_large_budget_constant():
         np.testing.assert_allclose(rate[large], 2**1.75 * (s**2 * L * Delta / N[large]) ** 0.25)
 
 
-def test_complexity_inverts_the_rate():
-    rng = rng_for("complexity")
+def test_complexity_inverts_the_rate(rng):
     for _ in range(20):
         _, L, Delta, sigma = random_setting(rng)
         s = sigma.sum()
@@ -82,8 +72,7 @@ def test_complexity_inverts_the_rate():
         assert order == pytest.approx(L * Delta / eps**2 + s**2 * L * Delta / eps**4)
 
 
-def test_noise_scales():
-    rng = rng_for("scales")
+def test_noise_scales(rng):
     sigma = rng.exponential(1.0, 9)
     assert bounds.noise_l1(sigma) == pytest.approx(np.abs(sigma).sum())
     A = rng.standard_normal((5, 5))
@@ -92,8 +81,7 @@ def test_noise_scales():
         bounds.noise_l1(np.ones((2, 2)))
 
 
-def test_noiseless_complexity():
-    rng = rng_for("noiseless")
+def test_noiseless_complexity(rng):
     L, Delta, eps = 10 ** rng.uniform(-1, 1, 3)
     N = bounds.signsgd_complexity(eps, L, Delta, np.zeros(4))
     assert N == pytest.approx(2 * L * Delta / eps**2)
@@ -102,8 +90,7 @@ def test_noiseless_complexity():
     np.testing.assert_allclose(rate, np.sqrt(2 * L * Delta / budgets))
 
 
-def test_sgd_lower_bound_matches_theorem_3():
-    rng = rng_for("sgd")
+def test_sgd_lower_bound_matches_theorem_3(rng):
     for _ in range(10):
         d, L, Delta, sigma = random_setting(rng)
         eps, T = 10 ** rng.uniform(-3, 0), 10 ** rng.uniform(0, 6)
@@ -114,8 +101,7 @@ def test_sgd_lower_bound_matches_theorem_3():
         assert bounds.sgd_rate_lower(T, L, Delta, sigma) == pytest.approx(rate)
 
 
-def test_ratio_is_d_for_one_noisy_coordinate_when_noise_dominates():
-    rng = rng_for("ratio")
+def test_ratio_is_d_for_one_noisy_coordinate_when_noise_dominates(rng):
     for _ in range(10):
         d = int(rng.integers(2, 1000))
         sigma = np.zeros(d)
@@ -127,8 +113,7 @@ def test_ratio_is_d_for_one_noisy_coordinate_when_noise_dominates():
         assert bounds.complexity_ratio(eps, L, Delta, sigma) == pytest.approx(d, rel=1e-6)
 
 
-def test_ratio_lies_between_d_and_inverse_density():
-    rng = rng_for("between")
+def test_ratio_lies_between_d_and_inverse_density(rng):
     for _ in range(20):
         d, L, Delta, sigma = random_setting(rng)
         inv_phi = d * (sigma**2).sum() / sigma.sum() ** 2
@@ -140,8 +125,7 @@ def test_ratio_lies_between_d_and_inverse_density():
     assert sp.simplify(r["gain_noise"] - 1 / S.phi) == 0
 
 
-def test_muon_matches_signsgd_on_rotated_diagonal_noise():
-    rng = rng_for("muon")
+def test_muon_matches_signsgd_on_rotated_diagonal_noise(rng):
     for _ in range(5):
         m = int(rng.integers(2, 8))
         Q, _ = np.linalg.qr(rng.standard_normal((m, m)))
@@ -161,9 +145,8 @@ def test_muon_matches_signsgd_on_rotated_diagonal_noise():
     assert r"\|\Sigma\|_*" in steps["complexity"].latex()
 
 
-def test_one_step_inequality_numerically():
+def test_one_step_inequality_numerically(rng):
     """The engine of Theorem 1 on a separable quadratic with random gradients and noise."""
-    rng = rng_for("onestep")
     for _ in range(200):
         d = int(rng.integers(1, 30))
         Lvec, x = rng.exponential(1.0, d), rng.standard_normal(d)
@@ -176,8 +159,7 @@ def test_one_step_inequality_numerically():
         assert f(x - eta * np.sign(g)) <= rhs + eta**2 * Lvec.sum() / 2 + 1e-12
 
 
-def test_minibatch_noise_l1_bound_monte_carlo():
-    rng = rng_for("noise")
+def test_minibatch_noise_l1_bound_monte_carlo(rng):
     d, B, R = 20, int(rng.integers(1, 16)), 20000
     sigma = rng.exponential(1.0, d)
     noise = rng.standard_normal((R, B, d)).mean(axis=1) * sigma
