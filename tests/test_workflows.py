@@ -1,5 +1,8 @@
 """The GitHub Actions workflows: valid for actionlint, and doing what the README says they do."""
 
+import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -72,6 +75,36 @@ def test_publish_builds_for_this_repository_deploys_pages_and_pushes_the_colab_e
     assert "actions/upload-pages-artifact" in build and "git push" in build and " colab" in build
     assert "actions/deploy-pages" in "\n".join(steps(wf["jobs"]["deploy"]))
     assert wf["permissions"] == {"contents": "write", "pages": "write", "id-token": "write"}
+
+
+def run_set_repository(job, tmp_path, repository="a-fork/signlab-copy"):
+    """Run the job's ``set-repository`` step (with this Python) in a folder holding a copy of
+    ``_config.yml``, as GitHub would with ``GITHUB_REPOSITORY=repository``; the rewritten config."""
+    commands = [s for s in steps(job) if "signbook.edition set-repository" in s]
+    assert len(commands) == 1, f"one set-repository step expected, found {len(commands)}"
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    command = re.sub(r"\S*/bin/python\b", shlex.quote(sys.executable), commands[0])
+    env = {**os.environ, "GITHUB_REPOSITORY": repository}
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load((tmp_path / "_config.yml").read_text())
+
+
+@pytest.mark.parametrize("name, job", [("publish.yml", "build"), ("weekly.yml", "colab")])
+def test_the_editions_point_at_the_repository_the_workflow_runs_in(name, job, tmp_path):
+    """The placeholder repository.url must not reach the install and data cells of what a
+    workflow builds: the set-repository step runs first, and rewrites the URL to this repository."""
+    placeholder = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert "a-fork/signlab-copy" not in placeholder
+    config = run_set_repository(load(name)["jobs"][job], tmp_path)
+    assert config["repository"]["url"] == "https://github.com/a-fork/signlab-copy"
+    assert config["repository"]["branch"] == "colab"
+    runs = steps(load(name)["jobs"][job])
+    first = next(k for k, s in enumerate(runs) if "set-repository" in s)
+    builds = [k for k, s in enumerate(runs) if re.search(r"make (book|colab)|edition colab", s)]
+    assert builds and first < min(builds)
 
 
 def test_weekly_run_uses_colabs_image_and_opens_an_issue_on_failure():
