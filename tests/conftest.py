@@ -5,6 +5,12 @@ it). The seed is derived from the test's id, so a run is reproducible by default
 its report shows the seed and the command that replays it. ``SIGNLAB_TEST_SEED=<int>`` forces a seed,
 ``SIGNLAB_TEST_SEED=random`` draws fresh ones (to explore; failures still print theirs).
 
+Before each test torch's global generator is seeded with the same seed. Tests should not draw from
+it (pass ``generator=``), but some draws are not the test's to choose: a ``torch.nn.Linear``
+initialises its weights from torch's global generator, and dropout draws from it. Seeding it per
+test makes those tests replayable too, and independent of which tests ran before them. (numpy's
+global functions are banned by ruff's NPY002; nothing here uses the ``random`` module.)
+
 Hypothesis runs derandomized under ``CI`` (the ``ci`` profile), so CI sees the same examples on every
 run; locally the ``dev`` profile explores and keeps its example database.
 """
@@ -25,6 +31,7 @@ settings.register_profile("dev", deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 SEED_ENV = "SIGNLAB_TEST_SEED"
+_SEED = pytest.StashKey[int]()
 
 
 def _seed_for(nodeid: str) -> int:
@@ -36,12 +43,24 @@ def _seed_for(nodeid: str) -> int:
     return zlib.crc32(nodeid.encode())
 
 
+def _seed_of(item: pytest.Item) -> int:
+    """The test's seed, drawn once per test (so ``random`` gives the hook and the fixture one seed)."""
+    if _SEED not in item.stash:
+        item.stash[_SEED] = _seed_for(item.nodeid)
+        item.user_properties.append(("seed", item.stash[_SEED]))
+    return item.stash[_SEED]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Seed torch's global generator with the test's seed, before the test's fixtures run."""
+    torch.manual_seed(_seed_of(item))
+
+
 @pytest.fixture
 def seed(request) -> int:
     """This test's seed (stable per test id); shown in the report if the test fails."""
-    value = _seed_for(request.node.nodeid)
-    request.node.user_properties.append(("seed", value))
-    return value
+    return _seed_of(request.node)
 
 
 @pytest.fixture

@@ -135,8 +135,8 @@ def test_batched_encoding_feeds_the_same_file(tmp_path):
     assert [n for n, _ in calls] == [3, 3, 1] and all(k >= 1 for _, k in calls)
 
 
-def test_sha256_file_matches_hashlib_across_chunks(tmp_path):
-    payload = np.random.default_rng().bytes(10_000)
+def test_sha256_file_matches_hashlib_across_chunks(tmp_path, rng):
+    payload = rng.bytes(10_000)
     path = tmp_path / "blob.bin"
     path.write_bytes(payload)
     assert data.sha256_file(path, chunk=333) == hashlib.sha256(payload).hexdigest()

@@ -87,8 +87,8 @@ def test_msign_is_scale_invariant_and_dual_to_the_nuclear_norm(seed, scale):
     assert float(spectral_norm(G)) == pytest.approx(s.max(), rel=1e-10)
 
 
-def test_norms_are_batched():
-    G = torch.randn(3, 4, 5, 2, dtype=torch.float64)
+def test_norms_are_batched(generator):
+    G = torch.randn(3, 4, 5, 2, dtype=torch.float64, generator=generator)
     s = np.linalg.svd(G.numpy(), compute_uv=False)
     np.testing.assert_allclose(spectral_norm(G).numpy(), s.max(-1))
     np.testing.assert_allclose(nuclear_norm(G).numpy(), s.sum(-1))
@@ -277,14 +277,14 @@ def test_working_dtype_accuracy_as_documented(shape):
         (dict(method="newton_schulz_eigh", dtype=torch.bfloat16), "dtype"),
     ],
 )
-def test_bad_arguments_raise(kwargs, match):
+def test_bad_arguments_raise(kwargs, match, generator):
     with pytest.raises(ValueError, match=match):
-        msign(torch.randn(3, 4), **kwargs)
+        msign(torch.randn(3, 4, generator=generator), **kwargs)
 
 
-def test_bad_matrices_raise():
+def test_bad_matrices_raise(generator):
     with pytest.raises(ValueError, match="G must"):
-        msign(torch.randn(5))
+        msign(torch.randn(5, generator=generator))
     with pytest.raises(ValueError, match="finite"):
         msign(torch.tensor([[1.0, float("nan")]]))
     with pytest.raises(ValueError, match="x_min"):

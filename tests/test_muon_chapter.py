@@ -126,13 +126,12 @@ def test_low_rank_sigma_norms_and_density(rank):
     assert matrix_density(lb.noise_covariance(sigma, Q)) == pytest.approx(vector_phi)
 
 
-def test_matrix_gaussian_has_covariance_sigma_squared_over_batch():
+def test_matrix_gaussian_has_covariance_sigma_squared_over_batch(generator):
     Sigma = low_rank_sigma(4, 2, 3.0, seed=1) + 0.5 * torch.eye(4, dtype=torch.float64)
     noise = MatrixGaussian(Sigma)
-    grad = torch.randn(4, 6, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(0)
+    grad = torch.randn(4, 6, dtype=torch.float64, generator=generator)
     for batch in (1, 4):
-        draws = noise.sample(grad.expand(20_000, 4, 6), batch, gen) - grad
+        draws = noise.sample(grad.expand(20_000, 4, 6), batch, generator) - grad
         cov = torch.einsum("kij,klj->il", draws, draws) / 20_000
         np.testing.assert_allclose(cov.numpy(), (Sigma @ Sigma).numpy() / batch, atol=0.1 / batch)
         np.testing.assert_allclose(draws.mean(0).numpy(), 0.0, atol=0.05)

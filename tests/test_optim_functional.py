@@ -260,12 +260,13 @@ def test_spec_generates_signature_defaults_and_validation(rule):
         rule.spec.validate({"lr": 0.1, "colour": 1})
 
 
-def test_muon_uses_torch_names_and_normalises_them():
+def test_muon_uses_torch_names_and_normalises_them(generator):
     h = F.muon.spec.validate({"lr": 0.1, "adjust_lr_fn": None, "ns_coefficients": [1, 2, 3]})
     assert h["adjust_lr_fn"] == "original" and h["ns_coefficients"] == (1.0, 2.0, 3.0)
     assert F.muon.spec.validate({"lr": 0.1})["ns_coefficients"] == (3.4445, -4.775, 2.0315)
     with pytest.raises(ValueError, match="no hyperparameter coefficients"):
-        F.muon(torch.randn(3, 3), torch.randn(3, 3), lr=0.1, coefficients="quintic")
+        p, g = torch.randn(2, 3, 3, generator=generator)
+        F.muon(p, g, lr=0.1, coefficients="quintic")
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -283,7 +284,7 @@ def test_unchecked_is_the_same_update_without_the_checks(rule, seed):
     assert set(sa) == set(sb) and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_rules_compose_geometry_dualize(monkeypatch):
+def test_rules_compose_geometry_dualize(monkeypatch, generator):
     """The book's thesis in code: each sign rule's direction is dualize(average, norm)."""
     calls = []
     real = F.dualize
@@ -293,7 +294,7 @@ def test_rules_compose_geometry_dualize(monkeypatch):
         return real(g, kind, *args, **kwargs)
 
     monkeypatch.setattr(F, "dualize", spy)
-    p, g = torch.randn(4, 5), torch.randn(4, 5)
+    p, g = torch.randn(2, 4, 5, generator=generator)
     for rule, kind in [
         (F.signsgd, "linf"),
         (F.signum, "linf"),
@@ -374,17 +375,17 @@ def test_inputs_are_not_modified():
         (lambda p, g: F.signsgd(p, g, lr=0.1, check_finite="no"), "check_finite"),
     ],
 )
-def test_bad_hyperparameters_raise(call, match):
+def test_bad_hyperparameters_raise(call, match, generator):
+    p, g = torch.randn(2, 3, 4, generator=generator)
     with pytest.raises(ValueError, match=match):
-        call(torch.randn(3, 4), torch.randn(3, 4))
+        call(p, g)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.__name__)
-def test_nonfinite_gradients_raise_unless_the_check_is_skipped(rule, bad):
-    g = torch.randn(3, 4, generator=torch.Generator().manual_seed(9))
+def test_nonfinite_gradients_raise_unless_the_check_is_skipped(rule, bad, generator):
+    p, g = torch.randn(2, 3, 4, generator=generator)
     g[1, 2] = bad
-    p = torch.randn(3, 4)
     with pytest.raises(ValueError, match="finite"):
         rule(p, g, lr=0.1)
     if rule is F.sgd:
