@@ -4,16 +4,18 @@ A checkpoint holds the weights, the optimizer, scheduler and gradient-scaler sta
 the data generator's state and every rank's torch (and CUDA) RNG state. Every RNG state is stored
 as the uint8 tensor torch itself uses, and everything else is plain numbers, strings, lists and
 dicts, so the file loads with ``torch.load(path, weights_only=True)``: opening a checkpoint that
-someone sent you never runs their code. Files are written atomically (a temporary file, then
-``os.replace``), so an interrupted save never leaves a truncated checkpoint behind.
+someone sent you never runs their code. Files are written atomically
+(:func:`signlab._io.atomic_write`: a temporary file, then ``os.replace``), so an interrupted save
+never leaves a truncated checkpoint behind.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
+
+from signlab._io import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -32,12 +34,9 @@ def set_rng_state(state: dict[str, torch.Tensor | None], device: torch.device) -
 
 
 def save(path: str | os.PathLike, state: dict) -> None:
-    """Write ``state`` to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    """Write ``state`` to ``path`` atomically: a failed save leaves the previous checkpoint intact."""
+    with atomic_write(path, "wb") as f:
         torch.save(state, f)
-    os.replace(tmp, path)
 
 
 def load(path: str | os.PathLike, device: torch.device | str = "cpu") -> dict:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from signlab import _validate
+from signlab._io import atomic_write
 
 BYTE_VOCAB = 256
 GPT2_EOT = 50256
@@ -107,10 +108,10 @@ def tokenize_to_file(
 ) -> dict:
     """Tokenize documents into one flat file ``[doc₁, eot, doc₂, eot, …]`` and return its metadata.
 
-    The stream is written to ``path + '.tmp'`` and moved into place with ``os.replace`` only when
-    complete, so an interrupted run never leaves a truncated cache; a JSON sidecar
-    ``path + '.json'`` records the token count, dtype and SHA-256 checksum, which
-    :func:`load_token_file` verifies.
+    The stream is written atomically (:func:`signlab._io.atomic_write`: a temporary file moved
+    into place only when complete), so an interrupted run never leaves a truncated cache; a JSON
+    sidecar ``path + '.json'``, written the same way, records the token count, dtype and SHA-256
+    checksum, which :func:`load_token_file` verifies.
     """
     from tqdm.auto import tqdm
 
@@ -119,7 +120,6 @@ def tokenize_to_file(
     limit = None if max_tokens is None else _validate.integer("max_tokens", max_tokens)
     top = np.iinfo(dtype).max
     n = 0
-    tmp = path.with_name(path.name + ".tmp")
     # on a terminal a live bar; in a log file or a notebook's captured output one update per 30 s
     every = 0.5 if sys.stderr.isatty() else 30.0
     bar = tqdm(
@@ -130,7 +130,7 @@ def tokenize_to_file(
         desc=path.name,
         mininterval=every,
     )
-    with open(tmp, "wb") as f:
+    with bar, atomic_write(path, "wb") as f:
         for doc in documents:
             ids = np.asarray([*encode(doc), eot], dtype=np.int64)
             if ids.size and (ids.min() < 0 or ids.max() > top):
@@ -142,10 +142,9 @@ def tokenize_to_file(
             bar.update(ids.size)
             if limit is not None and n >= limit:
                 break
-    bar.close()
-    os.replace(tmp, path)
     meta = {"n_tokens": n, "dtype": np.dtype(dtype).name, "sha256": sha256_file(path)}
-    _write_json_atomic(path.with_name(path.name + ".json"), meta)
+    with atomic_write(path.with_name(path.name + ".json")) as f:
+        json.dump(meta, f)
     return meta
 
 
@@ -220,10 +219,3 @@ def encode_in_batches(
             chunk = []
     if chunk:
         yield from encode_batch(chunk, num_threads=threads)
-
-
-def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-    os.replace(tmp, path)

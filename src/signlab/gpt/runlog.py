@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from signlab._io import atomic_write
+
 LOG_NAME = "log.jsonl"
 PLAIN_LINES = 10  # progress lines per run when stderr is not a terminal
 
@@ -28,11 +30,9 @@ def read_log(out: str | os.PathLike) -> list[dict]:
 
 
 def write_records(path: Path, records: list[dict]) -> None:
-    """Replace the file at ``path`` by ``records`` as JSON lines, atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
+    """Replace the file at ``path`` by ``records`` as JSON lines, atomically (all or nothing)."""
+    with atomic_write(path) as f:
         f.writelines(json.dumps(r) + "\n" for r in records)
-    os.replace(tmp, path)
 
 
 class Progress:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from signlab import _validate
+from signlab._io import atomic_write
 from signlab.gpt.presets import OPTIMIZERS
 from signlab.gpt.train import RunConfig, read_log, train
 
@@ -194,11 +195,8 @@ def run_sweep(cfg: SweepConfig) -> dict:
             for seed in range(1, cfg.seeds):
                 run_point(cfg, width, optimizer, lr, seed)
     summary = summarize(cfg.out, cfg.target, cfg.optimizers, cfg.steps)
-    path = Path(cfg.out) / "summary.json"
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
+    with atomic_write(Path(cfg.out) / "summary.json") as f:
         json.dump(summary, f, indent=1)
-    os.replace(tmp, path)
     return summary
 
 
