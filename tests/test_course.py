@@ -207,6 +207,39 @@ def test_exercise_table_lists_every_exercise_of_the_book_and_no_solution():
             assert line not in table, line
 
 
+def test_every_exercise_of_the_book_says_what_it_assesses_and_no_label_is_stale():
+    from test_editions import ROOT
+
+    from signbook.assesses import ASSESSES
+    from signbook.edition import Book
+
+    book = Book(ROOT, ref="main")
+    labels = [e.label for c in book.project.notebooks() for e in book.exercises(c)]
+    assert sorted(set(labels) - set(ASSESSES)) == [], "exercises without an assesses sentence"
+    assert sorted(set(ASSESSES) - set(labels)) == [], "assesses sentences of no exercise"
+    for label, text in ASSESSES.items():
+        # one sentence, plain text: no pipes (they split a table cell), no MyST roles or math
+        assert text[0].isupper() and text.endswith(".") and text.count(". ") == 0, label
+        assert not set(text) & set("|$`{}"), label
+    table = str(course.exercise_table(ROOT))
+    for label in labels:
+        row = next(ln for ln in table.splitlines() if f"`{label}`" in ln)
+        assert ASSESSES[label] in row and "**missing**" not in row
+
+
+@pytest.mark.parametrize(
+    "title, bold",
+    [
+        ("Dual of ℓ∞", "**Dual of ℓ∞.**"),
+        ("Which curvature carries the 1/φ?", "**Which curvature carries the 1/φ?**"),
+        ("Stop!", "**Stop!**"),
+        ("A title ending in a full stop.", "**A title ending in a full stop.**"),
+    ],
+)
+def test_titles_become_sentences_without_a_doubled_stop(title, bold):
+    assert course._title_sentence(title) == bold
+
+
 # ---- signbook.execute: what the grader and the weekly Colab run execute notebooks with ---------------
 def notebook(path, *sources):
     nb = nbformat.v4.new_notebook()

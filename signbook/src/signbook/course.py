@@ -321,12 +321,21 @@ def _book_root(start: Path | None = None) -> Path:
     raise ValueError(f"no _toc.yml in {here} or above it: not inside the book")
 
 
-def exercise_table(root: Path | None = None) -> _Markdown:
-    """A MyST table of every exercise: chapter, what it asks, the answer's type, its checks.
+def _title_sentence(title: str) -> str:
+    """``title`` in bold as a sentence: a full stop added unless it ends with ``.``, ``?`` or ``!``."""
+    title = title.strip()
+    return f"**{title}**" if title.endswith((".", "?", "!")) else f"**{title}.**"
 
-    Read from the chapters each time the book is built, so it stays current. Nothing of the
+
+def exercise_table(root: Path | None = None) -> _Markdown:
+    """A MyST table of every exercise: chapter, what it assesses, the answer's type, its checks.
+
+    Read from the chapters each time the book is built, so it stays current. "What it assesses" is
+    the exercise's title and its sentence in :data:`signbook.assesses.ASSESSES`, written from the
+    exercise and its solution (an exercise without one reads **missing**). Nothing of the
     solutions is in it.
     """
+    from signbook.assesses import ASSESSES
     from signbook.edition import Book
 
     book = Book(_book_root(root))
@@ -337,9 +346,8 @@ def exercise_table(root: Path | None = None) -> _Markdown:
     ]
     for chapter in book.project.notebooks():
         for ex in book.exercises(chapter):
-            question = re.sub(r"\s+", " ", ex.question).strip()
-            first = re.split(r"(?<=[.?!])\s", question, maxsplit=1)[0]
-            what = f"**{ex.title}.** {first}" if ex.title else first
+            assesses = ASSESSES.get(ex.label, "**missing**")
+            what = f"{_title_sentence(ex.title)} {assesses}" if ex.title else assesses
             kind = "-"
             if ex.answer_cell and (
                 m := re.search(r"#\s*(?:your answer:)?\s*(.+)$", ex.answer_cell, re.M)
