@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -31,16 +30,22 @@ def parameter_count(answer: Any) -> Feedback:
 
 
 @register("ex-gpt2-2")
-def gaussian_references(answer: Any) -> Feedback:
-    sigma = torch.ones(1000, dtype=torch.float64)  # isotropic noise: every σ_i equal
-    expected = (float(density(sigma)), 2.0 / math.pi)
+def laplace_references(answer: Any) -> Feedback:
+    laplace = torch.distributions.Laplace(
+        torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64)
+    )
+    sigma = torch.full((1000,), float(laplace.stddev), dtype=torch.float64)  # equal σ_i
+    # one draw: ‖ξ‖₁²/(d‖ξ‖₂²) → (E|ξ_i|)² / E[ξ_i²], with E|ξ_i| = the Laplace scale b
+    one_draw = float(laplace.scale**2 / laplace.variance)
+    expected = (float(density(sigma)), one_draw)
     return close(
         "ex-gpt2-2",
         answer,
         expected,
         rtol=1e-3,
-        hint="answer (φ(σ) for equal σ_i, the limit of φ(ξ) for one draw ξ ~ N(0, I_d)); "
-        "for the second, E|ξ_i| = √(2/π) when E[ξ_i²] = 1.",
+        hint="answer (φ(σ) of the noise scales, the limit of one draw's density); every "
+        "coordinate has the same law, and for one draw the limit is (E|ξ_i|)²/E[ξ_i²] "
+        "under the density ½e^(−|x|).",
     )
 
 
