@@ -21,7 +21,6 @@ from signlab.optim import (
     muon_param_groups,
 )
 from signlab.optim import functional as F
-from signlab.optim.base import SignlabOptimizer
 
 SHAPES = [(7, 5), (40,), (3, 4, 6), (9, 9)]
 STEPS = 4
@@ -112,7 +111,7 @@ def race_torch_muon(kwargs, seed, ours_extra):
         opt_ref.step()
     for p, r in zip(params, ref, strict=True):
         for key in ("momentum_buffer",):
-            # torch keeps B ← μB + G, we keep the EMA (1 − μ)·that: msign cannot tell them apart
+            # both keep the EMA B ← μB + (1 − μ)G (torch: buf.lerp_(grad, 1 - momentum))
             torch.testing.assert_close(opt.state[p][key], opt_ref.state[r][key], rtol=0, atol=0)
     return [(p.detach(), r.detach()) for p, r in zip(params, ref, strict=True)]
 
@@ -383,29 +382,101 @@ def test_groups_hold_normalised_values():
     assert Lion(p, betas=[0.8, 0.9]).param_groups[0]["betas"] == (0.8, 0.9)
 
 
-def test_every_class_is_a_torch_optimizer_on_the_shared_base():
+SHARED = {"weight_decay": 0.0, "foreach": None, "check_finite": True}
+MUON_GROUP = {
+    **SHARED,
+    **{"lr": 0.02, "momentum": 0.95, "nesterov": True, "eps": 1e-7, "ns_steps": 5},
+    **{"ns_coefficients": (3.4445, -4.775, 2.0315), "adjust_lr_fn": "original"},
+    **{"method": "newton_schulz", "dtype": None},
+}
+DEFAULT_GROUPS = [
+    (lambda p: SignSGD(p, lr=0.1), [{**SHARED, "lr": 0.1}]),
+    (lambda p: Signum(p, lr=0.1), [{**SHARED, "lr": 0.1, "momentum": 0.9}]),
+    (lambda p: Lion(p), [{**SHARED, "lr": 1e-4, "betas": (0.9, 0.99)}]),
+    (lambda p: NormalizedSGD(p, lr=0.1), [{**SHARED, "lr": 0.1, "scope": "group"}]),
+    (lambda p: Muon(p), [MUON_GROUP]),
+    (
+        lambda p: MuonWithAdamW(p, [torch.zeros(3, requires_grad=True)]),
+        [
+            {"use_muon": True, **MUON_GROUP},
+            {**SHARED, "use_muon": False, "lr": 3e-4, "betas": (0.9, 0.95), "eps": 1e-8},
+        ],
+    ),
+]
+"""Every class's param groups when only what is required is given, written out from the sources:
+Signum's μ = 0.9 (Bernstein et al., 2018), Lion's η = 1e-4 and β = (0.9, 0.99) (Chen et al., 2023),
+Muon's K. Jordan lr 0.02 with torch.optim.Muon's momentum, Nesterov, eps, steps and quintic
+coefficients, MuonWithAdamW's AdamW at nanoGPT's lr 3e-4 and β = (0.9, 0.95)."""
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    DEFAULT_GROUPS,
+    ids=["signsgd", "signum", "lion", "normalized_sgd", "muon", "muon_with_adamw"],
+)
+def test_defaults_are_the_documented_ones_and_survive_a_state_dict(make, expected):
     p = [torch.zeros(2, 2, requires_grad=True)]
-    for opt in [
-        SignSGD(p, lr=0.1),
-        Signum(p, lr=0.1),
-        Lion(p),
-        NormalizedSGD(p, lr=0.1),
-        Muon(p),
-        MuonWithAdamW(p, []),
-    ]:
-        assert isinstance(opt, SignlabOptimizer) and isinstance(opt, torch.optim.Optimizer)
-        assert opt.defaults["check_finite"] is True and opt.defaults["foreach"] is None
+    opt = make(p)
+    assert isinstance(opt, torch.optim.Optimizer)
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    assert groups == expected
+    twin = make([torch.zeros(2, 2, requires_grad=True)])
+    twin.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert [{k: v for k, v in g.items() if k != "params"} for g in twin.param_groups] == expected
 
 
-def test_muon_on_bfloat16_parameters_runs_newton_schulz_in_float32_on_cpu():
+def test_muon_state_dict_round_trip_continues_identically(generator):
+    shapes = [(6, 8), (8, 6), (5, 5)]
+    params = [torch.randn(s, generator=generator).requires_grad_() for s in shapes]
+    twin = [p.detach().clone().requires_grad_() for p in params]
+    make = lambda ps, **kw: Muon(ps, lr=0.05, weight_decay=0.1, momentum=0.9, **kw)
+    opt = make(params)
+    grads = [[torch.randn(s, generator=generator) for s in shapes] for _ in range(4)]
+    for g in grads[:2]:
+        for p, gp in zip(params, g, strict=True):
+            p.grad = gp
+        opt.step()
+    with torch.no_grad():
+        for t, p in zip(twin, params, strict=True):
+            t.copy_(p)
+    opt2 = make(twin, foreach=False)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))  # as if saved and loaded
+    for g in grads[2:]:
+        for p, t, gp in zip(params, twin, g, strict=True):
+            p.grad, t.grad = gp, gp.clone()
+        opt.step()
+        opt2.step()
+    for p, t in zip(params, twin, strict=True):
+        assert opt.state[p]["momentum_buffer"].abs().sum() > 0
+        torch.testing.assert_close(
+            opt.state[p]["momentum_buffer"], opt2.state[t]["momentum_buffer"]
+        )
+        torch.testing.assert_close(p, t)
+
+
+@pytest.mark.parametrize("native_bf16", [False, True])
+def test_muon_working_dtype_on_cpu_follows_the_cpus_bf16_support(native_bf16, monkeypatch):
+    """dtype=None: float32 Newton–Schulz on a CPU without native bf16 (bf16 is slower there), bf16
+    with it (then the step is torch.optim.Muon's, which always runs Newton–Schulz in bf16)."""
+    from signlab.geometry import matrix
+
+    monkeypatch.setattr(matrix, "cpu_has_native_bf16", lambda: native_bf16)
     gen = torch.Generator().manual_seed(6)
     p = torch.randn(8, 12, generator=gen).to(torch.bfloat16).requires_grad_()
-    x = p.detach().clone()
+    x, ref = p.detach().clone(), p.detach().clone().requires_grad_()
     p.grad = torch.randn(8, 12, generator=gen).to(torch.bfloat16)
+    ref.grad = p.grad.clone()
     Muon([p], lr=0.125, momentum=0.0).step()
+    torch.optim.Muon([ref], lr=0.125, momentum=0.0, weight_decay=0.0).step()
     assert p.dtype == torch.bfloat16
-    o = newton_schulz_float32(p.grad, (3.4445, -4.775, 2.0315), 5, 1e-7).to(torch.bfloat16)
-    torch.testing.assert_close(p.detach().float(), x.float() - 0.125 * o.float(), atol=2e-2, rtol=0)
+    if native_bf16:
+        torch.testing.assert_close(p, ref, rtol=0, atol=0)
+    else:
+        o = newton_schulz_float32(p.grad, (3.4445, -4.775, 2.0315), 5, 1e-7).to(torch.bfloat16)
+        torch.testing.assert_close(
+            p.detach().float(), x.float() - 0.125 * o.float(), atol=2e-2, rtol=0
+        )
+        assert not torch.equal(p, ref)  # torch's bf16 Newton–Schulz lands elsewhere
 
 
 def test_import_signlab_optim_pulls_in_no_plotting_or_symbolic_packages():

@@ -176,7 +176,8 @@ MUON = Spec(
             "dtype",
             None,
             _dtype,
-            "Newton–Schulz working dtype (None: float32 on CPU, bfloat16 on CUDA)",
+            "Newton–Schulz working dtype (None: geometry.matrix.working_dtype's choice, bfloat16"
+            " on CUDA and on CPUs with native bf16, else float32; float64 input on CPU: float64)",
         ),
     ),
     _eigh_needs_float,
@@ -398,8 +399,10 @@ def muon(
     approximates it with ``ns_steps`` quintic steps on X₀ = U/max(‖U‖_F, eps), whose coefficients
     maximise the slope at 0 so that small singular values rise fast, at the price of landing in a band
     around 1 (about [0.68, 1.2]) rather than on 1; ``"svd"`` is exact. s(m, n) is
-    :func:`muon_lr_scale`. This is torch.optim.Muon's update (the EMA is (1 − μ) times torch's sum
-    B ← μB + G, which msign cannot see: msign(cX) = msign(X) for c > 0). Matrices only (..., m, n);
+    :func:`muon_lr_scale`. This is torch.optim.Muon's update, the same arithmetic: torch 2.13
+    keeps the same EMA (``buf.lerp_(grad, 1 - momentum)``) and the same Nesterov mix
+    (``grad.lerp(buf, momentum)``), so the momentum buffers agree exactly, not only up to the
+    positive factor msign cannot see (msign(cX) = msign(X) for c > 0). Matrices only (..., m, n);
     leading dimensions are independent problems. State: ``{"momentum_buffer": B}``.
     """
     buf = _ema(state, "momentum_buffer", grad, momentum)

@@ -41,10 +41,12 @@ class Muon(SignlabOptimizer):
     The update is :func:`signlab.optim.functional.muon`: EMA momentum with Nesterov's look-ahead,
     msign by ``ns_steps`` quintic Newton–Schulz steps, decoupled weight decay, the step scaled by
     √max(1, m/n). ``method="svd"`` gives the exact polar factor, ``"newton_schulz_eigh"`` the same
-    NS map through one eigh. Newton–Schulz runs in float32 on CPU (measured ~3-4× faster than
-    bfloat16 on this project's CPU, which has no native bf16) and bfloat16 on CUDA unless ``dtype``
-    is given; ``dtype=torch.bfloat16`` reproduces torch.optim.Muon's arithmetic (which always uses
-    bf16) step for step.
+    NS map through one eigh. Unless ``dtype`` is given, Newton–Schulz runs in the dtype
+    :func:`signlab.geometry.matrix.working_dtype` picks per device, by measurement: bfloat16 on CUDA
+    and on CPUs with native bf16 matrix products (AVX512-BF16 or AMX-BF16, where bf16 matmuls ran
+    2.5× faster than float32), float32 on other CPUs (where bf16 Newton–Schulz ran ~3–4× slower),
+    float64 for float64 matrices on CPU. ``dtype=torch.bfloat16`` reproduces torch.optim.Muon's
+    arithmetic (which always uses bf16) step for step.
 
     Defaults that differ from torch.optim.Muon's: ``lr=0.02`` (torch 1e-3) and ``weight_decay=0.0``
     (torch 0.1), K. Jordan's settings for the "original" step scaling; ``ns_coefficients="quintic"``
