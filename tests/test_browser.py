@@ -125,6 +125,9 @@ SEEDED = [
     ("book/missing_asset.html", "request", DESKTOP, ["missing file", "seeded-missing-figure.png"]),
     ("book/raw_directive.html", "raw-text", DESKTOP, ["{cite}arjevani2023lower"]),
     ("book/raw_directive.html", "raw-text", PHONE, ["{cite}"]),
+    ("book/raw_tex.html", "raw-text", DESKTOP, ["TeX delimiter $", "-norm lower bounds"]),
+    ("book/raw_tex.html", "raw-text", PHONE, ["TeX delimiter $", "-norm lower bounds"]),
+    ("book/raw_tex.html", "raw-text", DESKTOP, ["TeX delimiter \\( or \\[", "seeded paragraph"]),
     (
         "book/broken_row.html",
         "table-cells",
