@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from signbook.checks import NOT_ANSWERED, Feedback, check, close, exercises
-from signbook.edition import Book, Solution, segments
+from signbook.edition import Book, Exercise, Solution, segments
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -70,6 +70,27 @@ def test_every_exercise_follows_the_convention(path):
     for ex in book.exercises(chapter):
         assert f'check("{ex.label}"' in ex.answer_cell, (path.name, ex.label)
         assert re.search(r"=\s*\.\.\.", ex.answer_cell), (path.name, ex.label, "placeholder ...")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_exercise_records_are_the_chapters_exercise_directives(path):
+    """Book.exercises gives one Exercise per ```{exercise} directive, in order, with its chapter,
+    label, title and question as the notebook's JSON writes them (read here with a regex)."""
+    book = Book(ROOT, ref="main")
+    chapter = next(c for c in book.project.notebooks() if c.path == path)
+    records = book.exercises(chapter)
+    directive = (
+        r"```\{exercise\} ?(.*)\n:label: (ex-[\w-]+)\n(?::[\w-]+:.*\n)*((?:(?!```).*\n?)*)```"
+    )
+    sources = ["".join(c.source) for c in nbformat.read(path, as_version=4).cells]
+    stated = [m for s in sources for m in re.findall(directive, s)]
+    assert all(isinstance(e, Exercise) for e in records)
+    assert [(e.chapter, e.label, e.title) for e in records] == [
+        (path.stem, label, title.strip()) for title, label, _ in stated
+    ]
+    for e, (_, _, question) in zip(records, stated, strict=True):
+        assert e.question.strip() == question.strip() and "solution" not in e.question.lower()
+        assert re.fullmatch(r"\d+\.\d+", e.number), (e.label, e.number)
 
 
 def test_the_placeholder_is_not_answered_yet():

@@ -134,6 +134,19 @@ def test_dropout_only_in_training_mode():
     assert F.softmax(model(x), -1).isfinite().all()
 
 
+def test_mlp_is_w2_gelu_w1_at_every_position(generator):
+    """MLP(x) = W₂ GELU(W₁x + b₁) + b₂ with GELU's tanh form, written out here."""
+    from signlab.gpt.model import MLP
+
+    mlp = MLP(GPTConfig(vocab_size=8, block_size=4, n_layer=1, n_head=2, n_embd=6))
+    x = torch.randn(2, 4, 6, generator=generator)
+    h = x @ mlp.c_fc.weight.T + mlp.c_fc.bias
+    assert h.shape == (2, 4, 24)  # hidden width 4d
+    gelu = 0.5 * h * (1 + torch.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h**3)))
+    torch.testing.assert_close(mlp(x), gelu @ mlp.c_proj.weight.T + mlp.c_proj.bias)
+    torch.testing.assert_close(mlp(x[:, 2:3]), mlp(x)[:, 2:3])  # position-wise
+
+
 def test_attention_and_block_are_causal():
     """Changing the last token changes no output at earlier positions (CausalSelfAttention, Block)."""
     from signlab.gpt.model import Block, CausalSelfAttention

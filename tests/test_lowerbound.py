@@ -116,6 +116,35 @@ def test_hard_instance_oracle_has_mean_and_variance_sigma_on_the_grid(rng, gener
         assert sqb.mean() == pytest.approx(sigma**2 / B, abs=5 * sqb.std() / np.sqrt(R // 4))
 
 
+def test_grid_oracle_is_bimodal_within_its_limit_and_exact_beyond(generator):
+    """Each coordinate: the bimodal draw (0 or g(σ² + a²)/a², variance σ²g²/a²) where |g| ≤ limit,
+    g itself past it; written out from Lemma 3's two outcomes, not from Bimodal's code."""
+    from signlab.sim.noise import Bimodal
+
+    sigma, a = torch.tensor([0.5, 2.0], dtype=torch.float64), torch.tensor([0.2, 1.0]).double()
+    oracle = lb.GridOracle(Bimodal(sigma, scale=a), limit=a)
+    grad = torch.tensor([[-0.2, 1.0], [0.1, -3.0], [0.5, 0.4]], dtype=torch.float64)
+    R = 200_000
+    draws = oracle.sample(grad.repeat(R, 1), 1, generator).view(R, 3, 2)
+    inside = grad.abs() <= a
+    assert inside.tolist() == [[True, True], [True, False], [False, True]]
+    up = grad * (sigma**2 + a**2) / a**2  # the non-zero outcome
+    for i in range(3):
+        for j in range(2):
+            column = draws[:, i, j]
+            if not inside[i, j]:
+                assert torch.all(column == grad[i, j])  # exact past the grid
+                continue
+            nonzero = column[column != 0]
+            torch.testing.assert_close(nonzero, torch.full_like(nonzero, float(up[i, j])))
+            q = float(sigma[j] ** 2 / (sigma[j] ** 2 + a[j] ** 2))
+            assert float((column == 0).double().mean()) == pytest.approx(q, abs=5e-3)
+    expected = torch.where(inside, sigma**2 * grad**2 / a**2, torch.zeros_like(grad))
+    torch.testing.assert_close(oracle.variance(grad), expected)
+    q = sigma**2 / (sigma**2 + a**2)
+    torch.testing.assert_close(oracle.zero_probability, q)
+
+
 def exact_stall(eps, sigma, T, B, n):
     """P(Bin(T, 1 - q^B) <= n), from math.comb."""
     p = 1 - (sigma**2 / (sigma**2 + 4 * eps**2)) ** B

@@ -21,6 +21,7 @@ from signlab.optim import (
     muon_param_groups,
 )
 from signlab.optim import functional as F
+from signlab.optim.base import SignlabOptimizer
 
 SHAPES = [(7, 5), (40,), (3, 4, 6), (9, 9)]
 STEPS = 4
@@ -452,6 +453,37 @@ def test_muon_state_dict_round_trip_continues_identically(generator):
             opt.state[p]["momentum_buffer"], opt2.state[t]["momentum_buffer"]
         )
         torch.testing.assert_close(p, t)
+
+
+def test_a_new_rule_becomes_an_optimizer_by_subclassing_the_base(generator):
+    """SignlabOptimizer's contract: a subclass that sets ``rule`` gets the signature its spec
+    generates, validation and a step that applies the rule; F.sgd so becomes torch.optim.SGD."""
+
+    class RuleSGD(SignlabOptimizer):
+        rule = F.sgd
+
+    params = inspect.signature(RuleSGD).parameters
+    assert list(params) == [
+        *["params", "lr", "momentum", "nesterov", "weight_decay", "foreach", "check_finite"]
+    ]
+    assert params["momentum"].default == 0.0 and params["nesterov"].default is False
+    ours = [torch.randn(5, 3, generator=generator).requires_grad_()]
+    ref = [ours[0].detach().clone().requires_grad_()]
+    opt = RuleSGD(ours, lr=0.05, momentum=0.9, nesterov=True)
+    opt_ref = torch.optim.SGD(ref, lr=0.05, momentum=0.9, nesterov=True)
+    for _ in range(3):
+        ours[0].grad = torch.randn(5, 3, generator=generator)
+        ref[0].grad = ours[0].grad.clone()
+        opt.step()
+        opt_ref.step()
+    torch.testing.assert_close(ours[0], ref[0])
+    torch.testing.assert_close(
+        opt.state[ours[0]]["momentum_buffer"], opt_ref.state[ref[0]]["momentum_buffer"]
+    )
+    with pytest.raises(ValueError, match="momentum"):
+        RuleSGD(ours, lr=0.1, momentum=1.5)
+    with pytest.raises(TypeError, match="dampening"):
+        RuleSGD(ours, lr=0.1, dampening=0.1)
 
 
 @pytest.mark.parametrize("native_bf16", [False, True])

@@ -72,6 +72,7 @@ class ResidualBlock(nn.Module):
         self.norm2 = nn.BatchNorm2d(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """ReLU(x + BN(conv₂(ReLU(BN(conv₁ x))))), the shape (B, C, H, W) kept."""
         h = F.relu(self.norm1(self.conv1(x)))
         return F.relu(x + self.norm2(self.conv2(h)))
 
@@ -103,6 +104,7 @@ class DigitsCNN(nn.Module):
         _init_(self, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, 10) of images ``x`` of shape (B, 1, 8, 8)."""
         if self.arch == "resnet":
             h = self.blocks(F.relu(self.norm(self.stem(x))))
             return self.head(h.mean(dim=(2, 3)))

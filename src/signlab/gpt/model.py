@@ -89,6 +89,8 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention outputs (B, T, d) of ``x`` (B, T, d): position t attends to positions ≤ t only
+        (dropout on the attention weights in training mode)."""
         b, t, d = x.shape
         q, k, v = self.c_attn(x).split(d, dim=2)
         q, k, v = (z.view(b, t, self.n_head, d // self.n_head).transpose(1, 2) for z in (q, k, v))
@@ -106,6 +108,7 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """W₂ GELU(W₁x + b₁) + b₂ at every position (GELU's tanh approximation, as GPT-2)."""
         return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
 
 
@@ -121,6 +124,7 @@ class Block(nn.Module):
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's residual updates of ``x`` (B, T, d), attention then MLP."""
         x = x + self.drop(self.attn(self.ln_1(x)))
         return x + self.drop(self.mlp(self.ln_2(x)))
 
@@ -167,6 +171,10 @@ class GPT(nn.Module):
         return n - self.wpe.weight.numel() if non_embedding else n
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        """Logits (B, T, V) of token ids ``idx`` (B, T), and the loss when ``targets`` are given.
+
+        Raises ValueError when T exceeds ``block_size`` (there are no position embeddings past it).
+        """
         t = idx.size(1)
         if t > self.config.block_size:
             raise ValueError(f"sequence length must be <= block_size={self.config.block_size}")

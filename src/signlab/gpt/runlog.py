@@ -71,6 +71,7 @@ class Progress:
             )
 
     def close(self) -> None:
+        """Close the tqdm bar, if there is one (plain lines need no closing)."""
         if self.bar is not None:
             self.bar.close()
 

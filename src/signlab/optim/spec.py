@@ -44,6 +44,8 @@ class Hyper:
     """The class's default when it differs from the rule's (``lr``); None means the same."""
 
     def default_for(self, where: str) -> Any:
+        """The default in the rule (``where="rule"``) or the class (``"class"``): the class's own
+        when it has one (``lr``, required in the rule, has a default in some classes)."""
         if where == "class" and self.class_default is not None:
             return self.class_default
         return self.default
@@ -63,6 +65,7 @@ class Spec:
     """Checks between arguments (e.g. Nesterov needs momentum), run after the per-row checks."""
 
     def rows(self, where: str = "rule") -> tuple[Hyper, ...]:
+        """The hyperparameters that ``where`` ("rule" or "class") takes, in signature order."""
         return tuple(h for h in self.hypers if h.where in ("both", where))
 
     @property
