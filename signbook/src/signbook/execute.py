@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import queue
 import shutil
 import sys
 import tempfile
@@ -21,6 +23,23 @@ import nbformat
 
 TIMEOUT = "CellTimeoutError"
 """The error ``name`` of a cell that ran past the per-cell ``timeout`` (nbclient's exception)."""
+
+POLL_SLICE = 1.0
+"""Longest single wait (seconds) for a kernel message; a longer wait is made of such slices.
+
+nbclient waits for a cell's reply with one ``poll`` as long as the cell's whole timeout, and for its
+output with no timeout at all. An asyncio zmq poll wakes on an edge of the socket's file descriptor,
+and that edge can be missed (pyzmq issues 1203 and 2173 describe the kind): the reply then sits in
+the socket while the client sleeps until the timeout. Seen here twice in one CI run, both times in a
+cell with a live widget: the kernel idle, no bytes in flight, the client's shell socket reporting
+``POLLIN`` (read with gdb) and 600 s lost per notebook. When a slice ends, pyzmq checks the socket
+with a real ``zmq_poll(0)``, so a waiting message is found within one slice.
+"""
+
+LATE = 2.0
+"""A message older than this (seconds since the kernel sent it) when received is logged as late."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +73,55 @@ def _kernel_spec(python: str, directory: Path, name: str = "signbook-python") ->
     return spec
 
 
+def in_slices(get_msg):
+    """Wrap a channel's ``get_msg(timeout=None)`` so that no single wait exceeds :data:`POLL_SLICE`.
+
+    Same contract as the wrapped call: the message, or ``queue.Empty`` once ``timeout`` seconds
+    have passed (``None``: wait for ever). A message that arrives :data:`LATE` seconds after the
+    kernel sent it is logged, as the trace of a missed wake-up that the slicing recovered.
+    """
+
+    async def get_msg_in_slices(timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL_SLICE if deadline is None else deadline - time.monotonic()
+            try:
+                msg = await get_msg(timeout=max(0.0, min(POLL_SLICE, left)))
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            _log_if_late(msg)
+            return msg
+
+    return get_msg_in_slices
+
+
+def _log_if_late(msg: dict) -> None:
+    sent = msg.get("header", {}).get("date")
+    if hasattr(sent, "timestamp"):
+        age = time.time() - sent.timestamp()
+        if age > LATE:
+            kind = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
+            log.warning(
+                "a %s message reached the client %.1f s after the kernel sent it", kind, age
+            )
+
+
+def _client_class():
+    """nbclient's ``NotebookClient`` whose shell and iopub channels wait in slices (:func:`in_slices`)."""
+    from nbclient import NotebookClient
+
+    class SlicedPollClient(NotebookClient):
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            for channel in (kc.shell_channel, kc.iopub_channel):
+                channel.get_msg = in_slices(channel.get_msg)
+            return kc
+
+    return SlicedPollClient
+
+
 def execute(
     nb: nbformat.NotebookNode,
     cwd: Path,
@@ -71,7 +139,6 @@ def execute(
     """
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     with tempfile.TemporaryDirectory(prefix="signbook-kernels-") as kernels:
@@ -83,7 +150,7 @@ def execute(
             kernel_spec_manager=KernelSpecManager(kernel_dirs=[kernels]),
         )
         started: list[int] = []  # the index of each cell as it starts
-        client = NotebookClient(
+        client = _client_class()(
             nb,
             km=km,
             timeout=timeout,
@@ -94,7 +161,9 @@ def execute(
         kernel_env = dict(os.environ if env is None else env)
         kernel_env.pop("SIGNLAB_STATIC_BUILD", None)  # readers' kernels show live widgets
         try:
-            client.execute(env=kernel_env)
+            # We own km, so nbclient would leave the kernel running (cleanup_kc defaults to
+            # owns_km): ask it to shut the kernel down, also after an error or a timeout.
+            client.execute(env=kernel_env, cleanup_kc=True)
         except CellExecutionError as err:
             return [{"cell": started[-1], "name": err.ename, "message": str(err.evalue)}]
         except CellTimeoutError:
