@@ -29,9 +29,9 @@ from signbook.execute import run_alone
 ROOT = Path(__file__).resolve().parents[1]
 # What Colab preinstalls and the chapters use (scikit-learn: the GPT-2 chapter's CNN on its digits).
 # The kernel is Colab's kind, not pip's newest: Colab's own package pins ipykernel==5.5.6 and
-# ipython==7.34.0 (pip's conflict report quoted in googlecolab/colabtools#2837, 2024). With
-# ipykernel 7.4.0 instead, one CI run here hung with the kernel idle and nbclient waiting for a
-# reply that never came (the ipykernel 7 hang reported in microsoft/vscode-jupyter#17410).
+# ipython==7.34.0 (pip's conflict report quoted in googlecolab/colabtools#2837, 2024). (CI runs
+# here hung with ipykernel 7.4.0 and again with 5.5.6, the kernel idle and its reply waiting in the
+# client's socket: a missed asyncio wake-up, which signbook.execute now recovers; see POLL_SLICE.)
 COLAB_LIKE = [
     "torch==2.13.0",
     "numpy",
