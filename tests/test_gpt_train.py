@@ -5,6 +5,7 @@ loss scaling with the divergence check, autocast dtype selection, torch.compile)
 import dataclasses
 import json
 import math
+import warnings
 
 import pytest
 import torch
@@ -97,6 +98,29 @@ def test_every_optimizer_steps_with_preset_lr(name):
     model(x, x)[1].backward()
     opt.step()
     assert all(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+
+
+HYPER = {
+    "sgd": {"momentum": 0.9, "nesterov": False},
+    "signum": {"momentum": 0.9},
+    "lion": {"betas": (0.9, 0.99)},
+    "adamw": {"betas": (0.9, 0.95)},
+    "muon": {"momentum": 0.95, "nesterov": True},
+}
+"""The optimizers' settings in GPT runs, written out (the module docstring's): a change of a spec's
+default that would silently change the GPT experiments fails here."""
+
+
+@pytest.mark.parametrize("name", HYPER)
+def test_gpt_optimizers_use_the_documented_hyperparameters(name):
+    model = GPT(GPTConfig(n_layer=1, n_embd=16, n_head=2), seed=0)
+    opt = make_optimizer(name, model, 0.01, weight_decay=0.1)
+    for group in opt.param_groups:
+        if group.get("use_muon") is False:  # Muon's AdamW part: β = (0.9, 0.95), lr 3e-4, no decay
+            assert (group["betas"], group["lr"], group["weight_decay"]) == ((0.9, 0.95), 3e-4, 0)
+            continue
+        assert {k: group[k] for k in HYPER[name]} == HYPER[name]
+        assert group["lr"] == 0.01 and group["weight_decay"] in (0.1, 0.0)
 
 
 def test_signsgd_step_is_lr_times_sign():
@@ -218,15 +242,24 @@ def test_fp16_run_on_cpu_uses_the_scaler_and_learns(tmp_path):
     assert state["scaler"]["scale"] > 0  # a live, enabled scaler was saved
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`")
 def test_fp16_overflow_skips_the_step_instead_of_diverging(tmp_path):
     from signlab.gpt.data import byte_corpus, split_tokens
+    from signlab.gpt.schedule import lr_multiplier, warmup_steps
 
     cfg = _cfg(tmp_path, optimizer="sgd", precision="fp16", device="cpu")
     trainer = Trainer(cfg, make_plan(cfg, torch.device("cpu")), *split_tokens(byte_corpus(), 0.1))
     trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**120)  # fp16 grads overflow
     before = [p.detach().clone() for p in trainer.model.parameters()]
-    result = trainer.step()
+    lr = [trainer.optimizer.param_groups[0]["lr"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's false scheduler-order warning is not shown
+        result = trainer.step()
+    lr.append(trainer.optimizer.param_groups[0]["lr"])
+    assert trainer.scheduler.last_epoch == 1  # the schedule kept pace with the step count
+    preset = PRESETS[cfg.preset]
+    warm = warmup_steps(cfg.steps, preset.warmup_frac)
+    expected = [lr_multiplier(t, cfg.steps, warm, preset.min_lr_frac) for t in (0, 1)]
+    assert lr == pytest.approx([preset.lr["sgd"] * m for m in expected])
     assert math.isfinite(result.train_loss) and not math.isfinite(result.grad_norm)
     assert divergence(result.train_loss, result.grad_norm, trainer.scaler.is_enabled()) is None
     assert all(torch.equal(a, p) for a, p in zip(before, trainer.model.parameters(), strict=True))

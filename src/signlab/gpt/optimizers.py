@@ -3,11 +3,15 @@
 Weight decay applies to the matrices (embeddings and linear weights, ``p.dim() >= 2``) and never to
 biases or LayerNorm gains, as in GPT-2 training. Names:
 
-- ``sgd``: heavy-ball SGD, momentum 0.9 (the paper's baseline);
+- ``sgd``: heavy-ball SGD, momentum 0.9 (the paper's baseline; ``torch.optim.SGD``'s default is 0);
 - ``signsgd``: x ← x − η sign(g);  ``signum``: sign of the momentum;  ``lion``: Chen et al. (2023);
 - ``adamw``: AdamW with β = (0.9, 0.95) (fused kernel on CUDA);
 - ``muon``: Muon on the hidden 2-D weights, AdamW on embeddings, head, gains and biases
   (Jordan et al., 2024).
+
+Signum, Lion and Muon take their defaults from their specs in :mod:`signlab.optim` (μ = 0.9;
+β = (0.9, 0.99); μ = 0.95), and AdamW its β from :data:`signlab.optim.muon.ADAMW_DEFAULTS`, the
+β MuonWithAdamW uses for its AdamW groups, so that the ``adamw`` run and Muon's AdamW part agree.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from signlab import _validate
+from signlab import _validate, optim
 from signlab.gpt.presets import OPTIMIZERS
+from signlab.optim.muon import ADAMW_DEFAULTS
 
-ADAMW_BETAS = (0.9, 0.95)
+SGD_MOMENTUM = 0.9
+"""The paper's SGD baseline: heavy-ball momentum 0.9."""
 
 
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -47,25 +53,21 @@ def make_optimizer(
     fused = next(model.parameters()).device.type == "cuda"
     groups = decay_groups(model, weight_decay)
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+        return torch.optim.SGD(groups, lr=lr, momentum=SGD_MOMENTUM)
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=ADAMW_BETAS, fused=fused)
-    from signlab import optim
-
+        return torch.optim.AdamW(groups, lr=lr, betas=ADAMW_DEFAULTS["betas"], fused=fused)
     if name == "signsgd":
         return optim.SignSGD(groups, lr=lr)
     if name == "signum":
-        return optim.Signum(groups, lr=lr, momentum=0.9)
+        return optim.Signum(groups, lr=lr)
     if name == "lion":
-        return optim.Lion(groups, lr=lr, betas=(0.9, 0.99))
+        return optim.Lion(groups, lr=lr)
     muon_params, adamw_params = optim.muon_param_groups(model)
     return optim.MuonWithAdamW(
         muon_params,
         adamw_params,
         lr=lr,
-        momentum=0.95,
         adamw_lr=_validate.positive("adamw_lr", adamw_lr),
-        adamw_betas=ADAMW_BETAS,
         weight_decay=weight_decay,
         adamw_weight_decay=0.0,
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 
@@ -37,6 +38,9 @@ from signlab.gpt.optimizers import make_optimizer
 from signlab.gpt.presets import Preset, get_preset
 from signlab.gpt.runlog import LOG_NAME, Progress, RunLog, read_log
 from signlab.gpt.schedule import lr_multiplier, warmup_steps
+
+_SCHEDULER_ORDER_WARNING = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
+"""The start of torch's warning for a scheduler step with no optimizer step before it."""
 
 __all__ = [
     "CKPT_NAME",
@@ -299,12 +303,22 @@ class Trainer:
         return float(loss_sum) / self.plan.accum, grad_norm
 
     def apply(self) -> float:
-        """Take the optimizer step (the scaler may skip it) and advance the schedule; the lr used."""
+        """Take the optimizer step (the scaler may skip it) and advance the schedule; the lr used.
+
+        The schedule follows the step count: step t uses lr(t) whether the scaler took or skipped
+        it, so a run's lr curve does not shift by the number of fp16 overflows.
+        """
         lr = self.optimizer.param_groups[0]["lr"]
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
+        with warnings.catch_warnings():
+            if self.scaler.is_enabled():
+                # When GradScaler skips an overflowing first step, torch's scheduler sees no
+                # optimizer.step() and warns that the calls are out of order, though they are not
+                # (pytorch/pytorch#44511, #55585: scaler.step gives no sign of the skip). Only then.
+                warnings.filterwarnings("ignore", _SCHEDULER_ORDER_WARNING, UserWarning)
+            self.scheduler.step()
         return lr
 
     def evaluate(self) -> float:
