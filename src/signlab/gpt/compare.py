@@ -2,9 +2,12 @@
 recipe, and the curves read back from the logs.
 
 :func:`train_each` trains ``cpu-tiny`` once with each optimizer, from the same initialisation on
-the same batches, on CPU (so the numbers are the same on every machine that runs the chapter),
-measuring the noise density φ along the runs named in ``density``. The other functions turn the
-logs into the series the figures plot.
+the same batches (seeded), on CPU, measuring the noise density φ along the runs named in
+``density``. Seeding fixes the data and the start, not the floating-point arithmetic: the losses
+repeat exactly on one machine with one torch thread, but another CPU or thread count (different
+BLAS kernels, different summation orders) gives slightly different numbers, and so possibly a
+different ordering of close runs; tests/test_gpt_compare.py checks the chapter's orderings on
+this CPU for that reason. The other functions turn the logs into the series the figures plot.
 """
 
 from __future__ import annotations
