@@ -51,14 +51,23 @@ def test_checker_accepts_the_solution_and_rejects_perturbations(label):
     assert not placeholder.correct and "placeholder" in placeholder.message
 
 
-def test_answers_match_independent_computations():
+def test_answers_match_independent_computations(rng):
     d, V, L = 128, 256, 2
     assert check("ex-gpt2-1", V * d + L * (12 * d * d + 13 * d) + 2 * d).correct
-    rng = np.random.default_rng(3)
-    xi = rng.standard_normal(2_000_000)
+    # ex-gpt2-2: Laplace noise ½e^(−|x|); one draw's density tends to (E|ξ|)²/E[ξ²], the moments
+    # integrated numerically here (trapezoid rule on [0, 60], the tail beyond is e^(−60))
+    x = np.linspace(0.0, 60.0, 600_001)
+    half_density = np.exp(-x)  # |ξ| has density e^(−x) on x ≥ 0
+    e_abs, e_sq = np.trapezoid(x * half_density, x), np.trapezoid(x**2 * half_density, x)
+    limit = e_abs**2 / e_sq
+    assert check("ex-gpt2-2", (1.0, limit)).correct
+    assert not check("ex-gpt2-2", (limit, 1.0)).correct  # the two references swapped
+    assert not check("ex-gpt2-2", (1.0, 2 / math.pi)).correct  # the Gaussian's limit
+    xi = rng.laplace(0.0, 1.0, 2_000_000)
     one_draw = np.abs(xi).sum() ** 2 / (xi.size * (xi**2).sum())
-    assert check("ex-gpt2-2", (1.0, round(one_draw, 3))).correct  # Monte Carlo, ±1e-3
-    assert not check("ex-gpt2-2", (2 / math.pi, 1.0)).correct  # the two references swapped
+    assert one_draw == pytest.approx(
+        limit, abs=2e-3
+    )  # 5 standard errors (0.5/√n by the delta method)
     sigma = np.concatenate([np.ones(107 * 64), np.full(149 * 64, 0.1)])
     assert check("ex-gpt2-3", sigma.sum() ** 2 / (sigma.size * (sigma**2).sum())).correct
     n = 50304 * 384 + 6 * (12 * 384**2 + 13 * 384) + 2 * 384
