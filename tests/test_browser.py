@@ -29,7 +29,7 @@ from browser_check import (
     source_table_faults,
 )
 
-pytest_plugins = ["browser_site"]  # the shared `site` fixture: one full build per session
+pytest_plugins = ["browser_site"]  # the shared `site` (one full build per session), `student_site`
 
 FIXTURE = Path(__file__).parent / "fixtures" / "faulty_book"
 SHOTS = Path(os.environ["SIGNBOOK_SHOTS"]) if os.environ.get("SIGNBOOK_SHOTS") else None
@@ -76,6 +76,23 @@ def test_page_reads_right_in_a_browser(site, browser, page):
     html, _, _ = site
     faults = _faults(browser, html, page)
     assert not faults, f"{len(faults)} faults on {page}:\n" + "\n".join(map(str, faults))
+
+
+#: The student website's pages that differ from the book's beyond the removed solutions: the intro (its
+#: text is rewritten for students) and a chapter with figures and widgets (its outputs are copied from
+#: the book's build). The other chapters are the book's pages minus their solutions; reading all of them
+#: again costs about 90 s, so the slow test of the editions checks their outputs instead.
+STUDENT_PAGES = ["book/intro.html", "book/sparse_noise.html"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", STUDENT_PAGES)
+def test_student_page_reads_right_in_a_browser(student_site, browser, page):
+    html, _, _ = student_site
+    faults = _faults(browser, html, page)
+    assert not faults, f"{len(faults)} faults on the student {page}:\n" + "\n".join(
+        map(str, faults)
+    )
 
 
 BOOK_SOURCES = sorted((ROOT / "book").glob("*.md")) + sorted((ROOT / "book").glob("*.ipynb"))

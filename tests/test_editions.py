@@ -2,7 +2,8 @@
 
 Fast tests run the generator on a small book written here (every construct the chapters use, with the
 expected plain Markdown written out by hand) and on the real chapters. The slow tests open every
-Colab-edition notebook in headless Chromium, and execute every one in a fresh venv set up like Colab.
+Colab-edition notebook in headless Chromium, and execute every one in a fresh venv set up like Colab
+(tests/test_colab.py); the slow test here builds the student website from the book's executed build.
 """
 
 import json
@@ -25,6 +26,8 @@ from signbook.myst import (
     split_blocks,
 )
 from signbook.project import Chapter, Project, set_repository
+
+pytest_plugins = ["browser_site"]  # `site` and `student_site`: the shared builds (slow tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW_DIRECTIVE = (
@@ -339,6 +342,148 @@ def test_student_site_source_keeps_myst_and_drops_solutions(small, tmp_path):
     config = (out / "_config.yml").read_text()
     assert "student edition" in config and "launch_buttons" not in config
     assert (out / "book" / "references.bib").exists() and (out / "book" / "data").is_dir()
+
+
+STUDENT_INTRO = """\
+# A small book
+
+% student-site: replace
+
+Solutions are folded; see the [instructors](instructors.md).
+
+% student-site: with
+% Solutions are removed from this edition.
+%
+% Ask your instructor.
+% student-site: end
+
+The end.
+"""
+
+
+def test_student_site_text_swaps_the_marked_region_and_the_book_shows_only_its_own():
+    from signbook.edition import student_site_text
+
+    assert student_site_text(STUDENT_INTRO) == (
+        "# A small book\n\nSolutions are removed from this edition.\n\nAsk your instructor.\n"
+        "\nThe end.\n"
+    )
+    assert student_site_text("no markers\n") == "no markers\n"
+    # the book's own rendering: MyST drops the % lines, so only the book's text is shown
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.myst_blocks import myst_block_plugin
+
+    html = MarkdownIt("commonmark").use(myst_block_plugin).render(STUDENT_INTRO)
+    html = re.sub(r"<!--.*?-->", "", html, flags=re.S)  # comments: Sphinx writes none
+    assert "folded" in html and "removed" not in html and "student-site" not in html
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("% student-site: with\n", "where '% student-site: replace' belongs"),
+        ("% student-site: replace\nx\n", "without '% student-site: end'"),
+        (
+            "% student-site: replace\nx\n% student-site: with\nshown\n% student-site: end\n",
+            "must be commented",
+        ),
+    ],
+)
+def test_student_site_markers_out_of_order_are_errors(text, message):
+    from signbook.edition import student_site_text
+
+    with pytest.raises(EditionError, match=re.escape(message)):
+        student_site_text(text, "book/intro.md")
+
+
+def test_the_real_intro_tells_students_what_their_edition_is():
+    from signbook.edition import student_site_text
+
+    book_text = (ROOT / "book" / "intro.md").read_text()
+    student = student_site_text(book_text, "book/intro.md")
+    assert "instructors" in book_text and "folded" in book_text
+    for wrong in ("instructors", "hidden", "folded", "rocket", "Colab edition", "make book"):
+        assert wrong not in student, wrong
+    assert "has no solutions" in student and "check(...)" in student
+    assert "student-site" not in student
+
+
+def executed_copy(book_root, target, outputs=True):
+    """The small book's notebooks as an executed build would leave them (outputs on every cell)."""
+    for name in ("norms", "bounds"):
+        nb = nbformat.read(book_root / "book" / f"{name}.ipynb", as_version=4)
+        for k, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+            if outputs:
+                cell.outputs = [nbformat.v4.new_output("stream", text=f"OUT-{name}-{k}\n")]
+        nb.metadata["widgets"] = {"state": name}
+        (target / "book").mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target / "book" / f"{name}.ipynb")
+    return target
+
+
+def test_student_site_reuses_the_executed_outputs_and_does_not_execute_again(small, tmp_path):
+    (small.root / "book" / "intro.md").write_text(STUDENT_INTRO)
+    executed = executed_copy(small.root, tmp_path / "executed")
+    out = small.write_student_site_source(tmp_path / "site-src", executed=executed)
+    import yaml
+
+    config = yaml.safe_load((out / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    nb = nbformat.read(out / "book" / "norms.ipynb", as_version=4)
+    shown = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and "signbook-setup" not in c.metadata.get("tags", [])
+    ]
+    texts = [o["text"] for c in shown for o in c.outputs]
+    # the book's code cells 0 (its setup) and 4 (a solution's) are gone, with their outputs
+    assert texts == ["OUT-norms-1\n", "OUT-norms-2\n", "OUT-norms-3\n", "OUT-norms-5\n"]
+    assert "SOLUTION-CODE-MARKER" not in json.dumps(nb)
+    assert nb.metadata["widgets"] == {"state": "norms"}
+    assert (
+        (out / "book" / "intro.md")
+        .read_text()
+        .startswith("# A small book\n\nSolutions are removed")
+    )
+    # without `executed` the site executes (the book's own setting)
+    plain = small.write_student_site_source(tmp_path / "site-src-2")
+    assert "execute" not in yaml.safe_load((plain / "_config.yml").read_text())
+
+
+def test_copy_outputs_pairs_cells_in_order_and_skips_what_the_edition_dropped():
+    from signbook.edition import copy_outputs
+
+    def out(text):
+        return [nbformat.v4.new_output("stream", text=text)]
+
+    executed = nbformat.v4.new_notebook()
+    executed.cells = [code("x = 1"), code("solution()"), code("x = 1"), code("plot()")]
+    for cell, text in zip(executed.cells, ["first", "secret", "second", "figure"], strict=True):
+        cell.outputs = out(text)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [code("install()", ["signbook-setup"]), code("x = 1"), md("text"), code("x = 1")]
+    nb.cells.append(code("plot()"))
+    copy_outputs(nb, executed, "book/x.ipynb")
+    assert [[o["text"] for o in c.outputs] for c in nb.cells if c.cell_type == "code"] == [
+        [],  # a setup cell of the edition: not in the book
+        ["first"],
+        ["second"],  # the same source again takes the next twin, after the dropped solution
+        ["figure"],
+    ]
+    nb.cells.append(code("new_cell()"))
+    with pytest.raises(EditionError, match="book/x.ipynb: the executed notebook has no cell"):
+        copy_outputs(nb, executed, "book/x.ipynb")
+
+
+def test_student_site_refuses_an_executed_book_that_is_out_of_date(small, tmp_path):
+    executed = executed_copy(small.root, tmp_path / "executed")
+    stale = nbformat.read(executed / "book" / "norms.ipynb", as_version=4)
+    stale.cells = [c for c in stale.cells if "layout only" not in c.source]
+    nbformat.write(stale, executed / "book" / "norms.ipynb")
+    with pytest.raises(
+        EditionError, match=r"book/norms.ipynb: the executed notebook has no cell 'x = 1"
+    ):
+        small.write_student_site_source(tmp_path / "site-src", executed=executed)
 
 
 def test_student_release_refuses_an_exercise_without_an_answer_cell(tmp_path):
@@ -695,3 +840,45 @@ def test_student_release_contains_none_of_the_solutions_text(book, page):
             assert line not in shown, (page.name, line)
             assert json.dumps(line, ensure_ascii=False)[1:-1] not in text, (page.name, line)
     assert nb.metadata["signbook"]["exercises"] == [e.label for e in book.exercises(page)]
+
+
+# ---- the student website, built (slow) -------------------------------------------------------------
+def page_text(path):
+    """The visible text of a built page: tags dropped, entities decoded, whitespace collapsed."""
+    import html
+
+    raw = re.sub(r"<(script|style)\b.*?</\1>", " ", path.read_text(), flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", raw)).split())
+
+
+@pytest.mark.slow
+def test_student_website_builds_without_solutions_and_keeps_every_output(site, student_site, book):
+    """`make student`'s website, built with -W from the book's executed notebooks (no second
+    execution): no instructor page, the intro written for students, no solution anywhere, and every
+    output of the book's page except the solutions' own."""
+    main, _, _ = site
+    student, source, seconds = student_site
+    print(f"student site: {seconds:.1f} s")
+    assert not (student / "book" / "instructors.html").exists()
+    intro = page_text(student / "book" / "intro.html")
+    assert "has no solutions" in intro and "Answer the exercises" in intro
+    for wrong in ("For instructors", "page for instructors", "folded away", "rocket icon"):
+        assert wrong not in intro, wrong
+    book_intro = page_text(main / "book" / "intro.html")
+    assert "page for instructors" in book_intro and "Answer the exercises" not in book_intro
+    assert "student-site" not in book_intro
+    for page in real_chapters():
+        name = f"book/{page.name}.html"
+        ours, theirs = (student / name).read_text(), (main / name).read_text()
+        solutions = len(book.exercises(page))
+        assert 'class="solution' not in ours and "Solution to" not in ours, name
+        assert theirs.count("Solution to") >= solutions > 0, name
+        # one output per solution (its check) is gone; every other output, figure and widget stays
+        assert ours.count('class="cell_output') == theirs.count('class="cell_output') - solutions
+        for marker in ("plotly-graph-div", "application/vnd.jupyter.widget-view+json"):
+            assert ours.count(marker) == theirs.count(marker), (name, marker)
+        assert ours.count("Your turn") == solutions, name
+        text = page_text(student / name)
+        for line in solution_lines(page.path):
+            if len(line) >= 25:  # a short line ("curvature.") may be anyone's words
+                assert " ".join(line.split()) not in text, (name, line)

@@ -19,6 +19,11 @@ cross-references are rewritten by :mod:`signbook.myst`. The book's own setup cel
 ``colab-setup``) is dropped; cells tagged ``hide-input``/``remove-input``/``remove-cell`` are kept
 (they may define what later cells use) but folded (Colab's form view, Jupyter's ``source_hidden``).
 
+The student website is the book's own Markdown pages and the ``student-site`` notebooks: its pages
+say what is true of that edition where the book marks text for it (:data:`STUDENT_MARKERS`), and it
+can take the outputs of an executed build of the book (``--executed``, :func:`copy_outputs`) instead
+of executing every chapter a second time.
+
 The exercise convention (CONTRIBUTING.md): an ``{exercise}`` block, then one code cell tagged
 ``exercise-answer`` (``answer = ...`` and ``check(label, answer)``), then the solution between
 ``{solution-start}`` and ``{solution-end}``. The student release requires it: an exercise without an
@@ -352,11 +357,17 @@ class Book:
             written.append(path)
         return written
 
-    def write_student_site_source(self, out: Path) -> Path:
+    def write_student_site_source(self, out: Path, executed: Path | None = None) -> Path:
         """A Jupyter Book source tree for the student website: the book without solutions.
 
-        The instructor page (``book/instructors``) is left out, and launch buttons are switched off
-        (students get their notebooks from the instructor).
+        The instructor page (``book/instructors``) is left out, launch buttons are switched off
+        (students get their notebooks from the instructor), and the Markdown pages say what is
+        true of this edition (:func:`student_site_text`).
+
+        ``executed``: a folder of the book's executed notebooks at their paths (a build's
+        ``_build/jupyter_execute``). Each code cell then gets the outputs of the executed cell with
+        the same source (:func:`copy_outputs`) and the site builds with execution off, so it is not
+        run a second time; without it the student site executes its notebooks when it is built.
         """
         out = Path(out)
         if out.exists():
@@ -370,17 +381,31 @@ class Book:
         config = yaml.safe_load((self.root / "_config.yml").read_text())
         config["title"] = f"{config.get('title', '')} (student edition)"
         config.pop("launch_buttons", None)
+        if executed is not None:
+            config.setdefault("execute", {})["execute_notebooks"] = "off"
         (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
         for page in self.pages:
             if page.docname == "book/instructors":
                 continue
             dest = out / page.path.relative_to(self.root)
             dest.parent.mkdir(parents=True, exist_ok=True)
+            where = str(page.path.relative_to(self.root))
             if page.path.suffix == ".ipynb":
                 nb = self.notebook(page, EDITIONS["student-site"])
+                if executed is not None:
+                    ran = Path(executed) / Path(page.docname).with_suffix(".ipynb")
+                    if not ran.exists():
+                        raise EditionError(f"{where}: no executed notebook at {ran}")
+                    copy_outputs(nb, nbformat.read(ran, as_version=4), where)
                 dest.write_text(nbformat.writes(nb, version=4) + "\n")
             else:
-                shutil.copy2(page.path, dest)
+                text = student_site_text(page.path.read_text(), where)
+                if executed is not None and "{code-cell}" in text:
+                    raise EditionError(
+                        f"{where}: a MyST notebook cannot take executed outputs; build the "
+                        "student site without `executed`"
+                    )
+                dest.write_text(text)
         book = self.root / "book"
         for extra in [book / "references.bib", book / "data"]:
             if extra.is_dir():
@@ -391,6 +416,75 @@ class Book:
         if modules.exists():
             (out / "node_modules").symlink_to(modules)
         return out
+
+
+STUDENT_MARKERS = ("% student-site: replace", "% student-site: with", "% student-site: end")
+"""The comment lines that mark, in a Markdown page, text the student website says differently.
+
+MyST does not render ``%`` comment lines, so the book shows the text between the first two markers
+and the student website (:func:`student_site_text`) shows the commented lines between the last two,
+uncommented, in its place::
+
+    % student-site: replace
+    - **Teach with it**: ... the page for instructors ...
+    % student-site: with
+    % - **Exercises**: ... this edition has no solutions ...
+    % student-site: end
+"""
+
+
+def student_site_text(text: str, where: str = "page") -> str:
+    """``text`` as the student website shows it: each :data:`STUDENT_MARKERS` region replaced by
+    its commented student text. A marker out of order is an :class:`EditionError` naming ``where``."""
+    start, middle, end = STUDENT_MARKERS
+    out: list[str] = []
+    state = "book"
+    for n, line in enumerate(text.splitlines(keepends=True), start=1):
+        marker = line.strip()
+        expected = {"book": start, "replace": middle, "with": end}[state]
+        if marker in STUDENT_MARKERS:
+            if marker != expected:
+                raise EditionError(f"{where}, line {n}: {marker!r} where {expected!r} belongs")
+            state = {"book": "replace", "replace": "with", "with": "book"}[state]
+        elif state == "book":
+            out.append(line)
+        elif state == "with":
+            if not (line.startswith("%") or not line.strip()):
+                raise EditionError(
+                    f"{where}, line {n}: the student text after {middle!r} must be "
+                    "commented with '% ' (the book would show it)"
+                )
+            out.append(line[2:] if line.startswith("% ") else line.lstrip("%"))
+    if state != "book":
+        raise EditionError(f"{where}: {start!r} without {end!r}")
+    return "".join(out)
+
+
+def copy_outputs(nb: nbformat.NotebookNode, executed: nbformat.NotebookNode, where: str) -> None:
+    """Give ``nb``'s code cells the outputs of ``executed``'s cells with the same source, in order.
+
+    The student-site notebook is the book's notebook without its solution cells, so every code cell
+    but the setup cells has a twin in the executed book; a cell without one means the executed book
+    is out of date, an :class:`EditionError` (the page would silently lose its output). The
+    executed notebook's widget state comes along, for the widget views in the outputs.
+    """
+    pool = [c for c in executed.cells if c.cell_type == "code"]
+    k = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or SETUP_TAG in cell.metadata.get("tags", []):
+            continue
+        j = next((i for i in range(k, len(pool)) if pool[i].source == cell.source), None)
+        if j is None:
+            first = cell.source.strip().splitlines()[0] if cell.source.strip() else "(empty)"
+            raise EditionError(
+                f"{where}: the executed notebook has no cell {first!r} after its cell {k}: "
+                "execute the book again"
+            )
+        cell.outputs = pool[j].get("outputs", [])
+        cell.execution_count = pool[j].get("execution_count")
+        k = j + 1
+    if "widgets" in executed.metadata:
+        nb.metadata["widgets"] = executed.metadata["widgets"]
 
 
 INSTALL_SOURCE = """\
@@ -522,6 +616,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the book's checkout")
     parser.add_argument("--out", type=Path, help="output folder")
     parser.add_argument("--ref", help="branch or commit the setup cells install from")
+    parser.add_argument(
+        "--executed",
+        type=Path,
+        help="student-site: the book's executed notebooks (a build's _build/jupyter_execute), "
+        "whose outputs the site reuses instead of executing again",
+    )
     parser.add_argument("--url", help="set-repository: https://github.com/OWNER/NAME")
     parser.add_argument("--branch", help="set-repository: repository.branch (launch buttons)")
     args = parser.parse_args(argv)
@@ -537,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     book = Book(args.root, args.ref)
     try:
         if args.edition == "student-site":
-            print(book.write_student_site_source(args.out))
+            print(book.write_student_site_source(args.out, args.executed))
         else:
             for path in book.write(EDITIONS[args.edition], args.out):
                 print(path)
