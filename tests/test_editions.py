@@ -806,6 +806,55 @@ def test_every_chapter_has_a_colab_edition_without_raw_myst(book, page):
                 assert raw not in cell.source, f"{page.name}: {raw!r} left in {cell.source[:200]!r}"
 
 
+def commonmark_html(text):
+    """``text`` as a CommonMark renderer (Jupyter's Markdown) writes it, code blocks left out."""
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").render(text)
+    return re.sub(r"<pre><code.*?</code></pre>|<code>.*?</code>", "", html, flags=re.S)
+
+
+def html_block_faults(text):
+    """Lines where an HTML block would swallow the Markdown next to it: in CommonMark an HTML block
+    (``<div>``, ``<details>``) runs to the next blank line, so the Markdown inside is parsed only
+    when a blank line follows the opening tag (``<summary>…</summary>`` line) and precedes the
+    closing tag."""
+    lines = text.split("\n")
+    faults = []
+    for k, line in enumerate(lines):
+        s = line.strip()
+        opens = s.startswith("<div") or (s.startswith("<summary>") and s.endswith("</summary>"))
+        if opens and k + 1 < len(lines) and lines[k + 1].strip():
+            faults.append(f"no blank line after {s[:60]!r}")
+        if s in ("</div>", "</details>") and k > 0 and lines[k - 1].strip():
+            faults.append(f"no blank line before {s!r} (after {lines[k - 1].strip()[:60]!r})")
+    return faults
+
+
+def test_html_blocks_leave_a_blank_line_so_jupyter_parses_the_markdown_inside(small):
+    nb = small.notebook(chapter(small, "norms"), EDITIONS["colab"])
+    text = markdown_of(nb)
+    assert "<div" in text and "<details" in text
+    assert html_block_faults(text) == []
+    html = commonmark_html(text)
+    assert "<strong>Theorem 1.1 (Hölder)</strong>" in html
+    assert "<summary><b>Solution to Exercise 1.1</b></summary>" in html
+    assert "**" not in html  # every bold title inside a block was parsed
+    # the fault this guards against: without the blank line the Markdown stays literal
+    assert "**Theorem" in commonmark_html('<div style="x">\n**Theorem**\n</div>')
+    assert html_block_faults('<div style="x">\n**Theorem**\n</div>') != []
+
+
+@pytest.mark.parametrize("page", real_chapters(), ids=lambda c: c.name)
+def test_every_colab_chapter_renders_its_blocks_as_markdown(book, page):
+    nb = book.notebook(page, EDITIONS["colab"])
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and ("<div" in cell.source or "<details" in cell.source):
+            assert html_block_faults(cell.source) == [], (page.name, cell.source[:200])
+            html = commonmark_html(cell.source)
+            assert "**" not in html, (page.name, html[html.index("**") - 200 :][:400])
+
+
 def solution_lines(path):
     """The distinctive lines of a chapter's solutions: not in any other part of the chapter."""
     nb = nbformat.read(path, as_version=4)
