@@ -168,7 +168,10 @@ def execute(
             return [{"cell": started[-1], "name": err.ename, "message": str(err.evalue)}]
         except CellTimeoutError:
             late = {"cell": started[-1], "name": TIMEOUT, "message": f"ran past {timeout} s"}
-            return [*_errors(nb), late]
+            # The kernel's shutdown interrupts the late cell, which may then print a
+            # KeyboardInterrupt: that is our doing, and the timeout is the cell's error.
+            earlier = [e for e in _errors(nb) if e["cell"] != late["cell"]]
+            return [*earlier, late]
     return _errors(nb)
 
 
