@@ -373,39 +373,10 @@ class Book:
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        import yaml
-
-        toc = yaml.safe_load((self.root / "_toc.yml").read_text())
-        toc["chapters"] = [c for c in toc["chapters"] if c["file"] != "book/instructors"]
-        (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
-        config = yaml.safe_load((self.root / "_config.yml").read_text())
-        config["title"] = f"{config.get('title', '')} (student edition)"
-        config.pop("launch_buttons", None)
-        if executed is not None:
-            config.setdefault("execute", {})["execute_notebooks"] = "off"
-        (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        self._write_student_site_config(out, execute=executed is None)
         for page in self.pages:
-            if page.docname == "book/instructors":
-                continue
-            dest = out / page.path.relative_to(self.root)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            where = str(page.path.relative_to(self.root))
-            if page.path.suffix == ".ipynb":
-                nb = self.notebook(page, EDITIONS["student-site"])
-                if executed is not None:
-                    ran = Path(executed) / Path(page.docname).with_suffix(".ipynb")
-                    if not ran.exists():
-                        raise EditionError(f"{where}: no executed notebook at {ran}")
-                    copy_outputs(nb, nbformat.read(ran, as_version=4), where)
-                dest.write_text(nbformat.writes(nb, version=4) + "\n")
-            else:
-                text = student_site_text(page.path.read_text(), where)
-                if executed is not None and "{code-cell}" in text:
-                    raise EditionError(
-                        f"{where}: a MyST notebook cannot take executed outputs; build the "
-                        "student site without `executed`"
-                    )
-                dest.write_text(text)
+            if page.docname != "book/instructors":
+                self._write_student_site_page(page, out, executed)
         book = self.root / "book"
         for extra in [book / "references.bib", book / "data"]:
             if extra.is_dir():
@@ -416,6 +387,44 @@ class Book:
         if modules.exists():
             (out / "node_modules").symlink_to(modules)
         return out
+
+    def _write_student_site_config(self, out: Path, *, execute: bool) -> None:
+        """The student site's ``_toc.yml`` (no instructor page) and ``_config.yml`` (its title, no
+        launch buttons, execution off when the outputs come from an executed build)."""
+        import yaml
+
+        toc = yaml.safe_load((self.root / "_toc.yml").read_text())
+        toc["chapters"] = [c for c in toc["chapters"] if c["file"] != "book/instructors"]
+        (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+        config = yaml.safe_load((self.root / "_config.yml").read_text())
+        config["title"] = f"{config.get('title', '')} (student edition)"
+        config.pop("launch_buttons", None)
+        if not execute:
+            config.setdefault("execute", {})["execute_notebooks"] = "off"
+        (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def _write_student_site_page(self, page, out: Path, executed: Path | None) -> None:
+        """One page of the student site: a notebook without solutions (with the executed build's
+        outputs when ``executed`` is given), or a Markdown page in its student text."""
+        dest = out / page.path.relative_to(self.root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        where = str(page.path.relative_to(self.root))
+        if page.path.suffix == ".ipynb":
+            nb = self.notebook(page, EDITIONS["student-site"])
+            if executed is not None:
+                ran = Path(executed) / Path(page.docname).with_suffix(".ipynb")
+                if not ran.exists():
+                    raise EditionError(f"{where}: no executed notebook at {ran}")
+                copy_outputs(nb, nbformat.read(ran, as_version=4), where)
+            dest.write_text(nbformat.writes(nb, version=4) + "\n")
+            return
+        text = student_site_text(page.path.read_text(), where)
+        if executed is not None and "{code-cell}" in text:
+            raise EditionError(
+                f"{where}: a MyST notebook cannot take executed outputs; build the "
+                "student site without `executed`"
+            )
+        dest.write_text(text)
 
 
 STUDENT_MARKERS = ("% student-site: replace", "% student-site: with", "% student-site: end")
