@@ -157,3 +157,25 @@ def test_reduced_sweep_command_writes_logs_and_summary(tmp_path, capsys):
             assert opt["seeds"] == [0, 1] and len(opt["tuning"]) >= 3
     assert not list(tmp_path.rglob("checkpoint.pt"))
     assert "slope of log(S_sgd / S_signsgd) on log d" in capsys.readouterr().out
+
+
+def test_summaries_match_takes_float_noise_but_no_other_change():
+    from signlab.gpt.sweep import summaries_match
+
+    base = {"target": 2.4, "rows": [{"width": 32, "steps": [268, None], "slope": -0.0219}]}
+    same = {"target": 2.4, "rows": [{"width": 32, "steps": [268, None], "slope": -0.0219}]}
+    assert summaries_match(base, same)
+    nudged = json.loads(json.dumps(base))
+    nudged["rows"][0]["slope"] *= 1 + 1e-12
+    assert summaries_match(base, nudged)
+    for change in (
+        lambda t: t["rows"][0].__setitem__("slope", -0.0219 * (1 + 1e-6)),
+        lambda t: t["rows"][0]["steps"].__setitem__(0, 269),
+        lambda t: t["rows"][0]["steps"].__setitem__(1, 0),
+        lambda t: t["rows"][0]["steps"].append(1),
+        lambda t: t.pop("target"),
+        lambda t: t.__setitem__("target", True),
+    ):
+        other = json.loads(json.dumps(base))
+        change(other)
+        assert not summaries_match(base, other), other

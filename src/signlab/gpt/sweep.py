@@ -300,6 +300,35 @@ def summarize(
     }
 
 
+def summaries_match(a, b, *, rel_tol: float = 1e-9, abs_tol: float = 1e-12) -> bool:
+    """True when two sweep summaries agree: the same keys, lengths, integers, strings, booleans and
+    ``None`` exactly, and every float to ``rel_tol`` (``abs_tol`` near zero).
+
+    Both are first passed through JSON, as ``summary.json`` stores them. Why not ``==``: the chapter
+    rebuilds the summary from the committed logs and compares it with the committed file, and a
+    fitted slope is a sum of products whose last bits depend on the numpy/BLAS build, so exact
+    equality could fail on a reader's machine while every number agrees.
+    """
+    return _match(json.loads(json.dumps(a)), json.loads(json.dumps(b)), rel_tol, abs_tol)
+
+
+def _match(a, b, rel_tol: float, abs_tol: float) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_match(a[k], b[k], rel_tol, abs_tol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_match(x, y, rel_tol, abs_tol) for x, y in zip(a, b))
+    numbers = (int, float)
+    if isinstance(a, float) or isinstance(b, float):
+        plain = not isinstance(a, bool) and not isinstance(b, bool)
+        return (
+            plain
+            and isinstance(a, numbers)
+            and isinstance(b, numbers)
+            and math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
+        )
+    return type(a) is type(b) and a == b
+
+
 def _band(widths: list[int], values: list[list[float]]) -> dict:
     return {
         "widths": widths,
