@@ -263,27 +263,33 @@ def test_muon_with_adamw_signature():
         MuonWithAdamW([], [torch.zeros(3, requires_grad=True)], adamw_colour=1)
 
 
-@pytest.mark.parametrize("name", CLASSES)
-def test_state_dict_round_trip(name):
-    make = CLASSES[name]
-    params, gen = params_for(3)
+def continue_after_reload(make, params, grads):
+    """Two steps of ``make(params)``, then its state_dict loaded into ``make(twin, foreach=False)``
+    (as if saved and loaded); both take the remaining steps. Returns (opt, twin's opt, twin)."""
     twin = [p.detach().clone().requires_grad_() for p in params]
     opt = make(params)
-    grads = [[torch.randn(p.shape, generator=gen) for p in params] for _ in range(4)]
-    for k in range(2):
-        for p, g in zip(params, grads[k], strict=True):
-            p.grad = g
+    for g in grads[:2]:
+        for p, gp in zip(params, g, strict=True):
+            p.grad = gp
         opt.step()
     with torch.no_grad():
         for t, p in zip(twin, params, strict=True):
             t.copy_(p)
     opt2 = make(twin, foreach=False)
-    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))  # as if saved and loaded
-    for k in range(2, 4):
-        for p, t, g in zip(params, twin, grads[k], strict=True):
-            p.grad, t.grad = g, g.clone()
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    for g in grads[2:]:
+        for p, t, gp in zip(params, twin, g, strict=True):
+            p.grad, t.grad = gp, gp.clone()
         opt.step()
         opt2.step()
+    return opt, opt2, twin
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_state_dict_round_trip(name):
+    params, gen = params_for(3)
+    grads = [[torch.randn(p.shape, generator=gen) for p in params] for _ in range(4)]
+    _, _, twin = continue_after_reload(CLASSES[name], params, grads)
     for p, t in zip(params, twin, strict=True):
         torch.testing.assert_close(p, t)
 
@@ -429,24 +435,9 @@ def test_defaults_are_the_documented_ones_and_survive_a_state_dict(make, expecte
 def test_muon_state_dict_round_trip_continues_identically(generator):
     shapes = [(6, 8), (8, 6), (5, 5)]
     params = [torch.randn(s, generator=generator).requires_grad_() for s in shapes]
-    twin = [p.detach().clone().requires_grad_() for p in params]
     make = lambda ps, **kw: Muon(ps, lr=0.05, weight_decay=0.1, momentum=0.9, **kw)
-    opt = make(params)
     grads = [[torch.randn(s, generator=generator) for s in shapes] for _ in range(4)]
-    for g in grads[:2]:
-        for p, gp in zip(params, g, strict=True):
-            p.grad = gp
-        opt.step()
-    with torch.no_grad():
-        for t, p in zip(twin, params, strict=True):
-            t.copy_(p)
-    opt2 = make(twin, foreach=False)
-    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))  # as if saved and loaded
-    for g in grads[2:]:
-        for p, t, gp in zip(params, twin, g, strict=True):
-            p.grad, t.grad = gp, gp.clone()
-        opt.step()
-        opt2.step()
+    opt, opt2, twin = continue_after_reload(make, params, grads)
     for p, t in zip(params, twin, strict=True):
         assert opt.state[p]["momentum_buffer"].abs().sum() > 0
         torch.testing.assert_close(
