@@ -65,3 +65,19 @@ def test_run_alone_shuts_its_kernel_down(tmp_path):
     assert pid != os.getpid()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_the_notebook_client_waits_in_slices_on_shell_and_iopub():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("1 + 1")]
+    seen = {}
+
+    def look(cell, cell_index):
+        kc = client.kc
+        seen["shell"] = kc.shell_channel.get_msg.__name__
+        seen["iopub"] = kc.iopub_channel.get_msg.__name__
+
+    client = execute.notebook_client(nb, timeout=60, kernel_name="python3", on_cell_start=look)
+    client.execute()
+    assert seen == {"shell": "get_msg_in_slices", "iopub": "get_msg_in_slices"}
+    assert nb.cells[0].outputs[0]["data"]["text/plain"] == "2"

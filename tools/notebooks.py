@@ -90,13 +90,13 @@ def check(paths: list[Path]) -> int:
 
 
 def run(path: Path, timeout: int = 300) -> int:
-    from nbclient import NotebookClient
+    from signbook.execute import notebook_client
 
     nb = nbformat.read(path, as_version=4)
     os.environ["SIGNLAB_STATIC_BUILD"] = "1"
     start = time.perf_counter()
     with tempfile.TemporaryDirectory():
-        client = NotebookClient(
+        client = notebook_client(
             nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(BOOK)}}
         )
         client.execute()

@@ -108,8 +108,11 @@ def _log_if_late(msg: dict) -> None:
             )
 
 
-def _client_class():
-    """nbclient's ``NotebookClient`` whose shell and iopub channels wait in slices (:func:`in_slices`)."""
+def notebook_client(nb: nbformat.NotebookNode, **options):
+    """An nbclient ``NotebookClient`` for ``nb`` (``options``: its traits) whose shell and iopub
+    channels wait in slices (:func:`in_slices`), so a missed wake-up costs a second, not the cell's
+    timeout. :func:`execute` and ``tools/notebooks.py run`` use it (the book build runs its
+    notebooks through myst-nb's own client)."""
     from nbclient import NotebookClient
 
     class SlicedPollClient(NotebookClient):
@@ -119,7 +122,7 @@ def _client_class():
                 channel.get_msg = in_slices(channel.get_msg)
             return kc
 
-    return SlicedPollClient
+    return SlicedPollClient(nb, **options)
 
 
 def execute(
@@ -150,7 +153,7 @@ def execute(
             kernel_spec_manager=KernelSpecManager(kernel_dirs=[kernels]),
         )
         started: list[int] = []  # the index of each cell as it starts
-        client = _client_class()(
+        client = notebook_client(
             nb,
             km=km,
             timeout=timeout,
