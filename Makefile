@@ -32,11 +32,13 @@ colab: setup
 	$(BIN)/python -m signbook.edition colab --out _build/colab $(EDITION_REF)
 
 ## The student release: Colab-ready notebooks with every solution removed (_build/student/notebooks),
-## and the student website built from the same source (_build/student/source/_build/html).
-student: setup
+## and the student website built from the same source (_build/student/source/_build/html), with the
+## outputs of the book's own build (`make book`, cached), so no chapter is executed twice.
+student: book
 	rm -rf _build/student
 	$(BIN)/python -m signbook.edition student --out _build/student/notebooks $(EDITION_REF)
-	$(BIN)/python -m signbook.edition student-site --out _build/student/source $(EDITION_REF)
+	$(BIN)/python -m signbook.edition student-site --out _build/student/source $(EDITION_REF) \
+	  --executed _build/jupyter_execute
 	$(BIN)/jupyter-book build _build/student/source -W --keep-going
 	@echo "student notebooks: _build/student/notebooks/book/  website: _build/student/source/_build/html/"
 
