@@ -114,7 +114,8 @@ def _derive() -> tuple[Derivation, dict[str, Any]]:
             "SGD lower bound",
             "Theorem 4.1 of Jiang, Maladkar and Mokhtari as Tao et al. use it (vanilla SGD, "
             "$B = 1$, any constant step size, separable smoothness $L$, noise $\\sigma$), up to an "
-            "absolute constant that we set to 1. Taken from the cited papers, not proved here.",
+            "absolute constant that we set to 1. Taken from the cited papers as reported to us, "
+            "not proved here: neither paper's theorems could be read (their abstracts could).",
             sp.Ge(emin, jiang.doit()),
             sp.Ge(emin, jiang),
         ),
