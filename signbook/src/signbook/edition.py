@@ -56,6 +56,8 @@ from signbook.project import Chapter, Project
 
 SETUP_TAG = "signbook-setup"
 BOOK_SETUP_TAG = "colab-setup"
+INSTRUCTOR_PAGE = "book/instructors"
+"""The instructor page's docname: the student website leaves it out."""
 ANSWER_TAG = "exercise-answer"
 FOLD_TAGS = ("hide-input", "remove-input", "remove-cell")
 MARKDOWN = ("plain", "myst")
@@ -375,7 +377,7 @@ class Book:
         out.mkdir(parents=True)
         self._write_student_site_config(out, execute=executed is None)
         for page in self.pages:
-            if page.docname != "book/instructors":
+            if page.docname != INSTRUCTOR_PAGE:
                 self._write_student_site_page(page, out, executed)
         book = self.root / "book"
         for extra in [book / "references.bib", book / "data"]:
@@ -394,7 +396,7 @@ class Book:
         import yaml
 
         toc = yaml.safe_load((self.root / "_toc.yml").read_text())
-        toc["chapters"] = [c for c in toc["chapters"] if c["file"] != "book/instructors"]
+        toc["chapters"] = [c for c in toc["chapters"] if c["file"] != INSTRUCTOR_PAGE]
         (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
         config = yaml.safe_load((self.root / "_config.yml").read_text())
         config["title"] = f"{config.get('title', '')} (student edition)"

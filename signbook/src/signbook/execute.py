@@ -180,7 +180,8 @@ def execute(
 
 def _errors(nb: nbformat.NotebookNode) -> list[dict]:
     """The error output of each cell that has one: ``{"cell": index, "name", "message"}``."""
-    return [{"cell": k, **_error_of(c)} for k, c in enumerate(nb.cells) if _error_of(c) is not None]
+    found = ((k, _error_of(c)) for k, c in enumerate(nb.cells))
+    return [{"cell": k, **error} for k, error in found if error is not None]
 
 
 def _error_of(cell) -> dict | None:
