@@ -12,17 +12,9 @@ from typing import Any
 import numpy as np
 
 from signlab import _validate
+from signlab.book.style import COLORS
 
 __all__ = ["COLORS", "band_traces", "rgba"]
-
-COLORS = {
-    "sgd": "#1f77b4",
-    "signsgd": "#d62728",
-    "signum": "#ff7f0e",
-    "lion": "#2ca02c",
-    "normalized_sgd": "#9467bd",
-    "muon": "#8c564b",
-}
 
 
 def rgba(color: str, alpha: float) -> str:
