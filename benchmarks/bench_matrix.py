@@ -1,6 +1,8 @@
-"""Time and accuracy of msign by SVD, Newton–Schulz (float32, bfloat16) and NS via eigh.
+"""Time and accuracy of msign by SVD, Newton–Schulz (float32, bfloat16) and NS via eigh, and the
+accuracy per unit time of each Newton–Schulz coefficient schedule.
 
     python benchmarks/bench_matrix.py [--sizes 128 256 512 1024] [--rounds 5] [--threads 1]
+    python benchmarks/bench_matrix.py --schedules [--schedule-size 512] [--rounds 5] [--threads 1]
 
 First the matmul rate of float32 and bfloat16 on this CPU (what decides
 ``signlab.geometry.matrix.working_dtype``'s CPU default: bf16 matmuls are native on CPUs with
@@ -8,6 +10,11 @@ AVX512-BF16/AMX and emulated, much slower, elsewhere; ``lscpu`` says which). The
 1:4 matrices of each size: the median time per call (candidates interleaved), the spectral-norm
 error of five quintic NS steps against the exact polar factor UVᵀ, the band of their singular
 values, and the relative RMS difference of bf16 and eigh-float32 NS from float64 NS.
+
+``--schedules``: for a square matrix whose singular values are log-spaced on [1e-3, 1] (the
+interval Polar Express is built for), each schedule of ``NS_SCHEDULES`` at 1–10 steps: the median
+time per call and the spectral-norm error ‖NS_k(G) − UVᵀ‖_op in float32 and bfloat16, then the
+time each needs to reach an error ε (accuracy per unit time), beside the SVD's time and error.
 """
 
 from __future__ import annotations
@@ -85,11 +92,85 @@ def msign_table(sizes: list[int], rounds: int) -> None:
             )
 
 
+SCHEDULES = ("jordan", "you", "cans", "polar_express")
+DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16}
+
+
+def log_spaced_matrix(n: int, seed: int = 0) -> torch.Tensor:
+    """U diag(σ) Vᵀ (float64) with σ log-spaced on [1e-3, 1] and Haar-random U, V."""
+    gen = torch.Generator().manual_seed(seed)
+    U, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+    V, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+    return U @ torch.diag(torch.logspace(-3, 0, n, dtype=torch.float64)) @ V.T
+
+
+def schedule_table(size: int, rounds: int, max_steps: int = 10) -> None:
+    G = log_spaced_matrix(size)
+    exact = msign(G, "svd")
+    G32 = G.float()
+    print(
+        f"\n{size}×{size}, singular values log-spaced on [1e-3, 1] (normalised by ‖G‖_F: "
+        f"[{1e-3 / float(G.norm()):.1e}, {1 / float(G.norm()):.2f}]); median of {rounds}\n"
+    )
+    print("| schedule | steps | f32 ms | bf16 ms | error f32 | error bf16 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    results = {}
+    for steps in range(1, max_steps + 1):
+        candidates = {
+            (name, d): (
+                lambda n=name, dt=dtype, k=steps: msign(G32, "newton_schulz", k, n, dtype=dt)
+            )
+            for name in SCHEDULES
+            for d, dtype in DTYPES.items()
+        }
+        t = median_times(candidates, rounds)
+        for name in SCHEDULES:
+            errors = {
+                d: float(
+                    spectral_norm(
+                        msign(G32, "newton_schulz", steps, name, dtype=dt).double() - exact
+                    )
+                )
+                for d, dt in DTYPES.items()
+            }
+            results[name, steps] = (t[name, "f32"], t[name, "bf16"], errors)
+            print(
+                f"| {name} | {steps} | {t[name, 'f32'] * 1e3:.2f} | {t[name, 'bf16'] * 1e3:.2f} "
+                f"| {errors['f32']:.1e} | {errors['bf16']:.1e} |"
+            )
+    svd_t = median_times({"svd": lambda: msign(G32, "svd")}, rounds)["svd"]
+    svd_err = float(spectral_norm(msign(G32, "svd").double() - exact))
+    svd_bf16 = float(spectral_norm(exact.bfloat16().double() - exact))
+    print(
+        f"| SVD (float32) | – | {svd_t * 1e3:.2f} | – | {svd_err:.1e} | "
+        f"{svd_bf16:.1e} (UVᵀ rounded to bf16) |"
+    )
+    print(
+        "\nTime to reach ‖NS_k(G) − UVᵀ‖_op ≤ ε (ms; fewest steps that reach it, – if none ≤ 10)\n"
+    )
+    eps_list = (0.3, 0.1, 0.03, 0.01)
+    print("| schedule | dtype | " + " | ".join(f"ε = {e:g}" for e in eps_list) + " |")
+    print("|---|---|" + "---:|" * len(eps_list))
+    for name in SCHEDULES:
+        for i, d in enumerate(DTYPES):
+            cells = []
+            for e in eps_list:
+                hit = [
+                    (k, results[name, k][i])
+                    for k in range(1, max_steps + 1)
+                    if results[name, k][2][d] <= e
+                ]
+                cells.append(f"{hit[0][1] * 1e3:.2f} ({hit[0][0]} steps)" if hit else "–")
+            print(f"| {name} | {d} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512, 1024])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--schedules", action="store_true", help="the schedules' table only")
+    parser.add_argument("--schedule-size", type=int, default=512)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -98,8 +179,11 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, "
         f"native bf16 (AVX512-BF16 or AMX): {bf16_native}, load average {os.getloadavg()[0]:.2f}"
     )
-    matmul_rates(args.rounds)
-    msign_table(args.sizes, args.rounds)
+    if args.schedules:
+        schedule_table(args.schedule_size, args.rounds)
+    else:
+        matmul_rates(args.rounds)
+        msign_table(args.sizes, args.rounds)
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 
 
