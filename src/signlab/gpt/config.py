@@ -15,6 +15,9 @@ from signlab.gpt.presets import DATA_SOURCES, OPTIMIZERS, PRESETS, get_preset
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MSIGNS = ("jordan", "polar_express", "cans", "you", "svd")
+"""Muon's matrix sign in a run: a Newton–Schulz schedule of geometry.ns_schedules, or exact SVD."""
+NS_DTYPES = ("auto", "float32", "bfloat16")
 
 
 def _opt(default, text: str, **extra):
@@ -51,6 +54,17 @@ class RunConfig:
         "(default: the preset's)",
         choices=DATA_SOURCES,
     )
+    msign: str = _opt(
+        "jordan",
+        "Muon only: msign by Newton–Schulz with this schedule (jordan: torch.optim.Muon's "
+        "quintic; polar_express, cans, you: per-step schedules) or by exact svd",
+        choices=MSIGNS,
+    )
+    ns_dtype: str = _opt(
+        "auto",
+        "Muon only: Newton–Schulz dtype (auto: geometry.matrix.working_dtype's choice)",
+        choices=NS_DTYPES,
+    )
     log_every: int = _opt(1, "steps between log records")
     eval_every: int | None = _opt(None, "steps between validation losses (default: preset's)")
     target_loss: float | None = _opt(
@@ -74,6 +88,8 @@ class RunConfig:
         _validate.choice("optimizer", self.optimizer, OPTIMIZERS)
         _validate.choice("device", self.device.split(":")[0], DEVICES)
         _validate.choice("precision", self.precision, PRECISIONS)
+        _validate.choice("msign", self.msign, MSIGNS)
+        _validate.choice("ns_dtype", self.ns_dtype, NS_DTYPES)
         if self.data is not None:
             _validate.choice("data", self.data, DATA_SOURCES)
         _validate.integer("seed", self.seed, low=0)

@@ -234,7 +234,13 @@ class Trainer:
         device, preset = plan.device, plan.preset
         self.model = GPT(plan.model, seed=cfg.seed).to(device)
         self.optimizer = make_optimizer(
-            cfg.optimizer, self.model, plan.lr, preset.weight_decay, adamw_lr=preset.muon_adamw_lr
+            cfg.optimizer,
+            self.model,
+            plan.lr,
+            preset.weight_decay,
+            adamw_lr=preset.muon_adamw_lr,
+            msign=cfg.msign,
+            ns_dtype=None if cfg.ns_dtype == "auto" else getattr(torch, cfg.ns_dtype),
         )
         warm = warmup_steps(plan.steps, preset.warmup_frac)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
