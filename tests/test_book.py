@@ -195,7 +195,6 @@ PROCESS_PHRASES = [
         r"Static view of the default settings",
     )
 ]
-APPENDIX = {"book/sources"}
 PAGE_LIMIT = 4_000_000  # bytes of HTML per chapter page, its precomputed widgets included
 
 
@@ -214,12 +213,9 @@ def test_chapters_teach_without_narrating_their_own_making(site, page):
     assert not found, f"{page}: {found} (the appendix of sources holds provenance)"
 
 
-@slow
-def test_process_phrases_are_found_where_they_are(site):
-    """The check above can fail: the appendix itself says how sources were read."""
-    html, _, _ = site
-    assert APPENDIX and (html / "book/sources.html").exists()
-    text = _reader_text("<p>Of it we could read the abstract only; see commit 0a96314.</p>")
+def test_process_phrases_are_found_where_they_are():
+    """The check above can fail: a sentence the appendix of sources may hold is caught in a page."""
+    text = _reader_text("<p>Of it we <em>could read the abstract only</em>; see commit 0a96314.</p>")
     assert len([p for p in PROCESS_PHRASES if p.search(text)]) == 2
 
 
