@@ -65,7 +65,7 @@ _ENABLED = False  # set by setup(): the renderer works only in a build that load
 
 class PlotlyRenderer:
     """myst-nb mime renderer: a plotly figure becomes a ``<div>`` drawn by the local plotly.js, and a
-    precomputed widget its controls and figure (:func:`steerable_html`).
+    precomputed widget its controls and figure (:func:`_steerable_html`).
 
     myst-nb finds renderers through an entry point, so any Jupyter Book built where signbook is
     installed would see this class; it stays inert (returns None, and adds no priority override)
@@ -86,7 +86,7 @@ class PlotlyRenderer:
         renderer.add_js_file("signlab-plotly", f"{VENDOR}/plotly.min.js", {"priority": 1})
         if data.mime_type == STEERABLE_MIME:
             renderer.add_js_file("signlab-steerable", STEERABLE_JS, {"priority": 2})
-            html, classes = steerable_html(content), ["output", "plotly", "steerable"]
+            html, classes = _steerable_html(content), ["output", "plotly", "steerable"]
         else:
             html = pio.to_html(
                 content,
@@ -109,7 +109,7 @@ def _grid_note(controls: list[dict]) -> str:
     )
 
 
-def steerable_html(payload: dict) -> str:
+def _steerable_html(payload: dict) -> str:
     """The HTML of a precomputed widget: one control per slider or dropdown (a range input that steps
     through the precomputed values, or a select), the figure's ``<div>``, a line saying which grid was
     precomputed, and the payload as JSON, which ``static/steerable.js`` draws with plotly.js."""
