@@ -215,7 +215,9 @@ def test_chapters_teach_without_narrating_their_own_making(site, page):
 
 def test_process_phrases_are_found_where_they_are():
     """The check above can fail: a sentence the appendix of sources may hold is caught in a page."""
-    text = _reader_text("<p>Of it we <em>could read the abstract only</em>; see commit 0a96314.</p>")
+    text = _reader_text(
+        "<p>Of it we <em>could read the abstract only</em>; see commit 0a96314.</p>"
+    )
     assert len([p for p in PROCESS_PHRASES if p.search(text)]) == 2
 
 

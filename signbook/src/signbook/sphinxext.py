@@ -6,7 +6,7 @@ Loaded from ``_config.yml`` (``sphinx.extra_extensions``). It does seven things:
    precomputes its figures on a grid instead of showing live widgets (kernels inherit the build's
    environment).
 2. Renders plotly's ``application/vnd.plotly.v1+json`` outputs, which myst-nb otherwise skips, and the
-   precomputed widgets (``application/vnd.signlab.steerable+json``) as controls that redraw the figure
+   precomputed widgets (:data:`STEERABLE_MIME`) as controls that redraw the figure
    with plotly.js in the browser (``static/steerable.js``) (:class:`PlotlyRenderer`, registered as a
    ``myst_nb.mime_renderers`` entry point).
 3. Serves every browser asset from the site itself, so pages render with no network: plotly.js from the
