@@ -123,14 +123,16 @@ def test_zero_chain_progress_is_monotone_in_the_successes():
         experiments.zero_chain_progress("adam", 5, 1.0, lr=0.3, steps=1)
 
 
-def test_low_rank_race_records_the_nuclear_norm_for_every_method():
-    from signlab.experiments.muon import LOW_RANK_LRS, low_rank_race
+def test_low_rank_race_records_the_nuclear_norm_for_every_method_and_step_size():
+    from signlab.experiments.muon import low_rank_race
 
-    runs = low_rank_race(2, m=4, steps=20, seeds=2)
-    assert set(runs) == {name for name, _ in LOW_RANK_LRS}
-    for run in runs.values():
-        assert run["grad_nuc"].shape == (2, 3)
-        assert np.isfinite(run["grad_nuc"]).all()
+    grids = {"sgd": (1e-3, 1e-2), "muon": (1e-2,), "signsgd": (1e-3, 3e-3, 1e-2)}
+    race = low_rank_race((2,), budgets=(10, 20), lrs=grids, m=4, seeds=2, every=5)
+    assert set(race.curves) == set(grids)
+    for method, curves in race.curves.items():
+        assert curves.shape == (1, len(grids[method]), 2, 5)  # t = 0, 5, ..., 20
+        assert np.isfinite(curves).all()
+    assert race.steps.tolist() == [0, 5, 10, 15, 20]
 
 
 def test_losses_keep_a_copy_of_the_step_sizes():

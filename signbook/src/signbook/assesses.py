@@ -73,6 +73,8 @@ ASSESSES: dict[str, str] = {
     "rank over the size).",
     "ex-muon-5": "Muon's shape-dependent step scaling: the original rule and Moonlight's, for a "
     "rectangular weight.",
+    "ex-muon-6": "Predicting, then checking by a run, how the interval a minimax Newton–Schulz "
+    "schedule is built for decides how many steps it needs.",
     # ---- 6. heavy tails --------------------------------------------------------------------------
     "ex-heavy-tails-1": "How averaging shrinks α-stable noise (B to the power 1/α − 1), more slowly "
     "than Gaussian noise.",

@@ -34,6 +34,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from signlab import _validate
@@ -51,6 +52,7 @@ from signlab.gpt.train import (
     read_log,
     train,
 )
+from signlab.stats import Estimate, bootstrap
 
 VARIANTS = ("jordan", "polar_express", "svd")
 """The compared ways of computing Muon's msign (names of :data:`signlab.gpt.config.MSIGNS`)."""
@@ -225,6 +227,40 @@ def summarize(out: str | os.PathLike) -> dict:
         "hardware": costs["hardware"],
         "variants": variants,
     }
+
+
+def final_losses(summary: dict, variant: str) -> tuple[list[float], np.ndarray]:
+    """(learning rates, final validation losses of shape (seeds, rates)) of one variant, over the
+    seeds that every rate has, in seed order: the rows are paired across variants by seed."""
+    rates = summary["variants"][variant]
+    common = sorted(set.intersection(*(set(r["seeds"]) for r in rates.values())))
+    table = [[r["final"][r["seeds"].index(s)] for r in rates.values()] for s in common]
+    return [float(lr) for lr in rates], np.asarray(table, dtype=float)
+
+
+def best_lr(summary: dict, variant: str) -> float:
+    """The learning rate with the lowest mean final validation loss over the seeds."""
+    lrs, table = final_losses(summary, variant)
+    return lrs[int(np.argmin(table.mean(axis=0)))]
+
+
+def tuned_final(summary: dict, variant: str, *, seed: int = 0) -> Estimate:
+    """min over rates of the mean final validation loss, with its bootstrap standard error over
+    the seeds (every resample tunes the rate again)."""
+    return bootstrap(
+        final_losses(summary, variant)[1], lambda x: float(x.mean(axis=0).min()), seed=seed
+    )
+
+
+def tuned_difference(summary: dict, a: str, b: str, *, seed: int = 0) -> Estimate:
+    """tuned_final(a) − tuned_final(b), with a paired bootstrap error (the seeds resampled
+    together: a seed is the same initialisation and batches for every variant)."""
+    ta, tb = final_losses(summary, a)[1], final_losses(summary, b)[1]
+    n = min(len(ta), len(tb))
+    k = ta.shape[1]
+    both = np.concatenate([ta[:n], tb[:n]], axis=1)
+    statistic = lambda x: float(x[:, :k].mean(axis=0).min() - x[:, k:].mean(axis=0).min())
+    return bootstrap(both, statistic, seed=seed)
 
 
 def rerun_prefix(
