@@ -67,3 +67,21 @@ def test_a_tiny_race_writes_logs_that_summarize_and_rerun(tmp_path):
     assert run_race(cfg) == summary == summarize(cfg.out)
     steps, committed, rerun = rerun_prefix(cfg.out, tmp_path / "again", "svd", 0.02, 1, steps=4)
     assert steps == [0, 2, 3] and committed == rerun  # same machine, one thread: exactly
+
+
+def test_a_control_race_at_equal_steps_needs_no_costs(tmp_path):
+    cfg = RaceConfig(
+        out=str(tmp_path / "control"),
+        variants=("svd",),
+        lrs=(0.02,),
+        seeds=2,
+        steps=3,
+        eval_every=3,
+        equal_time=False,
+        progress=False,
+    )
+    summary = run_race(cfg)
+    assert summary["seconds_per_step"] is None and summary["steps"] == {"svd": 3}
+    assert summary["variants"]["svd"]["0.02"]["seeds"] == [0, 1]
+    with pytest.raises(ValueError, match="at least 2"):
+        RaceConfig(variants=("svd",))

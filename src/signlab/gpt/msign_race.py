@@ -80,11 +80,20 @@ class RaceConfig:
     cost_rounds: int = field(
         default=60, metadata={"help": "interleaved training steps per variant to measure costs"}
     )
+    equal_time: bool = field(
+        default=True,
+        metadata={
+            "help": "give each variant the steps that fit the reference's wall clock "
+            "(--no-equal-time: every variant runs --steps, a control at equal steps)"
+        },
+    )
     progress: bool = field(default=True, metadata={"help": "show progress"})
 
     def __post_init__(self):
-        if len(self.variants) < 2:
-            raise ValueError(f"variants must list at least 2 (got {self.variants!r})")
+        if len(self.variants) < (2 if self.equal_time else 1):
+            raise ValueError(
+                f"variants must list at least {2 if self.equal_time else 1} (got {self.variants!r})"
+            )
         for name in self.variants:
             _validate.choice("variant", name, MSIGNS)
         if not self.lrs:
@@ -158,10 +167,14 @@ def _measured_costs(cfg: RaceConfig) -> dict:
     if path.exists():
         return json.loads(path.read_text())
     load = os.getloadavg()[0]
-    costs = step_costs(cfg.preset, cfg.variants, cfg.cost_rounds)
+    if cfg.equal_time:
+        costs = step_costs(cfg.preset, cfg.variants, cfg.cost_rounds)
+        steps = equal_time_steps(costs, cfg.steps, cfg.variants[0])
+    else:
+        costs, steps = None, dict.fromkeys(cfg.variants, cfg.steps)
     record = {
         "seconds_per_step": costs,
-        "steps": equal_time_steps(costs, cfg.steps, cfg.variants[0]),
+        "steps": steps,
         "reference": cfg.variants[0],
         "hardware": hardware_name(torch.device("cpu")),
         "load_average": [load, os.getloadavg()[0]],
@@ -210,7 +223,7 @@ def summarize(out: str | os.PathLike) -> dict:
     out = Path(out)
     costs = json.loads((out / COSTS_NAME).read_text())
     variants = {}
-    for v in costs["seconds_per_step"]:
+    for v in costs["steps"]:
         rates = {}
         for directory in sorted((out / v).glob("lr*"), key=lambda p: float(p.name[2:])):
             seeds = sorted(
@@ -252,10 +265,14 @@ def tuned_final(summary: dict, variant: str, *, seed: int = 0) -> Estimate:
     )
 
 
-def tuned_difference(summary: dict, a: str, b: str, *, seed: int = 0) -> Estimate:
+def tuned_difference(
+    summary: dict, a: str, b: str, *, against: dict | None = None, seed: int = 0
+) -> Estimate:
     """tuned_final(a) − tuned_final(b), with a paired bootstrap error (the seeds resampled
-    together: a seed is the same initialisation and batches for every variant)."""
-    ta, tb = final_losses(summary, a)[1], final_losses(summary, b)[1]
+    together: a seed is the same initialisation and batches for every variant); ``b`` is read
+    from the summary ``against`` when given (a control race)."""
+    ta = final_losses(summary, a)[1]
+    tb = final_losses(summary if against is None else against, b)[1]
     n = min(len(ta), len(tb))
     k = ta.shape[1]
     both = np.concatenate([ta[:n], tb[:n]], axis=1)
