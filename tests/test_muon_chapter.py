@@ -254,3 +254,21 @@ def test_ex_muon_6_accepts_the_runs_answer_and_rejects_the_plausible_wrong_ones(
     assert check("ex-muon-6", expected).correct
     for wrong in [(6, 6), (6, 7), (5, 5), (7, 6), (6.0, 5.5)]:
         assert not check("ex-muon-6", wrong).correct
+
+
+@pytest.mark.parametrize("shape", [(5, 8), (8, 5)])
+def test_newton_schulz_gains_are_the_composition_along_each_direction(shape, seed):
+    """In float64 the gain along the i-th singular direction is p^k(x_i) (written out here, for a
+    schedule whose composition is not monotone); in bf16 it drifts by about bf16's precision."""
+    from signlab.experiments.muon import newton_schulz_gains
+
+    G = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    s = np.linalg.svd(G.numpy(), compute_uv=False) / np.linalg.norm(G.numpy())
+    y = s.copy()
+    for a, b, c in [(3.4445, -4.7750, 2.0315)] * 7:
+        y = a * y + b * y**3 + c * y**5
+    x, gains = newton_schulz_gains(G, "jordan", 7)
+    np.testing.assert_allclose(x, s, rtol=1e-12)
+    np.testing.assert_allclose(gains, y, atol=1e-10)
+    _, low = newton_schulz_gains(G, "jordan", 7, torch.bfloat16)
+    assert 1e-4 < np.abs(low - y).max() < 0.1

@@ -36,6 +36,7 @@ __all__ = [
     "low_rank_race",
     "msign_embedding_error",
     "msign_times",
+    "newton_schulz_gains",
     "newton_schulz_trace",
     "polar_factor_error",
     "train_tiny_lm",
@@ -97,6 +98,27 @@ def newton_schulz_trace(
         out["sv_error"].append(float(np.abs(s - 1).max()))
         out["error"].append(float(spectral_norm(X - exact)))
     return out
+
+
+def newton_schulz_gains(
+    G: torch.Tensor,
+    coefficients: str | tuple = "jordan",
+    steps: int = 5,
+    dtype: torch.dtype | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""(x, gains): G's normalised singular values x_i = σ_i/‖G‖_F and what ``steps``
+    Newton–Schulz steps (working dtype ``dtype``) make of each singular direction,
+    u_iᵀ NS_k(G) v_i, with u_i, v_i from G's SVD in float64.
+
+    In exact arithmetic NS keeps the singular vectors and the gain is p^k(x_i), the composition
+    at x_i; in low precision the gain drifts from it. (Sorting the singular values of NS_k(G)
+    instead would pair them with the wrong x_i wherever p^k is not monotone.)
+    """
+    steps = _validate.integer("steps", steps, low=0)
+    U, s, Vh = torch.linalg.svd(G.double(), full_matrices=False)
+    X = newton_schulz(G, steps, coefficients, dtype=dtype).double()
+    gains = torch.einsum("...ik,...ij,...kj->...k", U, X, Vh)
+    return (s / torch.linalg.matrix_norm(G.double())).numpy(), gains.numpy()
 
 
 def polar_factor_error(G: torch.Tensor, dtype: torch.dtype) -> dict[str, float]:
