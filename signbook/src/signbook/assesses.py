@@ -56,13 +56,15 @@ ASSESSES: dict[str, str] = {
     "ex-sparse_noise-2": "Inverting the 1/φ = d/k gap between the bounds: how sparse the noise must "
     "be for a given factor.",
     "ex-sparse_noise-3": "Estimating φ from sampled gradients: per-coordinate standard deviations "
-    "first, then the density of that vector.",
+    "first, then the density of that vector, and seeing it fall a little below the true φ.",
     "ex-sparse_noise-4": "The bimodal oracle's construction: the zero-draw probability and the "
     "non-zero value that keep it unbiased with variance σ².",
     "ex-sparse_noise-5": "Reading N(ε), the gradients needed to reach a target, off a recorded run "
-    "with the library.",
+    "with the library, counting B gradients per step.",
     "ex-sparse_noise-6": "Running the noiseless control of an experiment and judging whether a gain "
     "that grows as φ falls is a noise effect or a curvature effect.",
+    "ex-sparse_noise-7": "Predicting from a mechanism (the noisy coordinates' share of the gradient) "
+    "where SignSGD's count jumps at a target not shown, then checking the prediction with a run.",
     # ---- 5. Muon ---------------------------------------------------------------------------------
     "ex-muon-1": "The pairing of a matrix with its msign is its nuclear norm (spectral and nuclear "
     "norms are dual), on a symmetric matrix.",
