@@ -5,6 +5,7 @@ The expected plain Markdown is written out by hand; the numbers are read off the
 (tests/site_numbers.py), which the real book's build is also checked against (tests/test_editions.py).
 """
 
+import re
 import struct
 import textwrap
 import zlib
@@ -19,6 +20,7 @@ from site_numbers import colab_titles, mismatches, read_page
 from signbook.edition import EDITIONS, Book, EditionError
 from signbook.myst import (
     MYST_EXTENSIONS,
+    Bibliography,
     Converter,
     Directive,
     MystError,
@@ -282,6 +284,53 @@ def test_hidden_lines_are_dropped_and_indented_and_colon_directives_converted():
     assert (
         converter().convert("$$ y = 2 $$ (eq-a)\n\n$$\nz\n$$ (eq-b)") == "$$ y = 2 $$\n\n$$\nz\n$$"
     )
+
+
+LISTED = {
+    "prf:theorem": "```{prf:theorem} Sign\n:label: thm-x\nBody.\n```",
+    "prf:lemma": "```{prf:lemma}\nBody.\n```",
+    "prf:definition": "```{prf:definition} D\n:label: def-x\nBody.\n```",
+    "prf:proof": "```{prf:proof}\nBody.\n```",
+    "prf:corollary": "```{prf:corollary}\n:nonumber:\nBody.\n```",
+    "exercise": "```{exercise} E\n:label: ex-x\nQuestion.\n```",
+    "solution": "```{solution} ex-x\n:class: dropdown\nAnswer.\n```",
+    "admonition": "```{admonition} A title\n:class: tip\nText.\n```",
+    "note": "```{note}\nText.\n```",
+    "warning as a dropdown": "```{warning}\n:class: dropdown\nText.\n```",
+    "dropdown": "```{dropdown} More\nText.\n```",
+    "math": "```{math}\n:label: eq-x\nx = 1\n```",
+    "code-block": "```{code-block} python\nx = 1\n```",
+    "figure": "```{figure} img/a.png\n:name: fig-x\n:alt: Alt\n\nThe caption.\n```",
+    "image": "```{image} img/a.png\n:alt: Alt\n```",
+    "(label)=": "(sec-x)=\n## A section",
+    "cite": "{cite}`one`",
+    "cite:p": "{cite:p}`one`",
+    "cite:t": "{cite:t}`one`",
+    "prf:ref": "{prf:ref}`thm-far`",
+    "ref": "{ref}`fig-a`",
+    "numref": "{numref}`fig-a`",
+    "eq": "{eq}`eq-a`",
+    "doc": "{doc}`other`",
+    "math role": "{math}`x^2`",
+}
+"""One sample of each construct CONTRIBUTING.md says the generator knows."""
+
+
+@pytest.mark.parametrize("name", LISTED)
+def test_every_construct_contributing_lists_has_a_plain_form(tmp_path, name):
+    (tmp_path / "refs.bib").write_text(
+        "@book{one, title={T}, author={Higham, Nicholas J.}, publisher={SIAM}, year={2008}}"
+    )
+    conv = Converter(
+        "book/norms",
+        1,
+        LABELS,
+        page_url,
+        lambda p: "https://raw/" + p,
+        Bibliography(tmp_path / "refs.bib"),
+    )
+    plain = conv.convert(LISTED[name])
+    assert plain.strip() and not re.search(r"\{[\w:-]+\}|:\w+:|\)=", plain), plain
 
 
 @pytest.mark.parametrize(

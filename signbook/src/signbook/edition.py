@@ -207,7 +207,7 @@ class Book:
     def _where(self, chapter: Chapter) -> str:
         return str(chapter.path.relative_to(self.root))
 
-    def segments(self, chapter: Chapter) -> list[Segment]:
+    def _segments_of(self, chapter: Chapter) -> list[Segment]:
         """The notebook ``chapter`` as :func:`segments` reads it (once per book)."""
         if chapter.docname not in self._segments:
             nb = self._notebooks[chapter.docname]
@@ -238,7 +238,7 @@ class Book:
         exercises = self.exercises(chapter)
         if edition.solutions == "remove":
             self._require_convention(self._where(chapter), exercises)
-        cells = self._body(self.segments(chapter), conv, edition)
+        cells = self._body(self._segments_of(chapter), conv, edition)
         if edition.markdown == "plain":
             self._mark_title(cells, chapter, edition)
             references = conv.references()
@@ -329,7 +329,7 @@ class Book:
         where = self._where(chapter)
         found: list[Exercise] = []
         last: Exercise | None = None
-        for item in self.segments(chapter):
+        for item in self._segments_of(chapter):
             if isinstance(item, Solution):
                 last = None
             elif isinstance(item, Markdown):
@@ -405,7 +405,7 @@ class Book:
 
         ``executed``: a folder of the book's executed notebooks at their paths (a build's
         ``_build/jupyter_execute``). Each code cell then gets the outputs of the executed cell with
-        the same source (:func:`copy_outputs`) and the site builds with execution off, so it is not
+        the same cell id (:func:`copy_outputs`) and the site builds with execution off, so it is not
         run a second time; without it the student site executes its notebooks when it is built.
         """
         out = Path(out)

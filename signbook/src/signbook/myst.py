@@ -152,12 +152,16 @@ class _Prose(_Block):
 
 @dataclass(frozen=True)
 class _Heading(_Prose):
+    """A heading: its ``level`` (1 for ``#``) and its ``title`` as written."""
+
     level: int
     title: str
 
 
 @dataclass(frozen=True)
 class _Labelled(_Block):
+    """Lines that define ``label``."""
+
     label: str
 
 
