@@ -774,6 +774,7 @@ class Bibliography:
 
         self.path = path
         self.entries = parse_file(str(path)).entries
+        self._authors: dict[str, str] = {}
 
     def keys(self) -> list[str]:
         """Every entry's key, in the file's order."""
@@ -781,7 +782,9 @@ class Bibliography:
 
     def authors(self, key: str) -> str:
         """Author-year name part: "Tao", "Bernstein and Newhouse", "Tao et al." (:func:`author_names`)."""
-        return author_names(self.entries[key])
+        if key not in self._authors:
+            self._authors[key] = author_names(self.entries[key])
+        return self._authors[key]
 
     def year(self, key: str) -> str:
         """The entry's year ("n.d." when it has none, as the website prints it)."""
@@ -789,14 +792,11 @@ class Bibliography:
 
     def listing(self, keys: list[str]) -> str:
         """Formatted entries (pybtex's ``unsrt`` style, as plain text), one bullet each."""
-        from pybtex.plugin import find_plugin
-
-        style = find_plugin("pybtex.style.formatting", "unsrt")()
-        backend = find_plugin("pybtex.backends", "text")()
+        style = _pybtex_plugin("pybtex.style.formatting", "unsrt")()
         formatted = style.format_entries([self.entries[k] for k in keys])
         lines = []
         for key, entry in zip(keys, formatted):
-            text = re.sub(r"\s+", " ", entry.text.render(backend)).strip()
+            text = re.sub(r"\s+", " ", entry.text.render(_text_backend())).strip()
             lines.append(f"- **{self.authors(key)}, {self.year(key)}.** {text}")
         return "\n".join(lines)
 
@@ -814,7 +814,7 @@ def author_names(entry) -> str:
     from pybtex.richtext import Text
 
     def text(latex: str) -> str:
-        return Text.from_latex(latex).render_as("text")
+        return Text.from_latex(latex).render(_text_backend())
 
     people = entry.persons.get("author") or entry.persons.get("editor") or []
     names = [text(" ".join(p.prelast_names + p.last_names)) for p in people]
@@ -823,3 +823,16 @@ def author_names(entry) -> str:
     if len(names) >= 3 or "others" in names:
         return f"{names[0]} et al."
     return " and ".join(names)
+
+
+@functools.cache
+def _pybtex_plugin(group: str, name: str):
+    """pybtex's ``find_plugin``, once per plugin (it scans every installed entry point each time)."""
+    from pybtex.plugin import find_plugin
+
+    return find_plugin(group, name)
+
+
+def _text_backend():
+    """pybtex's plain-text backend, which ``Text.render_as("text")`` renders with."""
+    return _pybtex_plugin("pybtex.backends", "text")()
