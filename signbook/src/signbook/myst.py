@@ -205,22 +205,21 @@ class Directive(_Block):
         return "" if value is None else str(value)
 
 
-_LEAVES: dict[str, Callable[[Any, int, int], _Block]] = {
-    "myst_target": lambda token, start, end: _Anchor(start, end, token.content),
-    "myst_line_comment": lambda token, start, end: _Hidden(start, end),
-    "myst_block_break": lambda token, start, end: _Hidden(start, end),
-    "math_block_label": lambda token, start, end: _Equation(start, end, token.info),
-    **{
-        kind: lambda token, start, end: _Block(start, end)
-        for kind in ("fence", "colon_fence", "code_block", "html_block", "math_block", "hr")
-    },
-    **{
-        kind: lambda token, start, end, what=what: _Unsupported(start, end, what)
-        for kind, what in _UNSUPPORTED.items()
-    },
-}
-"""The block for each kind of markdown-it token that is one (directives, headings and inline text
-are read in :func:`_blocks`; container tokens such as lists and block quotes are not blocks)."""
+_VERBATIM = ("fence", "colon_fence", "code_block", "html_block", "math_block", "hr")
+
+
+def _leaf(token, start: int, end: int) -> _Block | None:
+    """The block that a markdown-it token of lines ``start``..``end`` is (None for a container,
+    a list or a block quote, whose blocks come as tokens of their own)."""
+    if token.type == "myst_target":
+        return _Anchor(start, end, token.content)
+    if token.type == "math_block_label":
+        return _Equation(start, end, token.info)
+    if token.type in ("myst_line_comment", "myst_block_break"):
+        return _Hidden(start, end)
+    if token.type in _UNSUPPORTED:
+        return _Unsupported(start, end, _UNSUPPORTED[token.type])
+    return _Block(start, end) if token.type in _VERBATIM else None
 
 
 def _blocks(text: str, where: str = "") -> tuple[list[_Block], dict]:
@@ -244,8 +243,8 @@ def _blocks(text: str, where: str = "") -> tuple[list[_Block], dict]:
         elif token.type == "inline":  # a paragraph's or a table row's cell's (headings: above)
             if not blocks or (blocks[-1].start, blocks[-1].end) != (start, end):
                 blocks.append(_Prose(start, end))
-        elif token.type in _LEAVES:
-            blocks.append(_LEAVES[token.type](token, start, end))
+        elif (leaf := _leaf(token, start, end)) is not None:
+            blocks.append(leaf)
     return blocks, env
 
 
@@ -256,6 +255,7 @@ def _directive(token, lines: list[str], where: str) -> Directive:
     info = _DIRECTIVE_INFO.match(first[at + len(token.markup) :].strip()) or _DIRECTIVE_INFO.match(
         token.info.strip()
     )
+    assert info is not None  # _blocks took the token for a directive by its info
     name = info["name"]
     options, body = _options(token.content, f"{where}: " * bool(where) + f"directive {{{name}}}")
     return Directive(
