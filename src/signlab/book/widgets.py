@@ -107,6 +107,8 @@ def _label(widget: Any, value: Any) -> str:
             if v == value:
                 return label
     if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e6:
+            return str(int(value))  # 1000, not 1e+03
         return f"{value:.3g}"
     return str(value)
 
