@@ -21,6 +21,9 @@ ASSESSES: dict[str, str] = {
     "descent is steepest descent in ℓ∞.",
     "ex-geometry-5": "When ℓ1 and ℓ2 norms are as far apart as they can be (equality in "
     "Cauchy–Schwarz): all magnitudes equal, density 1.",
+    "ex-geometry-6": "Predicting how a rotation of the Hessian changes the ℓ∞ smoothness constant "
+    "(a corner of the square meets the stiff direction), and checking the prediction by computing "
+    "it: why sign descent loses its advantage on a rotated problem.",
     # ---- 2. upper bounds -------------------------------------------------------------------------
     "ex-upper-bounds-1": "Reading Theorem 1's prescribed step size and evaluating it for given "
     "constants.",
