@@ -150,9 +150,7 @@ def race_outcomes(
     f_gd, f_sign = (run["f"][:, -1] for run in race.values())
     floor = rounding_floor(rotated_hessian(L1, angle), steps)
     larger = np.maximum(f_gd, f_sign)
-    relative = np.divide(
-        np.abs(f_gd - f_sign), larger, out=np.zeros_like(larger), where=larger > 0
-    )
+    relative = np.divide(np.abs(f_gd - f_sign), larger, out=np.zeros_like(larger), where=larger > 0)
     tie = (relative <= rtol) | (larger <= floor)
     outcome = np.where(tie, 0, np.where(f_sign < f_gd, 1, -1))
     return {
@@ -185,9 +183,7 @@ def race_summary(
     outcome, relative = r["outcome"], r["relative"]
     larger = np.maximum(r["f_gd"], r["f_sign"])
     below = larger <= r["floor"]
-    ratio = np.where(
-        outcome == 0, 1.0, r["f_gd"] / np.maximum(r["f_sign"], np.finfo(float).tiny)
-    )
+    ratio = np.where(outcome == 0, 1.0, r["f_gd"] / np.maximum(r["f_sign"], np.finfo(float).tiny))
     decided = relative[outcome != 0]
     tied = relative[(outcome == 0) & ~below]
     values = np.concatenate([r["f_gd"], r["f_sign"]])
@@ -230,7 +226,7 @@ def stiff_smoothness(L1: Any, d: int) -> dict[str, np.ndarray]:
     r"""L₂ and L∞ of ½xᵀHx with H = diag(L₁, 1, …, 1) in ℝᵈ, for each L₁ of ``L1``.
 
     For a diagonal H ⪰ 0, :func:`~signlab.geometry.smoothness.quadratic_smoothness` gives
-    L₂ = max_i L_i = max(L₁, 1) and L∞ = Σ_i L_i = L₁ + d − 1 (the closed forms, evaluated here
+    L₂ = max_i L_i = max(L₁, 1) (L₁ when d = 1) and L∞ = Σ_i L_i = L₁ + d − 1 (the closed forms, evaluated here
     without building a d×d matrix, so that a figure can sweep L₁ at d = 1000). Their ratio runs from
     d (all curvatures equal, L₁ = 1) down to 1 (L₁ ≫ d): sign descent's constant is only slightly
     larger than gradient descent's when one curvature dominates.
@@ -240,7 +236,8 @@ def stiff_smoothness(L1: Any, d: int) -> dict[str, np.ndarray]:
     _validate.finite_array("L1", L1)
     if np.any(L1 <= 0):
         raise ValueError("L1 must be > 0")
-    return {"l2": np.maximum(L1, 1.0), "linf": L1 + (d - 1)}
+    l2 = np.maximum(L1, 1.0) if d > 1 else L1
+    return {"l2": l2, "linf": L1 + (d - 1)}
 
 
 def guarantee_ratio(g: Any, L2: float, Linf: float) -> np.ndarray:
