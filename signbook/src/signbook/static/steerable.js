@@ -1,4 +1,4 @@
-// The book's precomputed widgets (signbook.sphinxext.steerable_html): every state of a widget's grid
+// The book's precomputed widgets (signbook.sphinxext._steerable_html): every state of a widget's grid
 // was drawn when the site was built; moving a control looks up the figure of the new state and
 // redraws it with plotly.js. No kernel, no server, no network.
 (function () {
@@ -9,7 +9,7 @@
   function setUp(root) {
     const payload = JSON.parse(root.querySelector("script.signbook-steerable-data").textContent);
     const plot = root.querySelector(".signbook-steerable-plot");
-    const inputs = Array.from(root.querySelectorAll("[data-index]"));
+    const inputs = Array.from(root.querySelectorAll(".signbook-controls [data-index]"));
     function draw() {
       const index = inputs.map(function (input) { return Number(input.value); });
       inputs.forEach(function (input, k) {
