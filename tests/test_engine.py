@@ -412,6 +412,11 @@ def test_tuning_reads_groups_and_bootstraps_from_its_records():
     both = tuned.resampled([[0, 0], [1, 1], [0, 1]], eps=[2.5, 1.0])
     np.testing.assert_array_equal(both, [[2.0, 2.0], [4.0, 4.0], [2.0, 4.0]])
     assert tuned.resampled([[0, 1]], eps=2.5).shape == (1,)
+    # every step size's own count, the mean over both seeds: at 1.0 (6, 4) as tuned; at 2.5 (2, 2)
+    np.testing.assert_array_equal(tuned.crossings(), tuned.gradients)
+    np.testing.assert_array_equal(tuned.crossings([2.5, 1.0]), [[2.0, 6.0], [2.0, 4.0]])
+    with pytest.raises(ValueError, match="eps"):
+        tuned.crossings(0.5)
     with pytest.raises(ValueError, match="eps"):
         tuned.resampled([[0, 1]], eps=[0.5])  # below the tuned target: the record may stop early
     with pytest.raises(ValueError, match="eps"):

@@ -280,17 +280,11 @@ def _sweep(cases, targets: np.ndarray, seeds: int, seed: int, noise_l1: float, m
 def _chosen(run, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The best step size of ``run`` at each target (NaN where none got there), and whether only
     the first or the last step size of the grid reached that best count."""
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run records inf
-        means = np.nan_to_num(run.records["grad_l1"].mean(axis=1), nan=np.inf)
-    lrs, chosen, edge = run.lrs, [], []
-    for target in targets.tolist():
-        below = means <= target
-        first = np.where(below.any(axis=1), run.used[np.argmax(below, axis=1)], math.inf)
-        best = first.min()
-        chosen.append(lrs[int(np.argmin(first))] if np.isfinite(best) else math.nan)
-        interior = first[1:-1].min() if len(first) > 2 else math.inf
-        edge.append(bool(np.isfinite(best) and interior > best))
-    return np.asarray(chosen), np.asarray(edge)
+    counts = run.crossings(targets)  # (step sizes, targets)
+    best = counts.min(axis=0)
+    interior = counts[1:-1].min(axis=0) if len(counts) > 2 else np.full(len(targets), math.inf)
+    chosen = np.where(np.isfinite(best), run.lrs[np.argmin(counts, axis=0)], math.nan)
+    return chosen, np.isfinite(best) & (interior > best)
 
 
 def d_factor(d_values: Any, *, eps: Any, seeds: int = 32, seed: int = 0) -> Counts:

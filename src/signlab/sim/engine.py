@@ -426,6 +426,17 @@ class Tuning:
             self.method, float(self.lrs[k]), self.steps, self.used, records, self.x[k]
         )
 
+    def crossings(self, eps: Any = None) -> np.ndarray:
+        """N(ε) of every step size of the grid, the mean over all the seeds (as :attr:`gradients`),
+        at the target ``eps`` (default :attr:`eps`) or at each of a sequence of targets, each
+        ≥ :attr:`eps` (result shape (len(lrs), len(eps))); ``inf`` where not reached when the run
+        stopped, which for a target above :attr:`eps` can only be a step size that lost there."""
+        targets = self._targets(eps)
+        with np.errstate(over="ignore", invalid="ignore"):
+            means = np.nan_to_num(self.records["grad_l1"].mean(axis=1), nan=np.inf)
+        counts = np.stack([_first_crossing(means, t, self.used) for t in targets], axis=-1)
+        return counts if np.ndim(eps) else counts[:, 0]
+
     def resampled(self, seeds: Any, eps: Any = None) -> np.ndarray:
         """The best N(ε) over the grid when the mean over seeds runs over each row of ``seeds``
         (indices into the seeds, repeats allowed; shape (B, seeds)): B bootstrap replicates of
@@ -438,14 +449,7 @@ class Tuning:
         one row of all the seeds, ``[range(seeds)]``, gives the point estimate at each target.
         """
         seeds = np.asarray(seeds, dtype=int)
-        targets = np.atleast_1d(np.asarray(self.eps if eps is None else eps, dtype=float))
-        if targets.ndim != 1 or targets.size == 0:
-            raise ValueError("eps must be a target or a non-empty 1-D sequence of targets")
-        for target in targets:
-            if not np.isfinite(target) or target < self.eps:
-                raise ValueError(
-                    f"eps must be finite and >= the tuned target {self.eps!r} (got {target!r})"
-                )
+        targets = self._targets(eps)
         values = self.records["grad_l1"]
         weights = np.zeros((seeds.shape[0], values.shape[1]))
         np.add.at(weights, (np.arange(seeds.shape[0])[:, None], seeds), 1.0 / seeds.shape[1])
@@ -455,6 +459,18 @@ class Tuning:
             [_first_crossing(means, t, self.used).min(axis=1) for t in targets], axis=-1
         )
         return counts if np.ndim(eps) else counts[:, 0]
+
+    def _targets(self, eps: Any) -> np.ndarray:
+        """``eps`` (default :attr:`eps`) as a 1-D array of targets, each at least :attr:`eps`."""
+        targets = np.atleast_1d(np.asarray(self.eps if eps is None else eps, dtype=float))
+        if targets.ndim != 1 or targets.size == 0:
+            raise ValueError("eps must be a target or a non-empty 1-D sequence of targets")
+        for target in targets:
+            if not np.isfinite(target) or target < self.eps:
+                raise ValueError(
+                    f"eps must be finite and >= the tuned target {self.eps!r} (got {target!r})"
+                )
+        return targets
 
 
 def _first_crossing(means: np.ndarray, eps: float, used: np.ndarray) -> np.ndarray:
