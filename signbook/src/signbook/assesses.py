@@ -92,6 +92,9 @@ ASSESSES: dict[str, str] = {
     "smallest batch that stops SignSGD's drift.",
     "ex-heavy-tails-9": "That neither momentum nor a batch shrinks Cauchy noise: any average of "
     "Cauchy draws with weights summing to one has the same scale.",
+    "ex-heavy-tails-10": "A prediction checked by a run: SGD's stationary spread under heavy tails "
+    "is an EMA scale that a smaller step barely lowers (η to the power 1 − 1/α), while SignSGD's "
+    "shrinks like √η whatever the tails.",
     # ---- 7. GPT-2 --------------------------------------------------------------------------------
     "ex-gpt2-1": "Counting a GPT-2's parameters from its shape, with the output head tied to the "
     "embedding.",
