@@ -8,6 +8,7 @@ import torch
 
 from signlab.experiments import (
     BUDGET_EPS,
+    RaceInstance,
     budget_race,
     lag_race,
     noiseless_control,
@@ -161,6 +162,7 @@ def test_noiseless_control_shows_the_lag_alone():
 
 def test_race_instances_are_coordinates_of_the_chapter_problems():
     skewed = race_instance("skewed", seed=3)
+    assert isinstance(skewed, RaceInstance)
     assert skewed.x0.shape == (160, 1) and skewed.d == 10
     assert torch.allclose(skewed.x0.reshape(16, 10), skewed_start(16, 10, 3))
     student = race_instance("student_t")

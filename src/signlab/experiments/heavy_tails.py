@@ -244,15 +244,17 @@ class Crossing:
         k = self._index(eps)
         return Estimate(float(self.gradients[k]), float(self.se[k]), self.replicates.shape[0])
 
-    def difference(self, other: Crossing, eps: float) -> Estimate:
-        r"""N(ε) of this crossing minus ``other``'s, with the standard error of the *paired* bootstrap.
+    def difference(self, other: Crossing, eps: float, *, times: float = 1.0) -> Estimate:
+        r"""N(ε) of this crossing minus ``times`` × ``other``'s, with the *paired* bootstrap's error.
 
         Both must come from the same runs resampled alike (the same ``draw``: the same starts,
         :func:`first_crossings` with the same ``groups``, ``replicates`` and ``seed``); then each
         replicate's difference is taken run for run, so what the two methods share (the starts,
         the noise draws) cancels, and the standard error is that of the difference itself, not
-        √(se_a² + se_b²). NaN standard error when fewer than two replicates reached ε for both.
+        √(se_a² + se_b²). ``times`` asks "more than ``times`` as many?" (N_a − times·N_b > 0).
+        NaN standard error when fewer than two replicates reached ε for both.
         """
+        times = _validate.positive("times", times)
         if self.draw != other.draw or self.draw[0] == 0:
             raise ValueError(
                 f"other must be resampled like this crossing (draw {other.draw} vs {self.draw})"
@@ -260,9 +262,9 @@ class Crossing:
         k, j = self._index(eps), other._index(eps)
         a, b = self.replicates[:, k], other.replicates[:, j]
         ok = np.isfinite(a) & np.isfinite(b)
-        se = float(np.std(a[ok] - b[ok], ddof=1)) if ok.sum() >= 2 else math.nan
+        se = float(np.std(a[ok] - times * b[ok], ddof=1)) if ok.sum() >= 2 else math.nan
         with np.errstate(invalid="ignore"):
-            value = float(self.gradients[k] - other.gradients[j])
+            value = float(self.gradients[k] - times * other.gradients[j])
         return Estimate(value, se, int(ok.sum()))
 
 
