@@ -88,9 +88,23 @@ def test_first_crossings_without_spread_has_no_error_and_a_paired_difference():
     assert np.all(a.se == 0) and np.all(a.reached == 1)
     gap = b.difference(a, 5.0)
     assert gap.value == b.gradients[0] - a.gradients[0] > 0 and gap.se == 0
+    twice = b.difference(a, 2.0, times=2.0)
+    assert twice.value == b.gradients[1] - 2 * a.gradients[1] and twice.se == 0
     other = first_crossings([_trajectory(same, used)], (5.0, 2.0), replicates=20, seed=1)
     with pytest.raises(ValueError, match="resampled like"):
         a.difference(other, 5.0)
+
+
+def test_mean_log_ratio_of_a_crossing_twice_as_costly_is_log_two(rng):
+    values = np.exp(-0.05 * np.arange(60.0))[None, :] * (1 + 0.2 * rng.random((12, 60)))
+    used = np.arange(60.0)
+    eps = (0.5, 0.2, 0.1)
+    a = first_crossings([_trajectory(values, used)], eps, replicates=30)
+    b = first_crossings([_trajectory(values, 2 * used)], eps, replicates=30)  # two per step
+    ratio = b.mean_log_ratio(a)
+    assert ratio.value == pytest.approx(math.log(2)) and ratio.se == pytest.approx(0, abs=1e-12)
+    with pytest.raises(ValueError, match="same targets"):
+        b.mean_log_ratio(first_crossings([_trajectory(values, used)], (0.5,), replicates=30))
 
 
 def test_paired_difference_is_tighter_than_the_combined_errors(rng):

@@ -239,6 +239,12 @@ class Crossing:
             raise ValueError(f"eps must be one of the targets {self.eps.tolist()} (got {eps!r})")
         return int(hit[0])
 
+    def _paired_with(self, other: Crossing) -> None:
+        if self.draw != other.draw or self.draw[0] == 0:
+            raise ValueError(
+                f"other must be resampled like this crossing (draw {other.draw} vs {self.draw})"
+            )
+
     def at(self, eps: float) -> Estimate:
         """N(ε) at one of the targets, as an :class:`signlab.stats.Estimate` (value ± bootstrap SE)."""
         k = self._index(eps)
@@ -255,16 +261,34 @@ class Crossing:
         NaN standard error when fewer than two replicates reached ε for both.
         """
         times = _validate.positive("times", times)
-        if self.draw != other.draw or self.draw[0] == 0:
-            raise ValueError(
-                f"other must be resampled like this crossing (draw {other.draw} vs {self.draw})"
-            )
+        self._paired_with(other)
         k, j = self._index(eps), other._index(eps)
         a, b = self.replicates[:, k], other.replicates[:, j]
         ok = np.isfinite(a) & np.isfinite(b)
         se = float(np.std(a[ok] - times * b[ok], ddof=1)) if ok.sum() >= 2 else math.nan
         with np.errstate(invalid="ignore"):
             value = float(self.gradients[k] - times * other.gradients[j])
+        return Estimate(value, se, int(ok.sum()))
+
+    def mean_log_ratio(self, other: Crossing) -> Estimate:
+        r"""The mean over the targets of log(N(ε)/N_other(ε)), with the paired bootstrap's error.
+
+        One number for "how many times more gradients, across the targets": below 0 when this
+        crossing needs fewer. Targets that either crossing misses on all the runs are left out,
+        and so are the replicates that miss any of the others. Both must be resampled alike (the
+        same ``draw``, as for :meth:`difference`).
+        """
+        self._paired_with(other)
+        if self.eps.shape != other.eps.shape or not np.allclose(self.eps, other.eps):
+            raise ValueError("other must have the same targets")
+        both = np.isfinite(self.gradients) & np.isfinite(other.gradients)
+        if not both.any():
+            raise ValueError("the two crossings share no target that both reach")
+        value = float(np.mean(np.log(self.gradients[both] / other.gradients[both])))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log(self.replicates[:, both] / other.replicates[:, both])
+        ok = np.all(np.isfinite(logs), axis=1)
+        se = float(np.std(logs[ok].mean(axis=1), ddof=1)) if ok.sum() >= 2 else math.nan
         return Estimate(value, se, int(ok.sum()))
 
 
