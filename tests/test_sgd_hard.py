@@ -249,6 +249,10 @@ def test_step_size_runs_report_runs_and_their_exact_expectation(seed):
         hits = np.flatnonzero(values[j].mean(axis=0) <= 0.25)
         assert out["measured"][j] == (hits[0] if hits.size else math.inf)
     assert out["lower"] == inst.sgd_steps_lower()
+    grid = out["curve_lrs"]  # a quarter of 0.5 to twice 2.0, 2^{1/8} apart
+    assert grid[0] == pytest.approx(0.125) and grid[-1] == pytest.approx(4.0)
+    np.testing.assert_allclose(grid[1:] / grid[:-1], 2 ** (1 / 8))
+    assert out["curve"].tolist() == inst.sgd_steps(grid, 50_000).tolist()
 
 
 def test_exact_expectation_refuses_what_it_cannot_compute():

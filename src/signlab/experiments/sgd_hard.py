@@ -236,7 +236,9 @@ def step_size_runs(
     (:meth:`~signlab.theory.lowerbound.HardSGDInstance.sgd_expectation`) at the same steps;
     ``exact``: N(ε) of the expectation; ``measured``: the first crossing of the mean over seeds
     (every step) and ``measured_se`` its bootstrap standard error (inf: some resamples never
-    crossed); ``lower``: the proven bound on SGD's steps at any step size.
+    crossed); ``lower``: the proven bound on SGD's steps at any step size; ``curve_lrs`` and
+    ``curve``: SGD's exact N(ε) at step sizes 2^{1/8} apart from a quarter of the smallest of
+    ``lrs`` to twice the largest (inf beyond 50 000 steps), to draw the whole curve.
     """
     d = _validate.integer("d", d, low=2)
     eps = _validate.positive("eps", eps)
@@ -256,6 +258,8 @@ def step_size_runs(
     values = np.nan_to_num(run["grad_l1"], nan=np.inf).reshape(len(lrs), seeds, -1)
     shown = np.r_[0, np.unique(np.geomspace(1, steps, points).round().astype(int))]
     expectation = inst.sgd_expectation(lrs, steps)
+    octaves = math.log2(8 * lrs.max() / lrs.min())
+    curve_lrs = lrs.min() / 4 * 2.0 ** (np.arange(int(8 * octaves) + 1) / 8)
     rng = np.random.default_rng(seed)
     resample = np.zeros((400, seeds))
     np.add.at(resample, (np.arange(400)[:, None], rng.integers(0, seeds, (400, seeds))), 1 / seeds)
@@ -277,4 +281,6 @@ def step_size_runs(
         "measured": np.asarray(measured, dtype=float),
         "measured_se": np.asarray(measured_se),
         "lower": inst.sgd_steps_lower(),
+        "curve_lrs": curve_lrs,
+        "curve": inst.sgd_steps(curve_lrs, 50_000),
     }
