@@ -59,6 +59,11 @@ ASSESSES: dict[str, str] = {
     "one) and how its proven bound grows with the dimension.",
     "ex-lower-bounds-7": "Separating the noise term from its control: how the proven bound on SGD "
     "grows as φ falls with noise, and that it does not grow without noise.",
+    "ex-lower-bounds-8": "Predicting, from the mechanism, how SGD's and SignSGD's counts change when "
+    "the noise concentrates on fewer stiff coordinates, checked by a run: (d − k)/k for SGD, "
+    "nothing for SignSGD.",
+    "ex-lower-bounds-9": "Predicting that the noise level barely moves SignSGD's stall curve when the "
+    "budget is measured in units of its threshold N*, checked exactly and by a run.",
     # ---- 4. sparse noise -------------------------------------------------------------------------
     "ex-sparse_noise-1": "Computing the noise density φ(σ) of a concrete noise-scale vector.",
     "ex-sparse_noise-2": "Inverting the 1/φ = d/k gap between the bounds: how sparse the noise must "
