@@ -80,16 +80,6 @@ def train_seeds(
     return {name: [next(records) for _ in seeds] for name in optimizers}
 
 
-def loss_at(records: list[dict], step: int) -> float:
-    """The validation loss of a run at the evaluation after ``step`` steps (the last one at or
-    before it)."""
-    steps, losses = val_curve(records)
-    before = [v for s, v in zip(steps, losses, strict=True) if s <= step]
-    if not before:
-        raise ValueError(f"step must be at least the first evaluation {steps[0]} (got {step})")
-    return before[-1]
-
-
 def paired_gap(runs: dict, reference: str = "sgd") -> dict[str, dict]:
     """Per optimizer, its validation loss minus the ``reference``'s at every evaluation, seed by
     seed: {"steps", "mean", "se"} over the seeds (se 0 with one seed)."""

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from signlab.book.style import color
-from signlab.gpt.compare import density_curve, paired_gap, steps_estimates, val_curve
+from signlab.gpt.compare import density_curve, paired_gap, steps_estimates
 
 NAMES = {
     "sgd": "SGD",
@@ -114,29 +114,6 @@ def steps_figure(runs: dict, target: float, budget: int, subtitle: str = "") -> 
         yaxis_range=[0, budget * 1.08],
         autosize=True,
         height=420,
-        margin=dict(r=20),
-    )
-    return fig
-
-
-def curves_figure(runs: dict, subtitle: str = "", y_range=None) -> go.Figure:
-    """Validation loss against steps, mean over seeds with a ± standard-error band."""
-    traces = []
-    for name, seeds in runs.items():
-        steps = val_curve(seeds[0])[0]
-        losses = np.array([val_curve(r)[1] for r in seeds])
-        se = losses.std(axis=0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else 0 * losses[0]
-        label = NAMES.get(name, name)
-        traces += _band(steps, losses.mean(axis=0), se, label, color(label), name)
-    fig = go.Figure(traces)
-    fig.update_layout(
-        title=f"Validation loss<br><sup>{subtitle}</sup>",
-        xaxis_title="optimizer step",
-        yaxis_title="validation loss (nats per token)",
-        yaxis_range=y_range,
-        autosize=True,
-        height=460,
-        legend=LEGEND_BELOW,
         margin=dict(r=20),
     )
     return fig

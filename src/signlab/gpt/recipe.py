@@ -247,7 +247,7 @@ def plan_budget(
     start = _validate.nonnegative("seconds_per_run", seconds_per_run)
     n_sweep, n_final = _sweep_runs(recipe), len(recipe.optimizers)
     total = recipe.minutes * 60
-    sweep = int((total * recipe.sweep_share / n_sweep - start) / step)
+    sweep = int((total * recipe.sweep_share / n_sweep - start) / step) if recipe.sweep_share else 0
     final = int((total * (1 - recipe.sweep_share) / n_final - start) / step)
     if min(final, sweep if recipe.sweep_share else 10) < 10:
         runs = n_final + (n_sweep if recipe.sweep_share else 0)
@@ -391,12 +391,15 @@ def run_recipe(recipe: GPURecipe, out: str | os.PathLike, progress: bool = True)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     plan = calibrate(recipe, out)
-    register(recipe, plan.sweep_steps)
-    for name in recipe.optimizers:
-        for lr in recipe.lr_grids[name]:
-            cfg = _config(recipe, sweep_dir(out, name, lr), name, lr, plan.sweep_steps)
-            _train(recipe, cfg, progress)
-    rates = choose_rates(out, recipe)
+    if plan.sweep_steps:
+        register(recipe, plan.sweep_steps)
+        for name in recipe.optimizers:
+            for lr in recipe.lr_grids[name]:
+                cfg = _config(recipe, sweep_dir(out, name, lr), name, lr, plan.sweep_steps)
+                _train(recipe, cfg, progress)
+        rates = choose_rates(out, recipe)
+    else:  # no sweep (sweep_share = 0): the middle rate of each grid, untuned
+        rates = {n: {"losses": {}, "chosen": g[len(g) // 2]} for n, g in recipe.lr_grids.items()}
     from signlab._io import atomic_write
 
     with atomic_write(out / "sweep.json") as f:
