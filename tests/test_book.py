@@ -177,3 +177,55 @@ def test_bibliography_titles_carry_no_tex_math():
     bib = (ROOT / "book" / "references.bib").read_text()
     titles = re.findall(r"^\s*title\s*=\s*\{(.*)\},?\s*$", bib, re.M)
     assert titles and not [t for t in titles if "$" in t or "\\ell" in t]
+
+
+#: What a chapter must not tell its reader: the story of how the page was made. Provenance lives in one
+#: appendix (book/sources.md); a chapter cites and links it.
+PROCESS_PHRASES = [
+    re.compile(p, re.I)
+    for p in (
+        r"earlier version of (this|the) (chapter|page|sweep)",
+        r"went wrong",
+        r"could read (the|two|only)",
+        r"\bwe read (the|its|only)\b",
+        r"reported to (this book|the book|us)",
+        r"no GPU was lent",
+        r"while this chapter was written",
+        r"\bcommit [0-9a-f]{7,40}\b",
+        r"Static view of the default settings",
+    )
+]
+PAGE_LIMIT = 4_000_000  # bytes of HTML per chapter page, its precomputed widgets included
+
+
+def _reader_text(html: str) -> str:
+    """A page's text as a reader sees it: no scripts, styles or tags."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+@slow
+@pytest.mark.parametrize("page", chapter_pages() + ["book/intro"])
+def test_chapters_teach_without_narrating_their_own_making(site, page):
+    html, _, _ = site
+    text = _reader_text((html / f"{page}.html").read_text())
+    found = [m.group(0) for p in PROCESS_PHRASES for m in p.finditer(text)]
+    assert not found, f"{page}: {found} (the appendix of sources holds provenance)"
+
+
+def test_process_phrases_are_found_where_they_are():
+    """The check above can fail: a sentence the appendix of sources may hold is caught in a page."""
+    text = _reader_text(
+        "<p>Of it we <em>could read the abstract only</em>; see commit 0a96314.</p>"
+    )
+    assert len([p for p in PROCESS_PHRASES if p.search(text)]) == 2
+
+
+@slow
+@pytest.mark.parametrize("page", chapter_pages())
+def test_each_chapter_page_stays_under_four_megabytes(site, page):
+    html, _, _ = site
+    size = (html / f"{page}.html").stat().st_size
+    assert size < PAGE_LIMIT, (
+        f"{page}.html is {size / 1e6:.1f} MB (precomputed widget grids too large?)"
+    )

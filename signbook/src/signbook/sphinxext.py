@@ -6,7 +6,7 @@ Loaded from ``_config.yml`` (``sphinx.extra_extensions``). It does seven things:
    precomputes its figures on a grid instead of showing live widgets (kernels inherit the build's
    environment).
 2. Renders plotly's ``application/vnd.plotly.v1+json`` outputs, which myst-nb otherwise skips, and the
-   precomputed widgets (``application/vnd.signlab.steerable+json``) as controls that redraw the figure
+   precomputed widgets (:data:`STEERABLE_MIME`) as controls that redraw the figure
    with plotly.js in the browser (``static/steerable.js``) (:class:`PlotlyRenderer`, registered as a
    ``myst_nb.mime_renderers`` entry point).
 3. Serves every browser asset from the site itself, so pages render with no network: plotly.js from the
@@ -65,7 +65,7 @@ _ENABLED = False  # set by setup(): the renderer works only in a build that load
 
 class PlotlyRenderer:
     """myst-nb mime renderer: a plotly figure becomes a ``<div>`` drawn by the local plotly.js, and a
-    precomputed widget its controls and figure (:func:`steerable_html`).
+    precomputed widget its controls and figure (:func:`_steerable_html`).
 
     myst-nb finds renderers through an entry point, so any Jupyter Book built where signbook is
     installed would see this class; it stays inert (returns None, and adds no priority override)
@@ -86,7 +86,7 @@ class PlotlyRenderer:
         renderer.add_js_file("signlab-plotly", f"{VENDOR}/plotly.min.js", {"priority": 1})
         if data.mime_type == STEERABLE_MIME:
             renderer.add_js_file("signlab-steerable", STEERABLE_JS, {"priority": 2})
-            html, classes = steerable_html(content), ["output", "plotly", "steerable"]
+            html, classes = _steerable_html(content), ["output", "plotly", "steerable"]
         else:
             html = pio.to_html(
                 content,
@@ -109,7 +109,7 @@ def _grid_note(controls: list[dict]) -> str:
     )
 
 
-def steerable_html(payload: dict) -> str:
+def _steerable_html(payload: dict) -> str:
     """The HTML of a precomputed widget: one control per slider or dropdown (a range input that steps
     through the precomputed values, or a select), the figure's ``<div>``, a line saying which grid was
     precomputed, and the payload as JSON, which ``static/steerable.js`` draws with plotly.js."""
@@ -287,29 +287,51 @@ def author_year_style() -> type:
     return AuthorYear
 
 
-WARNED = "signbook_warned_docs"
-"""The build environment's attribute listing the pages that logged a warning while they were read."""
+WARNED_FILE = "signbook-warned-docs.json"
+"""In the doctree folder: the pages that logged a warning in the last build. A file, not the pickled
+environment, because Sphinx pickles the environment before it writes the pages, and many warnings
+(an undefined reference, say) come while writing."""
 
 
 class _WarningRecorder(logging.Handler):
-    """A logging handler that notes which page was being read when Sphinx logged a warning."""
+    """A logging handler that notes which page each warning of the build is about."""
 
     def __init__(self, app: Any) -> None:
         super().__init__(level=logging.WARNING)
         self.app = app
+        self.docs: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Add the page being read, if any, to the environment's list of warned pages."""
+        """Note the page being read, else the page of the warning's location ("path/page.md:12")."""
         env = getattr(self.app, "env", None)
-        docname = env.temp_data.get("docname") if env is not None else None
+        if env is None:
+            return
+        docname = env.temp_data.get("docname")
+        location = getattr(record, "location", None)
+        if not docname and isinstance(location, str) and location:
+            docname = env.path2doc(location.rsplit(":", 1)[0] if ":" in location else location)
         if docname:
-            getattr(env, WARNED).add(docname)
+            self.docs.add(docname)
+
+
+def _warned_path(app: Any) -> Path:
+    return Path(app.doctreedir) / WARNED_FILE
+
+
+def _previously_warned(app: Any) -> set[str]:
+    import json
+
+    path = _warned_path(app)
+    try:
+        return set(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return set()
 
 
 def _failed_docs(app: Any, env: Any, added: Any, changed: Any, removed: Any) -> list[str]:
     """Pages to read again although their sources did not change: a notebook whose execution failed
-    (myst-nb's ``exec_data``), or a page that logged a warning when it was last read."""
-    failed = set(getattr(env, WARNED, set()))
+    (myst-nb's ``exec_data``), or a page that logged a warning in the last build."""
+    failed = _previously_warned(app)
     try:
         from myst_nb.sphinx_ import NbMetadataCollector
     except ImportError:  # not a myst-nb build
@@ -321,21 +343,31 @@ def _failed_docs(app: Any, env: Any, added: Any, changed: Any, removed: Any) -> 
     return sorted(failed & set(env.found_docs))
 
 
-def _forget_warnings(app: Any, env: Any, docnames: list[str]) -> None:
-    """Before pages are read (again), forget their old warnings: reading them will log any anew."""
-    if not hasattr(env, WARNED):
-        setattr(env, WARNED, set())
-    getattr(env, WARNED).difference_update(docnames)
-
-
-def _merge_warnings(app: Any, env: Any, docnames: Any, other: Any) -> None:
-    getattr(env, WARNED).update(getattr(other, WARNED, set()) & set(docnames))
-
-
 def _record_warnings(app: Any) -> None:
-    if not hasattr(app.env, WARNED):
-        setattr(app.env, WARNED, set())
-    logging.getLogger("sphinx").addHandler(_WarningRecorder(app))
+    recorder = _WarningRecorder(app)
+    logging.getLogger("sphinx").addHandler(recorder)
+    app.signbook_warnings = recorder
+
+
+def _save_warnings(app: Any, exception: Exception | None) -> None:
+    """After the build: remember the pages that warned now, and those that warned before and were
+    not read again (a page is only read again when outdated, and only then can it warn anew)."""
+    import json
+
+    recorder = app.signbook_warnings
+    logging.getLogger("sphinx").removeHandler(recorder)
+    reread = set(getattr(app.env, "signbook_reread", set()))
+    kept = (_previously_warned(app) - reread) | recorder.docs
+    path = _warned_path(app)
+    if kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(sorted(kept)))
+    elif path.exists():
+        path.unlink()
+
+
+def _note_reread(app: Any, env: Any, docnames: list[str]) -> None:
+    env.signbook_reread = set(docnames)
 
 
 def _add_static_path(app: Any) -> None:
@@ -365,7 +397,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("doctree-read", _drop_unused_widget_js)
     app.connect("build-finished", _copy_assets)
     app.connect("builder-inited", _record_warnings)
-    app.connect("env-before-read-docs", _forget_warnings)
+    app.connect("env-before-read-docs", _note_reread)
     app.connect("env-get-outdated", _failed_docs)
-    app.connect("env-merge-info", _merge_warnings)
+    app.connect("build-finished", _save_warnings)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "0.1"}

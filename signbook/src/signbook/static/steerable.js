@@ -1,4 +1,4 @@
-// The book's precomputed widgets (signbook.sphinxext.steerable_html): every state of a widget's grid
+// The book's precomputed widgets (signbook.sphinxext._steerable_html): every state of a widget's grid
 // was drawn when the site was built; moving a control looks up the figure of the new state and
 // redraws it with plotly.js. No kernel, no server, no network.
 (function () {
