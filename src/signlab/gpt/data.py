@@ -98,6 +98,10 @@ def is_validation(name: str, every: int = 50) -> bool:
     return int.from_bytes(digest[:8], "big") % _validate.integer("every", every) == 0
 
 
+_PREPARED: dict[tuple, tuple[Path, Path, Path]] = {}
+"""The corpora this process has prepared or found, by their arguments (a recipe's runs reuse it)."""
+
+
 def prepare_offline_text(
     vocab_size: int, max_bytes: int | None = None, directory: str | os.PathLike | None = None
 ) -> tuple[Path, Path, Path]:
@@ -112,6 +116,10 @@ def prepare_offline_text(
     """
     from signlab.gpt.bpe import train_bpe
 
+    key = (vocab_size, max_bytes, None if directory is None else str(directory))
+    known = _PREPARED.get(key)
+    if known is not None and all(p.exists() for p in known):
+        return known  # this process prepared or found it already: skip reading the library
     docs = stdlib_documents()
     if max_bytes is not None:
         budget, kept = _validate.integer("max_bytes", max_bytes, low=1000), []
@@ -125,6 +133,7 @@ def prepare_offline_text(
     root = Path(directory) if directory is not None else cache_dir()
     out = root / f"stdlib_bpe{vocab_size}_{digest}"
     train, val, tok = out / "train.bin", out / "val.bin", out / "tokenizer.json"
+    _PREPARED[key] = (train, val, tok)
     if train.exists() and val.exists() and tok.exists():
         return train, val, tok
     train_docs = [t for n, t in docs if not is_validation(n)]
