@@ -26,9 +26,7 @@ def colab_chapter(tmp_path: Path) -> nbformat.NotebookNode:
     return book.notebook(chapter, EDITIONS["colab"])
 
 
-def test_gpu_branch_at_the_standin_scale_resumes_after_an_interrupted_cell(
-    tmp_path, monkeypatch
-):
+def test_gpu_branch_at_the_standin_scale_resumes_after_an_interrupted_cell(tmp_path, monkeypatch):
     from jupyter_client.manager import KernelManager
     from nbclient.exceptions import CellExecutionError
 
@@ -55,7 +53,7 @@ def test_gpu_branch_at_the_standin_scale_resumes_after_an_interrupted_cell(
                 continue
             errors = []
 
-            def run(cell=cell, i=i):
+            def run(cell=cell, i=i, errors=errors):
                 try:
                     client.execute_cell(cell, i)
                 except CellExecutionError as err:
