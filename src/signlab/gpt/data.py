@@ -60,6 +60,27 @@ def require(module: str, purpose: str, install: str = GPT_EXTRA):
         ) from None
 
 
+WEB_PACKAGES = ("tiktoken", "datasets")
+"""What the web corpus needs beyond signlab (the ``gpt`` extra)."""
+
+
+def ensure_web_packages(run=None) -> list[str]:
+    """Install with pip whichever of :data:`WEB_PACKAGES` cannot be imported; the names installed.
+
+    For the chapter's GPU cell in Colab, whose setup installs signlab without its ``gpt`` extra.
+    ``run`` is the command runner (``subprocess.run``; a test passes its own).
+    """
+    import importlib.util
+    import subprocess
+
+    missing = [m for m in WEB_PACKAGES if importlib.util.find_spec(m) is None]
+    if missing:
+        (run or subprocess.run)(
+            [sys.executable, "-m", "pip", "install", "-q", *missing], check=True
+        )
+    return missing
+
+
 def byte_corpus() -> np.ndarray:
     """The UTF-8 bytes of ``pydoc_data.topics`` (Python's help texts, ~466 kB) as uint8 ids."""
     from pydoc_data import topics
