@@ -165,3 +165,14 @@ def test_without_a_sweep_every_optimizer_trains_at_its_middle_rate(tmp_path):
     result = rc.run_recipe(r, out, progress=False)
     assert not (out / "sweep").exists()
     assert {n: i["lr"] for n, i in result["info"].items()} == {"sgd": 0.05, "signsgd": 1e-3}
+
+
+def test_command_line_runs_the_recipe_and_exports_logs_without_checkpoints(tmp_path, capsys):
+    out, dest = tmp_path / "r", tmp_path / "gpu"
+    write_plan(out, sweep=10, final=12)
+    assert rc.main(["--standin", "--out", str(out), "--export", str(dest)]) == 0
+    printed = capsys.readouterr().out
+    assert "device: CPU" in printed and "exported" in printed
+    assert not list(dest.rglob("*.pt")) and list(out.rglob("*.pt"))
+    assert rc.read_recipe(dest)["runs"] == rc.read_recipe(out)["runs"]
+    assert (dest / "plan.json").exists() and (dest / "sweep.json").exists()

@@ -458,3 +458,64 @@ def read_recipe(out: str | os.PathLike) -> dict:
         "plan": read("plan.json"),
         "hardware": ", ".join(hardware),
     }
+
+
+def export_logs(out: str | os.PathLike, dest: str | os.PathLike) -> list[Path]:
+    """Copy a recipe folder's logs and JSON files (no checkpoints) to ``dest``, for committing
+    as ``book/data/gpt2/gpu``; the copied paths, relative to ``dest``."""
+    import shutil
+
+    out, dest = Path(out), Path(dest)
+    copied = []
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and path.suffix in (".json", ".jsonl"):
+            rel = path.relative_to(out)
+            if rel.parts[0] == "calibration":
+                continue
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest / rel)
+            copied.append(rel)
+    return copied
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m signlab.gpt.recipe``: run the chapter's GPU recipe from a shell (a GPU machine
+    without a notebook), then optionally export its logs for the book."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m signlab.gpt.recipe", description=main.__doc__)
+    p.add_argument("--minutes", type=float, default=GPURecipe.minutes, help="the whole budget")
+    p.add_argument("--corpus", choices=("web", "stdlib"), default="stdlib")
+    p.add_argument("--n-layer", type=int, default=GPURecipe.n_layer)
+    p.add_argument("--n-embd", type=int, default=GPURecipe.n_embd)
+    p.add_argument("--sweep-share", type=float, default=GPURecipe.sweep_share)
+    p.add_argument("--standin", action="store_true", help="the toy CPU stand-in instead")
+    p.add_argument("--out", default="runs/gpt2-gpu")
+    p.add_argument("--export", help="copy the logs (no checkpoints) here, e.g. book/data/gpt2/gpu")
+    args = p.parse_args(argv)
+    if args.standin:
+        recipe = replace(STANDIN, minutes=args.minutes)
+    else:
+        heads = max(1, args.n_embd // 64)
+        recipe = GPURecipe(
+            n_layer=args.n_layer,
+            n_head=heads,
+            n_embd=args.n_embd,
+            minutes=args.minutes,
+            corpus=args.corpus,
+            sweep_share=args.sweep_share,
+        )
+    print(recipe.describe(), flush=True)
+    result = run_recipe(recipe, args.out)
+    for name, records in result["runs"].items():
+        vals = [r["val_loss"] for r in records if "val_loss" in r]
+        print(f"{name}: lr {result['info'][name]['lr']:g}, final val loss {vals[-1]:.4f}")
+    print(f"device: {result['hardware']}; logs: {args.out}")
+    if args.export:
+        n = len(export_logs(args.out, args.export))
+        print(f"exported {n} files to {args.export}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
