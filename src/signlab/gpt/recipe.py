@@ -299,18 +299,22 @@ def calibrate(recipe: GPURecipe, out: str | os.PathLike) -> BudgetPlan:
     """The budget plan, from ``out/plan.json`` if an earlier call wrote it, else measured: a few
     AdamW steps of the recipe's model give the seconds per step (over the second half of them,
     evaluations, logging and checkpoints included) and the seconds a run takes to start (until
-    its first step is done: data loading, model, compilation), and the plan is written to
-    ``out/plan.json``."""
+    its first step is done: loading the prepared corpus, the model, compilation), and the plan
+    is written to ``out/plan.json``. The corpus is prepared (downloaded, tokenized) before the
+    timing starts."""
     from signlab.gpt.train import train
 
     out = Path(out)
     path = out / "plan.json"
     if path.exists():
         return BudgetPlan(**json.loads(path.read_text()))
+    from signlab.gpt.train import load_corpus
+
     steps = recipe.calibration_steps
-    register(recipe, 1000)
+    preset = register(recipe, 1000)
     cfg = _config(recipe, out / "calibration", "adamw", 1e-3, 1000, stop_at=steps)
     cfg = replace(cfg, log_every=1, checkpoint=False, resume=False, progress=False)
+    load_corpus(preset, cfg)  # prepared once here (download, BPE), so no run's start counts it
     records = train(cfg)
     half = records[len(records) // 2]
     step = (records[-1]["elapsed_s"] - half["elapsed_s"]) / (records[-1]["step"] - half["step"])
