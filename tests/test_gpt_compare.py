@@ -1,6 +1,5 @@
-"""Tests for signlab.gpt.compare: the curves read from logs, and (slow) the optimizer orderings the
-GPT-2 chapter describes, which are exact on this CPU with one thread but not across hardware, so
-they are checked here rather than asserted on the page."""
+"""Tests for signlab.gpt.compare: the curves read from logs, the seed-by-seed statistics of the
+GPT-2 chapter, and (slow) its orderings at seed 0 on this CPU with one thread."""
 
 import pytest
 
@@ -63,12 +62,13 @@ def test_train_each_runs_every_optimizer_from_the_same_start(tmp_path):
 
 @pytest.mark.slow
 def test_the_chapter_orderings_on_this_cpu(tmp_path):
+    # what the chapter asserts over three seeds, here at seed 0 alone on this CPU: SignSGD and
+    # AdamW end below SGD and reach SGD's final loss sooner, Muon ends lowest of all
     runs = train_each(OPTIMIZERS, tmp_path, density=())
     final = {name: final_val_loss(r) for name, r in runs.items()}
     to_sgd = steps_to_reach(runs, final["sgd"])
-    sign = ("signsgd", "signum", "lion")
-    assert all(final[o] < final["sgd"] and to_sgd[o] < to_sgd["sgd"] for o in sign), final
-    assert final["adamw"] < min(final[o] for o in sign), final
+    for name in ("signsgd", "adamw"):
+        assert final[name] < final["sgd"] and to_sgd[name] < to_sgd["sgd"], final
     assert final["muon"] == min(final.values()), final
 
 
