@@ -38,11 +38,12 @@ def test_gap_figure_draws_the_paired_differences_in_the_book_colours():
 
 def test_steps_figure_marks_seeds_that_never_reach_the_target():
     fig = figures.steps_figure(RUNS, 2.4, budget=30)
-    dots = {t.x[0]: t for t in fig.data if t.type == "scatter"}
-    bars = {t.x[0]: t for t in fig.data if t.type == "bar"}
+    assert all(t.type == "scatter" for t in fig.data)
+    dots = {t.x[0]: t for t in fig.data if not isinstance(t.marker.symbol, str)}
+    means = {t.x[0]: t for t in fig.data if t.marker.symbol == "line-ew"}
     assert list(dots["SGD"].y) == [30, 30]  # drawn at the budget, open circles
     assert list(dots["SGD"].marker.symbol) == ["circle-open"] * 2
-    assert "SGD" not in bars and bars["Muon"].y[0] == pytest.approx(20)
+    assert "SGD" not in means and means["Muon"].y[0] == pytest.approx(20)
     assert list(dots["SignSGD"].y) == [30, 30]
 
 
