@@ -49,8 +49,10 @@ def test_steps_figure_marks_seeds_that_never_reach_the_target():
 
 def test_density_figure_averages_seeds():
     curves = {"a": [([1, 2], [0.2, 0.4]), ([1, 2], [0.4, 0.6])]}
-    fig = figures.density_figure(curves)
+    fig = figures.density_figure({**curves, "b": curves["a"]}, dashed=("b",))
     line = next(t for t in fig.data if t.name == "a")
     assert np.allclose(line.y, [0.3, 0.5])
+    assert next(t for t in fig.data if t.name == "b").line.dash == "dash"
+    assert not {t.line.color for t in fig.data if t.name} & set(COLORS.values())
     runs = [_run([3.0, 2.0], phi=[0.1, 0.2])]
     assert figures.phi_curves(runs) == [([10, 20], [0.1, 0.2])]

@@ -25,6 +25,10 @@ NAMES = {
 
 LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, x=0)
 
+OTHER_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
+"""Colours for curves that are not optimizers (networks, schedules): none of them is an
+optimizer's colour in :data:`signlab.book.style.COLORS`."""
+
 
 def _band(x, mean, se, name: str, hex_color: str, group: str) -> list[go.Scatter]:
     """A line with a ± se band around it (no band where se is all zero)."""
@@ -46,9 +50,9 @@ def _band(x, mean, se, name: str, hex_color: str, group: str) -> list[go.Scatter
     return [band, line]
 
 
-def gap_figure(runs: dict, reference: str = "sgd", subtitle: str = "") -> go.Figure:
+def gap_figure(runs: dict, reference: str = "sgd", subtitle: str = "", y_range=None) -> go.Figure:
     """Validation loss minus the ``reference``'s at the same step and seed: below zero means
-    ahead of it. Mean over seeds with a ± standard-error band."""
+    ahead of it. Mean over seeds with a ± standard-error band; ``y_range`` zooms the y-axis."""
     gaps = paired_gap(runs, reference)
     traces = []
     for name, g in gaps.items():
@@ -63,6 +67,7 @@ def gap_figure(runs: dict, reference: str = "sgd", subtitle: str = "") -> go.Fig
         title=f"Validation loss minus {ref}'s<br><sup>{subtitle}</sup>",
         xaxis_title="optimizer step",
         yaxis_title=f"loss − {ref}'s loss (nats)",
+        yaxis_range=y_range,
         autosize=True,
         height=460,
         legend=LEGEND_BELOW,
@@ -120,16 +125,22 @@ def steps_figure(runs: dict, target: float, budget: int, subtitle: str = "") -> 
     return fig
 
 
-def density_figure(curves: dict, subtitle: str = "", x_title: str = "optimizer step") -> go.Figure:
+def density_figure(
+    curves: dict, subtitle: str = "", x_title: str = "optimizer step", dashed=()
+) -> go.Figure:
     """φ along training: ``curves`` maps a label to a list of (x, φ) pairs, one per seed (same
-    x); mean over seeds with a ± standard-error band, and the isotropic value φ = 1."""
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+    x); mean over seeds with a ± standard-error band, and the isotropic value φ = 1. Labels in
+    ``dashed`` are drawn dashed (a variant of the curve before it)."""
     traces = []
     for k, (label, seeds) in enumerate(curves.items()):
         x = list(seeds[0][0])
         phi = np.array([s[1] for s in seeds], float)
         se = phi.std(axis=0, ddof=1) / np.sqrt(len(phi)) if len(phi) > 1 else 0 * phi[0]
-        traces += _band(x, phi.mean(axis=0), se, label, palette[k % len(palette)], label)
+        hue = OTHER_COLORS[k % len(OTHER_COLORS)]
+        drawn = _band(x, phi.mean(axis=0), se, label, hue, label)
+        if label in dashed:
+            drawn[-1].line.dash = "dash"
+        traces += drawn
     fig = go.Figure(traces)
     fig.add_hline(y=1.0, line_dash="dot", annotation_text="isotropic noise: φ = 1")
     fig.update_layout(
