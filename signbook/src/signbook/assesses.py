@@ -21,6 +21,9 @@ ASSESSES: dict[str, str] = {
     "descent is steepest descent in ℓ∞.",
     "ex-geometry-5": "When ℓ1 and ℓ2 norms are as far apart as they can be (equality in "
     "Cauchy–Schwarz): all magnitudes equal, density 1.",
+    "ex-geometry-6": "Predicting how a rotation of the Hessian changes the ℓ∞ smoothness constant "
+    "(a corner of the square meets the stiff direction), and checking the prediction by computing "
+    "it: why sign descent loses its advantage on a rotated problem.",
     # ---- 2. upper bounds -------------------------------------------------------------------------
     "ex-upper-bounds-1": "Reading Theorem 1's prescribed step size and evaluating it for given "
     "constants.",
@@ -32,10 +35,15 @@ ASSESSES: dict[str, str] = {
     "by 1/φ, with φ = k/d for k equally noisy coordinates.",
     "ex-upper-bounds-5": "Muon's noise scale as the nuclear norm of the noise matrix, unchanged by "
     "rotations.",
-    "ex-upper-bounds-6": "Finding with Cauchy–Schwarz the curvature allocation that maximises SGD's "
-    "noise term for a given noise vector (curvature following the squared noise).",
-    "ex-upper-bounds-7": "That the 1/φ gap needs the curvature to follow the noise: isotropic "
-    "curvature gives no gain over SignSGD, the worst-case allocation gives the full factor.",
+    "ex-upper-bounds-6": "Building the curvature of SGD's noise-term instance (half of L∞ on the "
+    "noisy coordinates in proportion to σ², half on the noiseless ones) and comparing its "
+    "(Σσ√L)² with the Cauchy–Schwarz maximum, which leaves the noiseless coordinates out of f.",
+    "ex-upper-bounds-7": "Why the Cauchy–Schwarz maximiser of SGD's bound is no instance (f cannot "
+    "depend on coordinates without curvature), and that the 1/φ needs curvature on the noisy "
+    "coordinates and on the flat ones.",
+    "ex-upper-bounds-8": "Predicting how SGD's step count on its hard instance scales with the "
+    "number of noisy coordinates, with the curvature aligned with the noise and isotropic, and "
+    "checking the prediction against the proven count.",
     # ---- 3. lower bounds -------------------------------------------------------------------------
     "ex-lower-bounds-1": "The bimodal oracle of the lower bound: the probability that one draw "
     "returns zero, from σ and ε.",
