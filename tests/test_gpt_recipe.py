@@ -176,3 +176,6 @@ def test_command_line_runs_the_recipe_and_exports_logs_without_checkpoints(tmp_p
     assert not list(dest.rglob("*.pt")) and list(out.rglob("*.pt"))
     assert rc.read_recipe(dest)["runs"] == rc.read_recipe(out)["runs"]
     assert (dest / "plan.json").exists() and (dest / "sweep.json").exists()
+    again = rc.export_logs(out, tmp_path / "again")
+    assert all(p.suffix in (".json", ".jsonl") for p in again)
+    assert not any(p.parts[0] == "calibration" for p in again)
