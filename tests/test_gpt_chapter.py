@@ -67,7 +67,8 @@ def test_gpu_branch_at_the_standin_scale_resumes_after_an_interrupted_cell(tmp_p
                 client.km.interrupt_kernel()
                 interrupted = True
             worker.join()
-            assert interrupted and errors and errors[0].ename == "KeyboardInterrupt"
+            assert interrupted, f"the cell ended before a checkpoint: {errors}"
+            assert errors and errors[0].ename == "KeyboardInterrupt", errors
             logs = {p.parent.name: p.read_text() for p in final.glob("*/log.jsonl")}
             assert logs  # the interrupted cell left a run behind, with its checkpoint
             client.execute_cell(cell, i)  # the reader runs the cell again: it resumes

@@ -75,6 +75,8 @@ def test_budget_plan_spends_the_minutes():
 def test_a_budget_too_small_says_what_would_do():
     with pytest.raises(ValueError, match=r"minutes must give every run at least 10 steps"):
         rc.plan_budget(rc.GPURecipe(minutes=1), seconds_per_step=1.0)
+    loose = rc.plan_budget(rc.STANDIN, seconds_per_step=1.0, seconds_per_run=5.0)
+    assert (loose.sweep_steps, loose.final_steps) == (10, 10)  # the stand-in runs anyway
 
 
 def test_default_out_is_drive_when_mounted(tmp_path, monkeypatch):
