@@ -59,6 +59,11 @@ ASSESSES: dict[str, str] = {
     "one) and how its proven bound grows with the dimension.",
     "ex-lower-bounds-7": "Separating the noise term from its control: how the proven bound on SGD "
     "grows as φ falls with noise, and that it does not grow without noise.",
+    "ex-lower-bounds-8": "Predicting, from the mechanism, how SGD's and SignSGD's counts change when "
+    "the noise concentrates on fewer stiff coordinates, checked by a run: (d − k)/k for SGD, "
+    "nothing for SignSGD.",
+    "ex-lower-bounds-9": "Predicting that the noise level barely moves SignSGD's stall curve when the "
+    "budget is measured in units of its threshold N*, checked exactly and by a run.",
     # ---- 4. sparse noise -------------------------------------------------------------------------
     "ex-sparse_noise-1": "Computing the noise density φ(σ) of a concrete noise-scale vector.",
     "ex-sparse_noise-2": "Inverting the 1/φ = d/k gap between the bounds: how sparse the noise must "
@@ -100,6 +105,9 @@ ASSESSES: dict[str, str] = {
     "smallest batch that stops SignSGD's drift.",
     "ex-heavy-tails-9": "That neither momentum nor a batch shrinks Cauchy noise: any average of "
     "Cauchy draws with weights summing to one has the same scale.",
+    "ex-heavy-tails-10": "A prediction checked by a run: SGD's stationary spread under heavy tails "
+    "is an EMA scale that a smaller step barely lowers (η to the power 1 − 1/α), while SignSGD's "
+    "shrinks like √η whatever the tails.",
     # ---- 7. GPT-2 --------------------------------------------------------------------------------
     "ex-gpt2-1": "Counting a GPT-2's parameters from its shape, with the output head tied to the "
     "embedding.",
