@@ -121,4 +121,6 @@ ASSESSES: dict[str, str] = {
     "device's peak.",
     "ex-gpt2-5": "Reading the slope of a log–log fit of a speed-up against width, as the width "
     "sweep reports it.",
+    "ex-gpt2-6": "Predicting how the bias of the noise-density estimate from few minibatches "
+    "shrinks with more draws when per-example gradients are sparse, checked against a run.",
 }
