@@ -267,7 +267,7 @@ async () => {
     const where = s ? '#' + s.id : '';
     const drawn = !!(plot && plot.querySelector('svg.main-svg'));
     const state = () => JSON.stringify([plot.data, plot.layout]);
-    const inputs = Array.from(root.querySelectorAll('[data-index]'));
+    const inputs = Array.from(root.querySelectorAll('.signbook-controls [data-index]'));
     for (const input of inputs) {
       const name = input.getAttribute('aria-label') || 'control';
       const count = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;

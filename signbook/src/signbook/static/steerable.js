@@ -9,7 +9,7 @@
   function setUp(root) {
     const payload = JSON.parse(root.querySelector("script.signbook-steerable-data").textContent);
     const plot = root.querySelector(".signbook-steerable-plot");
-    const inputs = Array.from(root.querySelectorAll("[data-index]"));
+    const inputs = Array.from(root.querySelectorAll(".signbook-controls [data-index]"));
     function draw() {
       const index = inputs.map(function (input) { return Number(input.value); });
       inputs.forEach(function (input, k) {
