@@ -1,10 +1,14 @@
 """The GPT-2 chapter's GPU branch, forced onto the CPU at the stand-in scale (slow).
 
-The Colab edition of ``book/gpt2.ipynb`` runs alone in an empty folder, as Colab runs it, with
+The cells of the Colab edition of ``book/gpt2.ipynb`` that the GPU branch needs (the setup and
+import cells, then the section "At GPU scale") run in an empty folder with
 ``SIGNLAB_GPT_SCALE=standin``: the chapter's own cells choose the GPU recipe, train it (budget
 plan, learning-rate sweep, final runs), read the logs back and draw the figures. The training
 cell is interrupted from outside, as a reader stopping it would, once a final run has written a
 checkpoint; running the cell again must resume and finish, and every later cell must pass.
+(The whole notebook, alone and with the GPU branch forced the same way, runs in
+``tests/test_colab.py``'s seed-1 run; here the CPU-scale cells are left out so the interruption
+is tested without training them a second time.)
 """
 
 import threading
@@ -26,13 +30,29 @@ def colab_chapter(tmp_path: Path) -> nbformat.NotebookNode:
     return book.notebook(chapter, EDITIONS["colab"])
 
 
+def gpu_branch(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook's cells up to its imports, then its section "At GPU scale" (to the next
+    section): what the GPU branch runs, without the CPU-scale training before it."""
+    cells = nb.cells
+    imports = next(i for i, c in enumerate(cells) if "from signlab.gpt.recipe import" in c.source)
+    start = next(i for i, c in enumerate(cells) if c.source.lstrip().startswith("## At GPU scale"))
+    end = next(
+        i
+        for i, c in enumerate(cells)
+        if i > start and c.cell_type == "markdown" and c.source.lstrip().startswith("## ")
+    )
+    kept = nbformat.from_dict(dict(nb))
+    kept.cells = cells[: imports + 1] + cells[start:end]
+    return kept
+
+
 def test_gpu_branch_at_the_standin_scale_resumes_after_an_interrupted_cell(tmp_path, monkeypatch):
     from jupyter_client.manager import KernelManager
     from nbclient.exceptions import CellExecutionError
 
     from signbook.execute import notebook_client
 
-    nb = colab_chapter(tmp_path)
+    nb = gpu_branch(colab_chapter(tmp_path))
     monkeypatch.setenv("SIGNLAB_GPT_SCALE", "standin")
     monkeypatch.delenv("SIGNLAB_STATIC_BUILD", raising=False)
     monkeypatch.delenv("SIGNLAB_INSTALL", raising=False)
