@@ -682,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--shots", type=Path, help="save full-page screenshots here")
     args = ap.parse_args(argv)
+    args.html = args.html.resolve()  # pages are opened as file:// URIs, which must be absolute
     pages = args.pages or sorted(
         p.relative_to(args.html).as_posix() for p in (args.html / "book").glob("*.html")
     )
