@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from test_ns_schedules import POLAR_EXPRESS_PUBLISHED
 
 from signlab.optim import (
     Lion,
@@ -154,17 +155,8 @@ def test_muon_in_float32_matches_torch_muon_with_float32_newton_schulz(kwargs, s
 # Polar Express's published schedule (Amsel et al., ICLR 2026), safety factor 1.01 applied to all
 # but the last triple, as written in the authors' code (NoahAmsel/PolarExpress, basic.py).
 POLAR_EXPRESS = [
-    (a / 1.01, b / 1.01**3, c / 1.01**5)
-    for a, b, c in [
-        (8.28721201814563, -23.595886519098837, 17.300387312530933),
-        (4.107059111542203, -2.9478499167379106, 0.5448431082926601),
-        (3.9486908534822946, -2.908902115962949, 0.5518191394370137),
-        (3.3184196573706015, -2.488488024314874, 0.51004894012372),
-        (2.300652019954817, -1.6689039845747493, 0.4188073119525673),
-        (1.891301407787398, -1.2679958271945868, 0.37680408948524835),
-        (1.8750014808534479, -1.2500016453999487, 0.3750001645474248),
-    ]
-] + [(1.875, -1.25, 0.375)]
+    (a / 1.01, b / 1.01**3, c / 1.01**5) for a, b, c in POLAR_EXPRESS_PUBLISHED[:-1]
+] + [POLAR_EXPRESS_PUBLISHED[-1]]
 
 
 def polar_express_float32(grad, ns_coefficients, ns_steps, eps):
