@@ -134,6 +134,21 @@ def test_launcher_joins_the_cgroup_and_stages_what_the_sandbox_user_cannot_reach
     ]
 
 
+def test_usage_reads_memory_threads_and_cpu_from_proc():
+    here = sb.usage([os.getpid()])
+    assert here.memory > 10 * MiB and here.threads >= 1 and here.cpu > 0
+    assert sb.usage([2**22 + 12345]) == sb.Usage()  # no such process: nothing
+
+
+def test_who_the_sandbox_runs_as_and_how_an_outcome_reads():
+    user = sb.sandbox_user()
+    assert (user is None) == (os.geteuid() != 0)
+    assert user is None or user[0] != 0
+    assert not sb.Outcome(0, 1.0).hit_memory
+    assert sb.Outcome(None, 1.0, stopped="memory").hit_memory
+    assert sb.Outcome(-9, 1.0, oom_killed=True).hit_memory
+
+
 # ---- in a real sandbox -------------------------------------------------------------------------
 def run_script(tmp_path: Path, code: str, limits: Limits | None = None, timeout=30, isolate=True):
     """Run ``code`` as ``/home/s/script.py`` in a sandbox; (its outcome, what it wrote to seen.json)."""
@@ -226,25 +241,58 @@ def test_no_network_only_loopback(tmp_path):
     assert seen["127.0.0.1"] == "connected"
 
 
-def test_a_fork_bomb_stops_at_the_process_limit_and_dies_with_the_sandbox(tmp_path):
+def test_a_fork_bomb_is_stopped_at_the_process_limit_with_all_it_started(tmp_path):
     marker = f"signbook-bomb-{uuid.uuid4().hex}"
     code = f"""
-        import json, os, time
-        made = failed = 0
-        start = time.monotonic()
-        while time.monotonic() - start < 3:
+        import os
+        while True:
             try:
                 if os.fork() == 0:
                     os.execvp("sleep", ["sleep", "600", "{marker}"])
+            except OSError:
+                pass
+    """
+    outcome, _ = run_script(tmp_path, code, Limits(processes=64), timeout=60)
+    assert outcome.stopped == "processes" and outcome.seconds < 10, outcome
+    assert _processes_with(marker) == []  # the sandbox's end killed every one of them
+
+
+def test_the_process_limit_holds_inside_the_sandbox(tmp_path):
+    """Below the watchdog's reach (it looks every 0.1 s), RLIMIT_NPROC stops the forks."""
+    code = """
+        import json, os, time
+        made, failed = 0, 0
+        while made + failed < 200:
+            try:
+                if os.fork() == 0:
+                    time.sleep(600)
                 made += 1
             except OSError:
                 failed += 1
-        json.dump({{"made": made, "failed": failed}}, open("seen.json", "w"))
+        json.dump({"made": made, "failed": failed}, open("seen.json", "w"))
     """
-    outcome, seen = run_script(tmp_path, code, Limits(processes=64))
-    assert outcome.returncode == 0, outcome.stderr
-    assert 50 <= seen["made"] < 64 and seen["failed"] > 0
-    assert _processes_with(marker) == []  # the sandbox's end killed every one of them
+    outcome, seen = run_script(tmp_path, code, Limits(processes=400), timeout=60)
+    assert seen == {"made": 200, "failed": 0} and outcome.stopped is None  # allowed: < 400
+    (tmp_path / "home" / "seen.json").unlink()
+    code = code.replace("made + failed < 200", "made + failed < 2000")
+    outcome, seen = run_script(tmp_path, code, Limits(processes=32), timeout=60)
+    if seen is None:  # the watchdog was first
+        assert outcome.stopped == "processes"
+    else:
+        assert seen["made"] < 32 and seen["failed"] > 0
+
+
+@pytest.mark.slow
+def test_many_busy_processes_are_stopped_at_the_cpu_budget(tmp_path):
+    code = """
+        import subprocess, sys
+        spin = "while True: pass"
+        kids = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(4)]
+        while True:
+            pass
+    """
+    outcome, _ = run_script(tmp_path, code, Limits(cpu_seconds=3), timeout=60)
+    assert outcome.stopped == "cpu" and outcome.seconds < 20, outcome
 
 
 def test_a_session_leader_started_inside_does_not_outlive_the_sandbox(tmp_path):

@@ -78,8 +78,10 @@ class Limits:
 
     ``memory``: bytes, for each process (``RLIMIT_AS``: an allocation past it fails with
     ``MemoryError``) and for all of them together (the watchdog, and the cgroup where there is one);
-    ``cpu_seconds``: CPU time of each process (``RLIMIT_CPU``); ``processes``: processes and threads
-    of the sandbox (``RLIMIT_NPROC``, counted in its own user namespace); ``file_size``: bytes of
+    ``cpu_seconds``: CPU time of each process (``RLIMIT_CPU``) and of all together (the watchdog);
+    ``processes``: processes and threads of the sandbox (``RLIMIT_NPROC``, counted in its own user
+    namespace; the watchdog stops a sandbox that reaches it, so that a fork bomb's spinning
+    processes do not starve the other sandboxes for long); ``file_size``: bytes of
     any one file it writes (``RLIMIT_FSIZE``); ``disk``: bytes and ``files``: entries in its
     writable folders together; ``open_files``: ``RLIMIT_NOFILE``.
     """
@@ -106,8 +108,10 @@ class Limits:
 class Outcome:
     """How a sandboxed run ended.
 
-    ``stopped`` says why the watchdog killed it: ``"time"``, ``"memory"`` or ``"disk"`` (None: it
-    ended by itself, with ``returncode``). ``oom_killed``: the cgroup's out-of-memory killer fired.
+    ``stopped`` says why the watchdog killed it: ``"time"`` (wall clock), ``"memory"``, ``"disk"``,
+    ``"processes"`` (it reached the process limit: a fork bomb), ``"cpu"`` (its processes together
+    used ``cpu_seconds``) or ``"cancelled"`` (the grader was interrupted); None: it ended by
+    itself, with ``returncode``. ``oom_killed``: the cgroup's out-of-memory killer fired.
     ``memory_peak``: the largest total memory of its processes seen (bytes). ``stderr``: the end of
     what the sandbox printed there (bwrap's own errors among it).
     """
@@ -455,14 +459,18 @@ def _watch(
         now = time.monotonic()
         tree = descendants(child.pid)
         seen.update(tree)
-        memory = sum(_anonymous_memory(pid) for pid in tree)
-        peak = max(peak, memory)
+        use = usage(tree)
+        peak = max(peak, use.memory)
         if cancelled.is_set():
             stopped = "cancelled"
         elif now >= deadline:
             stopped = "time"
-        elif memory > limits.memory or oom():
+        elif use.memory > limits.memory or oom():
             stopped = "memory"
+        elif use.threads >= limits.processes - 2:  # the next fork fails: a bomb, stop it now
+            stopped = "processes"
+        elif use.cpu > limits.cpu_seconds:
+            stopped = "cpu"
         elif now >= next_disk:
             next_disk = now + DISK_POLL
             if disk_usage(folders, limits.files + 1) > (limits.disk, limits.files):
@@ -513,16 +521,39 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def _anonymous_memory(pid: int) -> int:
-    """Bytes of private memory ``pid`` holds in RAM (``RssAnon``: what an allocation grows)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"RssAnon:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
+@dataclass
+class Usage:
+    """What a set of processes holds: ``memory`` (bytes of private memory in RAM, ``RssAnon``:
+    what an allocation grows), ``threads`` (what ``RLIMIT_NPROC`` counts) and ``cpu`` (seconds,
+    their own and their reaped children's)."""
+
+    memory: int = 0
+    threads: int = 0
+    cpu: float = 0.0
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def usage(pids: Iterable[int]) -> Usage:
+    """The :class:`Usage` of ``pids``, from ``/proc`` (a process gone meanwhile counts 0)."""
+    total = Usage()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/status", "rb") as f:
+                status = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        total.cpu += sum(int(x) for x in fields[11:15]) / TICK  # utime stime cutime cstime
+        for line in status.splitlines():
+            if line.startswith(b"RssAnon:"):
+                total.memory += int(line.split()[1]) * 1024
+            elif line.startswith(b"Threads:"):
+                total.threads += int(line.split()[1])
+    return total
 
 
 def disk_usage(folders: Iterable[Path], most: int) -> tuple[int, int]:
