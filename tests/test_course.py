@@ -642,11 +642,23 @@ def test_the_grader_on_made_up_submissions(tmp_path, registry):
     def exact(answer):
         return isinstance(answer, int) and answer == 8
 
+    (tmp_path / "roster.csv").write_text(
+        "student,name,file,id\nalice,Alice A,,11\nheidi@uni,Heidi H,,12\nivan,Ivan I,,13\n"
+    )
+    for path in subs.iterdir():  # handed in an hour before the deadline, but erin's: 2.5 h late
+        os.utime(path, (0, 1_800_000_000 - 3600 if path.stem != "erin" else 1_800_000_000 + 9000))
+    settings = Settings(
+        TWO,
+        REGISTRY,
+        timeout=40,
+        jobs=2,
+        roster=students.Roster.read(tmp_path / "roster.csv"),
+        lms="canvas",
+        deadline=datetime.fromtimestamp(1_800_000_000, timezone.utc),
+    )
     out = Outputs(tmp_path / "out" / "grades.csv")
     said = []
-    rows = grade(
-        sorted(subs.iterdir()), out, Settings(TWO, REGISTRY, timeout=40, jobs=2), said.append
-    )
+    rows = grade(sorted(subs.iterdir()), out, settings, said.append)
     table = read_csv(out.out)
     assert [(r["student"], r["exercise"]) for r in table] == [(r.student, r.exercise) for r in rows]
     got = {
@@ -699,6 +711,15 @@ def test_the_grader_on_made_up_submissions(tmp_path, registry):
         == "raised errors in 2 cells, first AssertionError in cell 2 (`assert 1 == 2, 'no'`)"
     )
     assert totals["frank"]["points"] == "0" and totals["frank"]["max_points"] == "4"
+    assert totals["ivan"]["status"] == "no submission" and totals["ivan"]["points"] == ""
+    assert totals["erin"]["late_hours"] == "2.5" and totals["alice"]["late_hours"] == ""
+    assert totals["alice"]["submitted"] == "2027-01-15T07:00:00+00:00"
+    canvas = (tmp_path / "out" / "grades-canvas.csv").read_text().splitlines()
+    assert canvas[:2] == [
+        "Student,ID,SIS User ID,SIS Login ID,Section,geometry",
+        "    Points Possible,,,,,4",
+    ]
+    assert "Alice A,11,,,,4" in canvas and "Ivan I,13,,,," in canvas and "erin,,,,,3" in canvas
     assert (out.feedback / "alice.md").read_text().splitlines()[2] == "**Total: 4 / 4**"
     assert (out.feedback / "heidi@uni.md").exists()
     assert sorted(p.name for p in out.store.iterdir()) == sorted(f"{s}.json" for s in totals)

@@ -4,6 +4,7 @@
         --chapter NAME | --manifest grading.json [--chapter NAME]
         [--hidden DIR]... [--timeout 300] [--jobs N] [--roster roster.csv] [--lms canvas]
         [--only STUDENT]... [--rerun] [--public-points 1] [--deadline 2026-03-01T23:59+01:00]
+        [--threads N]
         [--memory 4G] [--cpu-time S] [--processes 256] [--file-size 256M] [--disk 1G]
         [--feedback DIR] [--python PY] [--no-sandbox]
     python -m signbook.course table            # the exercise table of the instructor page
@@ -132,7 +133,9 @@ def _grade_parser(sub) -> None:
     g = sub.add_parser("grade", help="grade submitted notebooks")
     g.add_argument("submissions", nargs="+", type=Path, help="notebooks, or folders of them")
     g.add_argument("--out", type=Path, required=True, help="the per-exercise CSV to write")
-    g.add_argument("--feedback", type=Path, help="folder for feedback files (default: feedback/)")
+    g.add_argument(
+        "--feedback", type=Path, help="folder for feedback files (default: feedback/ beside --out)"
+    )
     g.add_argument("--chapter", help="the chapter the submissions answer")
     g.add_argument("--manifest", type=Path, help="the release manifest (grading.json)")
     g.add_argument("--book", type=Path, help="the book's folder, for --chapter (default: here)")
@@ -140,6 +143,7 @@ def _grade_parser(sub) -> None:
     g.add_argument("--public-points", type=float, help="points of every public check (0: off)")
     g.add_argument("--timeout", type=float, default=300, help="seconds per notebook (300)")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at once (1)")
+    g.add_argument("--threads", type=int, help="math threads per kernel (cores / jobs)")
     g.add_argument("--roster", type=Path, help="CSV with a student column (and file, email...)")
     g.add_argument("--lms", choices=["canvas", "gradescope", "moodle"], help="also write this")
     g.add_argument("--deadline", type=deadline, help="ISO time; the totals say how late")
@@ -191,6 +195,7 @@ def _settings(args: argparse.Namespace):
         deadline=args.deadline,
         only=args.only,
         rerun=args.rerun,
+        threads=args.threads,
     )
     if given:
         settings.limits = Limits(**{**vars(settings.limits), **given})

@@ -21,9 +21,10 @@ user namespace is still root for the process-count limit and for files the names
 
 Limits (:class:`Limits`) are set by :func:`limit` *inside* the sandbox, after its user namespace
 exists, so the process count is the sandbox's own (a fork bomb in one sandbox leaves the others and
-the grader their processes), and watched from outside by :meth:`Sandbox.run`: total memory of the
-sandbox's processes, bytes and files written to its folders, and wall-clock time; past any of them
-the whole sandbox is killed and :class:`Outcome` says which. Where the grader may create a memory
+the grader their processes), and watched from outside by :meth:`Sandbox.run` every 0.1 s: the
+memory, threads and CPU time of all the sandbox's processes together, the bytes and files written
+to its folders, and the wall clock; past any of them the whole sandbox is killed and
+:class:`Outcome` says which. Where the grader may create a memory
 cgroup (root on cgroup v1, or a cgroup v2 tree with the memory controller delegated), the sandbox
 also runs in one capped at the memory limit, a hard limit the kernel enforces between two polls.
 """
@@ -31,6 +32,7 @@ also runs in one capped at the memory limit, a hard limit the kernel enforces be
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pwd
@@ -132,6 +134,16 @@ class Outcome:
 def bwrap() -> str | None:
     """The path of bubblewrap's ``bwrap``, or None when it is not installed."""
     return shutil.which("bwrap")
+
+
+@functools.cache
+def _supports(option: str) -> bool:
+    """True when this bubblewrap knows ``option`` (its ``--help`` lists it)."""
+    try:
+        done = subprocess.run([bwrap(), "--help"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError, TypeError):
+        return False
+    return option in done.stdout + done.stderr
 
 
 def python_paths(python: str) -> list[Path]:
@@ -236,7 +248,9 @@ class Sandbox:
         if not self.isolate:
             return limited
         staged = staged or {}
-        args = [bwrap(), "--unshare-all", "--unshare-user", "--disable-userns"]
+        args = [bwrap(), "--unshare-all", "--unshare-user"]
+        if _supports("--disable-userns"):  # bubblewrap 0.8 and later
+            args.append("--disable-userns")
         args += ["--die-with-parent", "--new-session", "--clearenv"]
         for name, value in sorted(env.items()):
             args += ["--setenv", name, value]

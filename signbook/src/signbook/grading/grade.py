@@ -60,7 +60,8 @@ class Settings:
     ``limits`` None: the defaults of :class:`signbook.sandbox.Limits`, with a CPU-time limit of
     the timeout times each kernel's threads (plus a minute). ``python``: the kernels' Python
     (default: this one). ``roster``, ``lms`` (a format of :mod:`signbook.grading.exports`) and
-    ``deadline`` shape the totals; ``only`` and ``rerun`` choose what runs again.
+    ``deadline`` shape the totals; ``only`` and ``rerun`` choose what runs again. ``threads``: the
+    math libraries' threads in each kernel (default: the cores shared among the ``jobs``).
     """
 
     assignment: Assignment
@@ -75,6 +76,7 @@ class Settings:
     deadline: datetime | None = None
     only: list[str] = field(default_factory=list)
     rerun: bool = False
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
@@ -83,8 +85,12 @@ class Settings:
             raise ValueError(f"jobs must be a positive integer (got {self.jobs!r})")
         if self.lms is not None and self.lms not in exports.FORMATS:
             raise ValueError(f"lms must be one of {', '.join(exports.FORMATS)} (got {self.lms!r})")
+        if self.threads is None:
+            self.threads = threads_per_job(self.jobs)
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"threads must be a positive integer (got {self.threads!r})")
         if self.limits is None:
-            cpu = math.ceil(self.timeout * threads_per_job(self.jobs)) + 60
+            cpu = math.ceil(self.timeout * self.threads) + 60
             self.limits = Limits(cpu_seconds=cpu)
 
     def limit_texts(self) -> dict[str, str]:
@@ -177,7 +183,7 @@ def _run_one(path: Path, student: str, sandbox: Sandbox, settings: Settings) -> 
         sandbox,
         timeout=settings.timeout,
         python=settings.python,
-        threads=threads_per_job(settings.jobs),
+        threads=settings.threads,
     )
     return Result(**base, sources=sources, report=report)
 
@@ -339,6 +345,10 @@ def _run_all(todo, ids, sandbox, settings, store, writer, log) -> list[str]:
                 except SandboxError as err:
                     failed.append(ids[path])
                     log(f"{path}: NOT GRADED, the sandbox failed: {err}")
+                    continue
+                except Exception as err:  # the grader's own fault: say so, and go on
+                    failed.append(ids[path])
+                    log(f"{path}: NOT GRADED, grader error: {type(err).__name__}: {err}")
                     continue
                 store.save(result)
                 total = writer.add(result)

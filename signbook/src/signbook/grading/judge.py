@@ -81,23 +81,25 @@ def _memory_note(error: dict, memory: str) -> str:
     return f": it hit the sandbox's {memory} memory limit" if MEMORY_ERRORS.search(text) else ""
 
 
+STOPPED = {
+    "memory": "was stopped at the sandbox's {memory} memory limit",
+    "time": "was stopped at its {time} time limit",
+    "disk": "was stopped at the sandbox's {disk} disk limit",
+    "processes": "was stopped at the sandbox's limit of {processes} processes",
+    "cpu": "was stopped after its {cpu} of CPU time",
+    "cancelled": "was stopped: the grader was interrupted",
+}
+"""What a run's :attr:`~signbook.grading.run.RunReport.stopped` says, with the limits filled in."""
+
+
 def _run_problem(report: RunReport, sources: list[str | None], limits: dict[str, str]) -> str:
     """What went wrong with the run as a whole, to follow "the notebook" ("" when nothing did):
     ``was stopped at its 60 s time limit, in cell 7 (`while True:`)``, ``raised MemoryError in
     cell 3 (...): it hit the sandbox's 4 GiB memory limit``, ..."""
     where = f", in {cell_name(report.running, sources)}" if report.running is not None else ""
-    if report.stopped == "memory" or report.oom_killed:
-        return f"was stopped at the sandbox's {limits['memory']} memory limit{where}"
-    if report.stopped == "time":
-        return f"was stopped at its {limits['time']} time limit{where}"
-    if report.stopped == "disk":
-        return f"was stopped at the sandbox's {limits['disk']} disk limit{where}"
-    if report.stopped == "processes":
-        return f"was stopped at the sandbox's limit of {limits['processes']} processes{where}"
-    if report.stopped == "cpu":
-        return f"was stopped after its {limits['cpu']} of CPU time{where}"
-    if report.stopped == "cancelled":
-        return f"was stopped: the grader was interrupted{where}"
+    stopped = "memory" if report.oom_killed else report.stopped
+    if stopped in STOPPED:
+        return STOPPED[stopped].format(**limits) + where
     if report.end_error:
         return f"stopped early{where}: {report.end_error}"
     if not report.ended:

@@ -137,16 +137,18 @@ def _number(x: float) -> str:
     return f"{x:g}"
 
 
+def _csv(header: list[str], lines: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *lines])
+    return out.getvalue()
+
+
 def grades_csv(rows: list[Row]) -> str:
     """The per-exercise CSV: :data:`COLUMNS`, one row per student and exercise."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    for r in rows:
-        writer.writerow(
-            [r.student, r.exercise, _number(r.points), _number(r.max_points), r.message]
-        )
-    return out.getvalue()
+    lines = [
+        [r.student, r.exercise, _number(r.points), _number(r.max_points), r.message] for r in rows
+    ]
+    return _csv(COLUMNS, lines)
 
 
 @dataclass
@@ -181,25 +183,26 @@ def late_hours(submitted: str, deadline: datetime | None) -> float | None:
 
 def totals_csv(totals: list[Total]) -> str:
     """The per-student CSV: :data:`TOTAL_COLUMNS`."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(TOTAL_COLUMNS)
-    for t in totals:
-        writer.writerow(
-            [
-                t.student,
-                "" if t.points is None else _number(t.points),
-                _number(t.max_points),
-                "" if t.percent is None else f"{t.percent:.1f}",
-                t.status,
-                t.submitted,
-                "" if t.late_hours is None else _number(t.late_hours),
-                t.file,
-                "" if t.run_seconds is None else f"{t.run_seconds:.1f}",
-                t.graded_at,
-            ]
-        )
-    return out.getvalue()
+
+    def blank_or(value, text) -> str:
+        return "" if value is None else text(value)
+
+    lines = [
+        [
+            t.student,
+            blank_or(t.points, _number),
+            _number(t.max_points),
+            blank_or(t.percent, lambda x: f"{x:.1f}"),
+            t.status,
+            t.submitted,
+            blank_or(t.late_hours, _number),
+            t.file,
+            blank_or(t.run_seconds, lambda x: f"{x:.1f}"),
+            t.graded_at,
+        ]
+        for t in totals
+    ]
+    return _csv(TOTAL_COLUMNS, lines)
 
 
 def feedback_text(student: str, rows: list[Row], status: str = "") -> str:
