@@ -558,6 +558,30 @@ def test_exports_for_the_learning_platforms():
         exports.export("blackboard", totals, roster, "G")
 
 
+def test_a_loosely_written_notebook_is_mended_and_a_broken_one_is_not(tmp_path):
+    from signbook.grading.grade import _read
+
+    loose = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            {"cell_type": "code", "source": ["x = 1\n", "check('ex-geometry-1', 8)"]},
+            {"cell_type": "markdown", "source": "text", "metadata": {}},
+        ],
+    }
+    (tmp_path / "loose.ipynb").write_text(json.dumps(loose))
+    nb, reason = _read(tmp_path / "loose.ipynb")
+    assert reason is None
+    assert nb.cells[0].source == "x = 1\ncheck('ex-geometry-1', 8)" and nb.cells[0].outputs == []
+    nbformat.validate(nb)
+    broken = {**loose, "cells": [{"cell_type": "widget", "source": "x"}]}
+    (tmp_path / "broken.ipynb").write_text(json.dumps(broken))
+    assert _read(tmp_path / "broken.ipynb") == (None, "cell 1 has no known cell type")
+    (tmp_path / "none.ipynb").write_text(json.dumps({**loose, "cells": {"a": 1}}))
+    assert _read(tmp_path / "none.ipynb")[0] is None
+
+
 # ---- the command line, without a kernel ---------------------------------------------------------
 def test_the_command_line_refuses_to_guess_what_to_expect(tmp_path, capsys):
     junk = tmp_path / "junk.ipynb"
@@ -834,7 +858,8 @@ def test_a_killed_grader_loses_nothing_a_rerun_resumes_and_only_regrades_one(tmp
     out = tmp_path / "grades.csv"
     store = tmp_path / "grades.runs"
     command = [sys.executable, "-m", "signbook.course", "grade", str(subs), "--out", str(out)]
-    command += ["--chapter", "geometry", "--book", str(ROOT), "--timeout", "250"]
+    m = manifest(tmp_path / "grading.json", {"geometry": {"exercises": TWO.labels}})
+    command += ["--manifest", str(m), "--timeout", "250"]
     grader = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert _wait_for(lambda: (store / "b.json").exists(), 200), "a and b were not graded"
@@ -846,7 +871,7 @@ def test_a_killed_grader_loses_nothing_a_rerun_resumes_and_only_regrades_one(tmp
     assert _wait_for(lambda: not processes_with(marker), 10)  # the sandbox died with the grader
     table = read_csv(out)  # whole, with the two students done
     assert sorted({r["student"] for r in table}) == ["a", "b"]
-    assert len(table) == 2 * 5 and {
+    assert len(table) == 2 * 2 and {
         r["student"] for r in read_csv(tmp_path / "grades-totals.csv")
     } == {"a", "b"}
     kept = {name: (store / f"{name}.json").read_text() for name in "ab"}

@@ -254,13 +254,7 @@ class Sandbox:
         args += ["--die-with-parent", "--new-session", "--clearenv"]
         for name, value in sorted(env.items()):
             args += ["--setenv", name, value]
-        for folder in SYSTEM:
-            args += ["--ro-bind", folder, folder]
-        for top in MERGED:
-            if os.path.islink(top):
-                args += ["--symlink", os.readlink(top), top]
-            elif os.path.isdir(top):
-                args += ["--ro-bind", top, top]
+        args += _system_binds()
         for folder in self.visible:
             if not any(folder == Path(s) or Path(s) in folder.parents for s in SYSTEM):
                 args += ["--ro-bind", str(staged.get(folder, folder)), str(folder)]
@@ -423,6 +417,20 @@ def reachable(path: Path, uid: int, gid: int) -> bool:
         if not st.st_mode & bit:
             return False
     return True
+
+
+def _system_binds() -> list[str]:
+    """bwrap's arguments for the system: :data:`SYSTEM` read-only, and each of :data:`MERGED` as
+    the link it is (merged /usr) or read-only."""
+    args = []
+    for folder in SYSTEM:
+        args += ["--ro-bind", folder, folder]
+    for top in MERGED:
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args
 
 
 def _outside(text: str, writable: dict[str, Path]) -> str:

@@ -37,9 +37,9 @@ def run(notebook: Path, cwd: Path, events: _Events, python: str, timeout: int) -
 
     from signbook.execute import execute
 
-    nb = nbformat.read(notebook, as_version=4)
-    events.write("begin", cells=len(nb.cells))
+    events.write("begin")
     try:
+        nb = nbformat.read(notebook, as_version=4)
         execute(
             nb,
             cwd,
