@@ -1,14 +1,20 @@
 """How long the grader takes for a class: N copies of a chapter's submission, serial vs ``--jobs``.
 
     python benchmarks/bench_grader.py [--copies 40] [--jobs 2] [--chapter geometry]
+                                      [--rounds 4 --batch 4]
 
 Each copy is the chapter's student release (``signbook.edition``, as students receive it) with every
 answer cell filled with the book's solution value, so the whole chapter runs and every exercise
 scores. The class is graded twice in this process, into fresh folders: one submission at a time
-(the reference), then ``--jobs`` at a time; then a few copies without the sandbox, for its cost.
-The script prints seconds per submission, the speed-up, the load average before and after, and
-checks that every copy scored full marks in every run. Each kernel gets ``cores / jobs`` math
-threads (``signbook.grading.run.threads_per_job``).
+(the reference), then ``--jobs`` at a time, each kernel with ``cores / jobs`` math threads as the
+grader gives them (``signbook.grading.run.threads_per_job``). The script prints seconds per
+submission, the grader's own CPU time per submission, the speed-up, the load average, and checks
+that every copy scored full marks.
+
+On a shared machine the load drifts over an hour, so ``--rounds`` also grades ``--batch`` copies in
+each way of :data:`MODES` per round, the order turning, and gives each way's time against
+``serial``'s in the same round: the median and range of those ratios say how much of the speed-up
+is the second job, how much the threads, and what the sandbox costs.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -55,10 +63,78 @@ def submission(chapter: str) -> nbformat.NotebookNode:
     return nb
 
 
-def timed(paths: list[Path], out: Path, settings: Settings) -> tuple[float, list]:
-    start = time.perf_counter()
+def timed(paths: list[Path], out: Path, settings: Settings) -> tuple[float, float, bool]:
+    """(seconds, the grader's own CPU seconds, every copy at full marks) of grading ``paths``."""
+    start, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     rows = grade(paths, Outputs(out / "grades.csv"), settings, log=lambda line: None)
-    return time.perf_counter() - start, rows
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    own = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime
+    full = len(rows) == len(paths) * len(settings.assignment.labels)
+    return time.perf_counter() - start, own, full and all(r.points == r.max_points for r in rows)
+
+
+MODES = {
+    "serial": {"jobs": 1},
+    "serial, 1 thread": {"jobs": 1, "threads": 1},
+    "jobs 2": {"jobs": 2},
+    "serial, no sandbox": {"jobs": 1, "sandbox": False},
+}
+"""The ways of grading compared in ``--rounds``: each against ``serial`` (one submission at a
+time, the cores' threads), in the same round."""
+
+
+def copies(nb: nbformat.NotebookNode, folder: Path, n: int) -> list[Path]:
+    """``n`` copies of ``nb`` in ``folder``, one file a student."""
+    folder.mkdir(parents=True)
+    paths = [folder / f"student_{k:03d}.ipynb" for k in range(n)]
+    for path in paths:
+        nbformat.write(nb, path)
+    return paths
+
+
+def one_run_each(task, nb, work: Path, args) -> dict:
+    """The class of ``--copies`` graded once one at a time, once ``--jobs`` at a time."""
+    paths = copies(nb, work / "subs", args.copies)
+    found = {}
+    for name, jobs in [("serial", 1), (f"jobs {args.jobs}", args.jobs)]:
+        settings = Settings(task, HiddenChecks(), timeout=args.timeout, jobs=jobs)
+        load = os.getloadavg()[0]
+        seconds, own, full = timed(paths, work / name.replace(" ", "-"), settings)
+        found[name] = {"seconds": seconds, "grader_cpu": own, "copies": len(paths)}
+        found[name] |= {"all_full_marks": full, "load": [load, os.getloadavg()[0]]}
+        print(
+            f"{name:>10}: {seconds:7.1f} s for {len(paths)} = {seconds / len(paths):5.2f} s a "
+            f"submission (grader's own CPU {own / len(paths):.2f} s); full marks: {full}; "
+            f"load {load:.1f} -> {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    first, second = (found[k]["seconds"] for k in found)
+    print(f"speed-up with --jobs {args.jobs}: {first / second:.2f}x")
+    return found
+
+
+def rounds(task, nb, work: Path, args) -> dict:
+    """Every mode of :data:`MODES` on ``--batch`` copies per round, the order turning each round;
+    each mode's time against ``serial``'s in the same round."""
+    paths = copies(nb, work / "batch", args.batch)
+    times: dict[str, list[float]] = {name: [] for name in MODES}
+    names = list(MODES)
+    for r in range(args.rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            settings = Settings(task, HiddenChecks(), timeout=args.timeout, **MODES[name])
+            out = work / f"round{r}-{name.replace(' ', '-').replace(',', '')}"
+            seconds, _, full = timed(paths, out, settings)
+            assert full, f"{name}: not every copy scored full marks"
+            times[name].append(seconds)
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f} s" for k, v in times.items()))
+    for name, values in times.items():
+        ratios = sorted(s / t for s, t in zip(times["serial"], values))
+        print(
+            f"{name:>20}: {sum(values) / (len(values) * args.batch):5.2f} s a submission; "
+            f"serial / this: median {statistics.median(ratios):.2f} "
+            f"({ratios[0]:.2f}-{ratios[-1]:.2f} over {len(ratios)} rounds)"
+        )
+    return times
 
 
 def main() -> None:
@@ -66,57 +142,21 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--chapter", default="geometry")
-    parser.add_argument("--plain", type=int, default=4, help="copies graded without the sandbox")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--rounds", type=int, default=0, help="also: MODES in interleaved rounds")
+    parser.add_argument("--batch", type=int, default=4, help="copies per mode and round")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
-    parser.add_argument("--threads", type=int, help="math threads per kernel (cores / jobs)")
     args = parser.parse_args()
     task = assignment.from_book(ROOT, args.chapter)
     nb = submission(args.chapter)
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", flush=True)
     work = Path(tempfile.mkdtemp(prefix="signbook-bench-"))
     try:
-        subs = work / "subs"
-        subs.mkdir()
-        paths = []
-        for k in range(args.copies):
-            path = subs / f"student_{k:03d}.ipynb"
-            nbformat.write(nb, path)
-            paths.append(path)
-        load = [os.getloadavg()[0]]
-        runs = {}
-        for name, jobs, sandbox, some in [
-            ("serial", 1, True, paths),
-            (f"jobs {args.jobs}", args.jobs, True, paths),
-            ("serial, no sandbox", 1, False, paths[: args.plain]),
-        ]:
-            settings = Settings(
-                task,
-                HiddenChecks(),
-                timeout=args.timeout,
-                jobs=jobs,
-                sandbox=sandbox,
-                threads=args.threads,
-            )
-            seconds, rows = timed(some, work / name.replace(" ", "-"), settings)
-            full = all(r.points == r.max_points for r in rows) and len(rows) == len(some) * len(
-                task.labels
-            )
-            runs[name] = {"seconds": seconds, "copies": len(some), "all_full_marks": full}
-            load.append(os.getloadavg()[0])
-            print(
-                f"{name:>20}: {seconds:7.1f} s for {len(some)} = "
-                f"{seconds / len(some):5.2f} s per submission; all full marks: {full}",
-                flush=True,
-            )
-        serial = runs["serial"]["seconds"] / runs["serial"]["copies"]
-        parallel = runs[f"jobs {args.jobs}"]["seconds"] / args.copies
-        plain = runs["serial, no sandbox"]["seconds"] / args.plain
-        print(f"speed-up with --jobs {args.jobs}: {serial / parallel:.2f}x")
-        print(f"sandbox cost, serial: {serial / plain:.2f}x of a run without it")
-        print(f"load average (1 min) before and after each run: {[round(x, 2) for x in load]}")
-        print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+        found = {"one_run_each": one_run_each(task, nb, work, args) if args.copies else None}
+        if args.rounds:
+            found["rounds"] = rounds(task, nb, work, args)
         if args.json:
-            args.json.write_text(json.dumps({"runs": runs, "load": load}, indent=1))
+            args.json.write_text(json.dumps(found, indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
