@@ -6,15 +6,15 @@
 Each copy is the chapter's student release (``signbook.edition``, as students receive it) with every
 answer cell filled with the book's solution value, so the whole chapter runs and every exercise
 scores. The class is graded twice in this process, into fresh folders: one submission at a time
-(the reference), then ``--jobs`` at a time, each kernel with ``cores / jobs`` math threads as the
-grader gives them (``signbook.grading.run.threads_per_job``). The script prints seconds per
+(the reference), then ``--jobs`` at a time, each kernel with the grader's default math threads
+(``signbook.grading.run.THREADS``). The script prints seconds per
 submission, the grader's own CPU time per submission, the speed-up, the load average, and checks
 that every copy scored full marks.
 
 On a shared machine the load drifts over an hour, so ``--rounds`` also grades ``--batch`` copies in
 each way of :data:`MODES` per round, the order turning, and gives each way's time against
 ``serial``'s in the same round: the median and range of those ratios say how much of the speed-up
-is the second job, how much the threads, and what the sandbox costs.
+is the second job, what a second thread does, and what the sandbox costs.
 """
 
 from __future__ import annotations
@@ -75,12 +75,12 @@ def timed(paths: list[Path], out: Path, settings: Settings) -> tuple[float, floa
 
 MODES = {
     "serial": {"jobs": 1},
-    "serial, 1 thread": {"jobs": 1, "threads": 1},
+    "serial, 2 threads": {"jobs": 1, "threads": 2},
     "jobs 2": {"jobs": 2},
     "serial, no sandbox": {"jobs": 1, "sandbox": False},
 }
 """The ways of grading compared in ``--rounds``: each against ``serial`` (one submission at a
-time, the cores' threads), in the same round."""
+time, the default threads), in the same round."""
 
 
 def copies(nb: nbformat.NotebookNode, folder: Path, n: int) -> list[Path]:

@@ -467,8 +467,9 @@ def test_the_kernel_environment_holds_nothing_of_the_grader_s():
         "PYDEVD_DISABLE_FILE_VALIDATION", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
         "OPENBLAS_NUM_THREADS", "SIGNBOOK_RECORD",
     }  # fmt: skip
-    assert run.threads_per_job(1) == (os.cpu_count() or 1)
-    assert run.threads_per_job(10**6) == 1
+    assert run.THREADS == 1 and Settings(TWO).threads == run.THREADS
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        Settings(TWO, threads=0)
 
 
 def test_a_box_is_removed_even_where_the_submission_locked_itself_in(tmp_path):

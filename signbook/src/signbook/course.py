@@ -143,7 +143,7 @@ def _grade_parser(sub) -> None:
     g.add_argument("--public-points", type=float, help="points of every public check (0: off)")
     g.add_argument("--timeout", type=float, default=300, help="seconds per notebook (300)")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at once (1)")
-    g.add_argument("--threads", type=int, help="math threads per kernel (cores / jobs)")
+    g.add_argument("--threads", type=int, default=1, help="math threads per kernel (1)")
     g.add_argument("--roster", type=Path, help="CSV with a student column (and file, email...)")
     g.add_argument("--lms", choices=["canvas", "gradescope", "moodle"], help="also write this")
     g.add_argument("--deadline", type=deadline, help="ISO time; the totals say how late")

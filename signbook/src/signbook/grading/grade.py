@@ -40,7 +40,7 @@ from signbook.grading.results import (
     totals_csv,
     write_atomic,
 )
-from signbook.grading.run import RunReport, run_submission, threads_per_job
+from signbook.grading.run import THREADS, RunReport, run_submission
 from signbook.grading.students import Roster, identify, slug
 from signbook.sandbox import GiB, Limits, MiB, Sandbox, SandboxError, exposed, python_paths
 
@@ -61,7 +61,7 @@ class Settings:
     the timeout times each kernel's threads (plus a minute). ``python``: the kernels' Python
     (default: this one). ``roster``, ``lms`` (a format of :mod:`signbook.grading.exports`) and
     ``deadline`` shape the totals; ``only`` and ``rerun`` choose what runs again. ``threads``: the
-    math libraries' threads in each kernel (default: the cores shared among the ``jobs``).
+    math libraries' threads in each kernel (:data:`signbook.grading.run.THREADS`).
     """
 
     assignment: Assignment
@@ -76,7 +76,7 @@ class Settings:
     deadline: datetime | None = None
     only: list[str] = field(default_factory=list)
     rerun: bool = False
-    threads: int | None = None
+    threads: int = THREADS
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
@@ -85,8 +85,6 @@ class Settings:
             raise ValueError(f"jobs must be a positive integer (got {self.jobs!r})")
         if self.lms is not None and self.lms not in exports.FORMATS:
             raise ValueError(f"lms must be one of {', '.join(exports.FORMATS)} (got {self.lms!r})")
-        if self.threads is None:
-            self.threads = threads_per_job(self.jobs)
         if not isinstance(self.threads, int) or self.threads < 1:
             raise ValueError(f"threads must be a positive integer (got {self.threads!r})")
         if self.limits is None:

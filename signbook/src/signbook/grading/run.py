@@ -228,6 +228,7 @@ def _report(outcome: Outcome, folder: Path, cells: int) -> RunReport:
     )
 
 
-def threads_per_job(jobs: int) -> int:
-    """Math-library threads for each of ``jobs`` kernels running at once on this machine."""
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+THREADS = 1
+"""Math-library threads of each kernel unless told otherwise (``--threads``). One: on this
+project's 2-core machine the geometry chapter ran 2.2 times faster graded with one thread than with
+two (2.0-2.4 over 4 rounds, ``benchmarks/grader.md``); parallel jobs, not threads, use the cores."""
