@@ -22,6 +22,12 @@ make it a fault (the element's width against the column's or the viewport's). Th
 ``unrendered``   math left untypeset (MathJax did not run) or a plotly figure not drawn
 ``figure-text``  plotly labels (titles, axis titles, annotations, legend) that overlap, run past the
                  figure's edge, or show raw TeX such as ``‖G‖_F``
+``inline-scroll`` an inline formula wider than its line, so that it scrolls sideways in its own box (a
+                 reader on a phone sees it cut and may never scroll it): make it display math or split it
+``visible-assert`` an ``assert`` in a code cell the website shows (folded cells included): verification
+                 belongs in cells tagged ``remove-cell``/``verify``
+``steer``        a precomputed widget whose figure does not change when one of its controls moves, or
+                 a page that still says a widget is static
 """
 
 from __future__ import annotations
@@ -48,6 +54,10 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND",  # belt and braces: no host name resolves
 ]
 TOLERANCE_PX = 1.0  # sub-pixel rounding
+#: What signlab's widgets printed on the website before they were precomputed; no page may say it now.
+STATIC_VIEW = "Static view of the default settings"
+#: A line of code that is an assert statement.
+ASSERT = re.compile(r"^\s*assert\b")
 #: A norm written with bare bars and a subscript, |x|_1, as MyST leaves \|x\|_1 in a Markdown table.
 BAR_NORM = re.compile(r"(?<!\\)\|[^|]+(?<!\\)\|\s*_")
 
@@ -238,8 +248,42 @@ MEASURE_JS = r"""
       if (tex) figureText.push({fig, section: section(f), what: `label '${a.text}' shows raw TeX '${tex[0]}'`});
     }
   }
+  const code = Array.from(article.querySelectorAll('div.cell_input')).map(c => ({text: c.textContent, section: section(c)}));
   const errors = Array.from(article.querySelectorAll('mjx-merror')).map(e => ({text: short(e.textContent, 80), section: section(e)}));
-  return {vw, limit, docWidth: document.documentElement.scrollWidth, column, candidates, sticking, texts, tables, errors, undrawn, untypeset, figureText};
+  return {vw, limit, docWidth: document.documentElement.scrollWidth, column, candidates, sticking, texts, tables, errors, undrawn, untypeset, figureText, code};
+}
+"""
+
+#: Move every control of every precomputed widget (signbook's steerable.js) to another value and back,
+#: reporting for each whether the figure's data or layout changed.
+STEER_JS = r"""
+async () => {
+  const results = [];
+  const widgets = Array.from(document.querySelectorAll('.signbook-steerable'));
+  for (let w = 0; w < widgets.length; w++) {
+    const root = widgets[w];
+    const plot = root.querySelector('.signbook-steerable-plot');
+    const s = root.closest('section[id]');
+    const where = s ? '#' + s.id : '';
+    const drawn = !!(plot && plot.querySelector('svg.main-svg'));
+    const state = () => JSON.stringify([plot.data, plot.layout]);
+    const inputs = Array.from(root.querySelectorAll('.signbook-controls [data-index]'));
+    for (const input of inputs) {
+      const name = input.getAttribute('aria-label') || 'control';
+      const count = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
+      const before = state(), old = input.value;
+      const other = String(Number(old) === count - 1 ? 0 : count - 1);
+      input.value = other;
+      input.dispatchEvent(new Event('input'));
+      await new Promise(r => setTimeout(r, 50));
+      const changed = state() !== before;
+      input.value = old;
+      input.dispatchEvent(new Event('input'));
+      await new Promise(r => setTimeout(r, 50));
+      results.push({widget: w + 1, where, name, count, changed, drawn});
+    }
+  }
+  return results;
 }
 """
 
@@ -320,6 +364,23 @@ def _layout_faults(page: str, width: int, m: dict) -> list[Fault]:
     for c in m["candidates"]:
         label = " ".join(c["label"].split())
         what = f"{c['kind']} {c['desc']}{_where(c['section'])}: {label}"
+        box = c["box"]
+        if (
+            c["kind"] == "inline math"
+            and box
+            and box["overflow"] in ("auto", "scroll")
+            and c["content"] > box["width"] + TOLERANCE_PX
+        ):
+            faults.append(
+                Fault(
+                    page,
+                    width,
+                    "inline-scroll",
+                    f"{what} is {_px(c['content'])} wide in a line of {_px(box['width'])}: it scrolls "
+                    "sideways in its own box (make it display math, or split it)",
+                )
+            )
+            continue
         if width == DESKTOP and c["content"] > col + TOLERANCE_PX:
             faults.append(
                 Fault(
@@ -384,6 +445,25 @@ def _text_faults(page: str, width: int, m: dict) -> list[Fault]:
                 f"plotly figure {t['fig']!r}{_where(t['section'])}: {t['what']}",
             )
         )
+    for t in m["texts"]:
+        if STATIC_VIEW in t["text"]:
+            faults.append(
+                Fault(
+                    page, width, "steer", f"{t['where']}{_where(t['section'])} says {STATIC_VIEW!r}"
+                )
+            )
+    if width == DESKTOP:  # the code is the same at every width: report it once
+        for c in m["code"]:
+            for line in c["text"].splitlines():
+                if ASSERT.match(line):
+                    faults.append(
+                        Fault(
+                            page,
+                            width,
+                            "visible-assert",
+                            f"a code cell{_where(c['section'])} shows {line.strip()[:90]!r}",
+                        )
+                    )
     for d in m["undrawn"]:
         faults.append(
             Fault(
@@ -435,6 +515,28 @@ def _table_faults(page: str, width: int, m: dict) -> list[Fault]:
     return faults
 
 
+def _steer_faults(page: str, width: int, results: list[dict]) -> list[Fault]:
+    faults = []
+    for r in results:
+        what = f"widget {r['widget']}{_where(r['where'])}"
+        if not r["drawn"]:
+            faults.append(Fault(page, width, "steer", f"{what}: its figure is not drawn"))
+        elif r["count"] < 2:
+            faults.append(
+                Fault(page, width, "steer", f"{what}: control {r['name']!r} has one value")
+            )
+        elif not r["changed"]:
+            faults.append(
+                Fault(
+                    page,
+                    width,
+                    "steer",
+                    f"{what}: moving control {r['name']!r} does not change the figure",
+                )
+            )
+    return faults
+
+
 def check_page(
     browser: Any, path: Path, name: str, width: int, screenshot_dir: Path | None = None
 ) -> tuple[list[Fault], dict]:
@@ -475,6 +577,7 @@ def check_page(
         page.goto(path.as_uri(), wait_until="load", timeout=60_000)
         page.evaluate(READY_JS)
         measured = page.evaluate(MEASURE_JS, DESKTOP)
+        steered = page.evaluate(STEER_JS)
         if screenshot_dir is not None:
             screenshot_dir.mkdir(parents=True, exist_ok=True)
             stem = name.replace("/", "_").removesuffix(".html")
@@ -484,6 +587,7 @@ def check_page(
     faults = events + _layout_faults(name, width, measured)
     faults += _text_faults(name, width, measured)
     faults += _table_faults(name, width, measured)
+    faults += _steer_faults(name, width, steered)
     return list(dict.fromkeys(faults)), measured
 
 

@@ -225,19 +225,36 @@ def test_noise_allocation_is_the_cauchy_schwarz_maximum(rng):
         assert (sigma * np.sqrt(L)).sum() ** 2 <= best * (1 + 1e-12)
     iso = (sigma * np.sqrt(np.full(6, 1 / 6))).sum() ** 2
     assert iso == pytest.approx(sigma.sum() ** 2 / 6)
+    # the derivation's allocation: half of L∞ on the noisy coordinates ∝ σ², half on the others
+    noisy = sigma > 0
+    half = np.where(noisy, 0.5 * sigma**2 / (sigma**2).sum(), 0.5 / max((~noisy).sum(), 1))
+    assert half.sum() == pytest.approx(1.0 if (~noisy).any() else 0.5)
+    assert (sigma * np.sqrt(half)).sum() ** 2 == pytest.approx((sigma**2).sum() / 2)
+    step = bounds.comparison_derivation()["noise allocation"].expr
+    assert sp.simplify(step.rhs - S.L_inf * S.sigma_l2**2 / 2) == 0
 
 
 def test_theorem_3_steps_in_the_theorems_form():
     r = bounds.comparison_results()
+    # the noise term at the instance's allocation (half of L∞ on the noisy coordinates)
     assert (
-        sp.simplify(r["noise_term_phi"] ** 4 - S.sigma_l1**2 * S.L_inf * S.Delta / (S.phi * S.T))
+        sp.simplify(
+            r["noise_term_phi"] ** 4 - S.sigma_l1**2 * S.L_inf * S.Delta / (2 * S.phi * S.T)
+        )
         == 0
     )
     assert (
         sp.simplify(r["isotropic_noise_term"] ** 4 - S.sigma_l1**2 * S.L_inf * S.Delta / S.T) == 0
     )
     steps = bounds.comparison_derivation()
-    assert steps.names()[:3] == ["SGD lower bound", "noiseless allocation", "noise allocation"]
+    assert steps.names()[:4] == [
+        "SGD lower bound",
+        "noiseless allocation",
+        "noise allocation",
+        "the bound's maximum",
+    ]
+    text = " ".join(s.description for s in steps)
+    assert "reported" not in text and "could be read" not in text
     assert r"\mathbb{E}\big[\min" in steps["SGD lower bound"].latex()
     rate = bounds.upper_bound_derivation("vector")["rate, large budget"].latex()
     assert r"2^{\frac{7}{4}} \sqrt[4]{\frac{" in rate and r"2 \cdot 2^{\frac{3}{4}}" not in rate

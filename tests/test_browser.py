@@ -124,8 +124,9 @@ def faulty_faults(faulty_site, browser):
 
 
 @pytest.mark.slow
-def test_checker_passes_the_clean_page(faulty_faults):
-    faults = faulty_faults["book/clean.html"]
+@pytest.mark.parametrize("page", ["book/clean.html", "book/clean_widget.html"])
+def test_checker_passes_the_clean_pages(faulty_faults, page):
+    faults = faulty_faults[page]
     assert not faults, "\n".join(map(str, faults))
 
 
@@ -152,7 +153,41 @@ SEEDED = [
         ["row 2", "empty under 'method'", "ℓ∞ | sign descent"],
     ),
     ("book/wide_block.html", "page-width", PHONE, ["600 px", "390 px viewport"]),
+    (
+        "book/dead_control.html",
+        "steer",
+        DESKTOP,
+        ["widget 1", "'seeded-unused'", "does not change"],
+    ),
+    ("book/dead_control.html", "steer", PHONE, ["'seeded-unused'"]),
+    ("book/dead_control.html", "steer", DESKTOP, ["says 'Static view of the default settings'"]),
+    (
+        "book/visible_assert.html",
+        "visible-assert",
+        DESKTOP,
+        ["assert total == 6  # seeded-visible"],
+    ),
+    ("book/visible_assert.html", "visible-assert", DESKTOP, ["assert total > 0  # seeded-folded"]),
+    (
+        "book/long_inline.html",
+        "inline-scroll",
+        PHONE,
+        ["inline math", "scrolls sideways", "\\Omega"],
+    ),
 ]
+
+
+@pytest.mark.slow
+def test_checker_counts_each_visible_assert_once_and_none_out_of_view(faulty_faults):
+    found = [f for f in faulty_faults["book/visible_assert.html"] if f.kind == "visible-assert"]
+    assert len(found) == 2 and not [f for f in found if "removed" in str(f)], found
+
+
+@pytest.mark.slow
+def test_checker_moves_every_control_of_a_widget(faulty_faults):
+    """The dead control is named, the live one (k) is not: the check moves each control on its own."""
+    steer = [f for f in faulty_faults["book/dead_control.html"] if f.kind == "steer"]
+    assert steer and not [f for f in steer if "'k'" in str(f)]
 
 
 @pytest.mark.slow

@@ -8,7 +8,11 @@
   a local copy of the repository) and runs top to bottom. The student release has the same code cells, so this run
   executes it too; its answer cells then say "not answered yet".
 
-Each chapter executes once; the durations are printed (``pytest -s``).
+- The claims hold for every reader: every notebook of the edition runs alone again at two further
+  seeds (``SIGNLAB_SEED``) on the CPU path a reader without AVX-512 may get
+  (``ATEN_CPU_CAPABILITY=default``), once with one thread and once with two.
+
+Each chapter executes once per configuration; the durations are printed (``pytest -s``).
 """
 
 import json
@@ -17,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -176,24 +181,63 @@ def test_install_cell_changes_none_of_colabs_packages(colab, colab_venv, tmp_pat
     assert installed(python) == before  # a dry run
 
 
-@pytest.fixture(scope="module")
-def executed(colab, colab_venv, tmp_path_factory):
-    python, copy = colab_venv
-    keep = tmp_path_factory.mktemp("executed")
+def colab_env(copy: Path, **extra: str) -> dict:
+    """The environment of a notebook run alone as in Colab: signlab installed by its own cell from a
+    local copy of the repository, committed data read from that copy."""
     env = dict(
         os.environ,
         SIGNLAB_INSTALL="1",
         SIGNLAB_SOURCE=str(copy),
         SIGNLAB_DATA_URL=(copy / "book").as_uri() + "/",
         MPLBACKEND="Agg",
+        **extra,
     )
-    env.pop("SIGNLAB_STATIC_BUILD", None)
+    for name in ("SIGNLAB_STATIC_BUILD", "SIGNLAB_SEED", "ATEN_CPU_CAPABILITY", "OMP_NUM_THREADS"):
+        if name not in extra:
+            env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def executed(colab, colab_venv, tmp_path_factory):
+    python, copy = colab_venv
+    keep = tmp_path_factory.mktemp("executed")
+    env = colab_env(copy)
     results = {}
     for path in colab:
         result = run_alone(path, python=python, timeout=600, env=env, keep=keep)
         print(f"{path.name}: executed alone in a Colab-like venv in {result.seconds:.0f} s")
         results[path.name] = result
     return results, keep
+
+
+#: (seed, torch's CPU path, threads): the seeds and CPU paths every chapter must pass at besides the
+#: build's own (seed 0, this CPU's best path, two threads). One-thread runs go two at a time.
+READER_CONFIGS = [("1", "default", "1"), ("2", "default", "2")]
+
+
+@pytest.mark.parametrize(("seed", "capability", "threads"), READER_CONFIGS)
+def test_every_chapter_passes_at_another_seed_and_cpu_path(
+    colab, colab_venv, seed, capability, threads
+):
+    python, copy = colab_venv
+    env = colab_env(
+        copy, SIGNLAB_SEED=seed, ATEN_CPU_CAPABILITY=capability, OMP_NUM_THREADS=threads
+    )
+
+    def run(path):
+        return path.name, run_alone(path, python=python, timeout=600, env=env)
+
+    with ThreadPoolExecutor(max_workers=2 if threads == "1" else 1) as pool:
+        results = dict(pool.map(run, colab))
+    for name, result in results.items():
+        print(
+            f"{name}: seed {seed}, {capability} path, {threads} thread(s): {result.seconds:.0f} s"
+        )
+    failed = {name: r.errors for name, r in results.items() if not r.ok}
+    assert not failed, (
+        f"seed {seed}, ATEN_CPU_CAPABILITY={capability}, {threads} thread(s): {failed}"
+    )
 
 
 def test_every_colab_notebook_runs_alone_top_to_bottom(executed):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from signbook.checks import NOT_ANSWERED, Feedback, check, close, exercises
-from signbook.edition import Book, Exercise, Solution, segments
+from signbook.edition import Book, Cell, Exercise, Solution, segments
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -23,9 +23,9 @@ def solution_calls():
             if not isinstance(item, Solution):
                 continue
             for part in item.parts:
-                if part[0] == "code":
+                if isinstance(part, Cell):
                     pattern = r'check\("(ex-[\w-]+)",\s*(.+?)\)\s*$'
-                    for label, answer in re.findall(pattern, part[1].source, re.M):
+                    for label, answer in re.findall(pattern, part.cell.source, re.M):
                         calls[label] = answer
     return calls
 

@@ -104,6 +104,19 @@ def test_stall_curve_measures_the_exact_binomial_probability():
     se = np.sqrt(curve["exact"] * (1 - curve["exact"]) / 4000) + 1e-3
     assert np.all(np.abs(curve["measured"] - curve["exact"]) <= 5 * se)
     assert curve["exact"][0] > 0.9 > 0.1 > curve["exact"][-1]
+    p = curve["measured"]
+    np.testing.assert_allclose(curve["se"], np.sqrt(p * (1 - p) / 4000))
+    # exact_stall is the binomial tail at T = ⌊m·N*/B⌋ steps, computed here from its parts
+    from signlab.experiments import lower_bounds as lbx
+    from signlab.theory import lowerbound as lb
+
+    threshold = lb.paper_threshold(0.1, 0.6)
+    for batch in (1, 3):
+        got = lbx.exact_stall(0.1, 0.6, [0.5, 2.0], batch=batch)
+        want = [lb.stall_probability(0.1, 0.6, int(m * threshold / batch), batch) for m in (0.5, 2)]
+        np.testing.assert_allclose(got, want)
+    with pytest.raises(ValueError, match="multiples"):
+        lbx.exact_stall(0.1, 0.6, [-1.0])
     with pytest.raises(ValueError, match="multiples"):
         experiments.stall_curve(0.1, 0.6, 0.05, [])
 
@@ -297,6 +310,13 @@ def test_sandwich_at_batch_one_walks_far_more_steps_than_cells_and_still_stalls(
     assert np.all(out["steps"] > 5 * out["cells"])
     assert np.all(out["stalled"] >= 0.5) and np.all(out["stalled"] <= 1)
     assert np.all(out["measured"] >= out["lower"])
+    # the stalled fraction estimates the exact product of binomial tails
+    exact = out["stalled_exact"]
+    assert np.all(np.abs(out["stalled"] - exact) <= 5 * np.sqrt(exact * (1 - exact) / 100) + 0.01)
+    np.testing.assert_allclose(
+        out["stalled_se"], np.sqrt(out["stalled"] * (1 - out["stalled"]) / 100)
+    )
+    assert np.all(out["measured_se"] > 0)
     theorem1 = experiments.sandwich([100, 400], 1.0, 1.0, np.array([0.6, 0.3, 0.1, 0.0]), runs=20)
     assert np.all(theorem1["steps"] <= theorem1["cells"]) and np.all(theorem1["stalled"] == 1)
 
@@ -311,6 +331,13 @@ def test_lower_bound_helpers_against_direct_computations():
     assert abs(rows[0]["mean"] + 0.1) <= 5 * rows[0]["se"]
     assert rows[0]["variance"] == pytest.approx(0.25, rel=0.1)
     assert rows[1]["variance"] < 1e-20 and rows[1]["mean"] == pytest.approx(rows[1]["gradient"])
+    # the oracle's variance σ²g²/(2ε)² on the grid, 0 past it; the SE of the sample variance
+    assert rows[0]["variance_exact"] == pytest.approx(0.25) and rows[1]["variance_exact"] == 0
+    assert abs(rows[0]["variance"] - 0.25) <= 5 * rows[0]["variance_se"]
+    q = 0.25 / (0.25 + 0.01)  # one draw: 0 w.p. q, else g/(1 − q)
+    value = -0.1 / (1 - q)
+    m4 = q * 0.1**4 + (1 - q) * (value + 0.1) ** 4  # fourth central moment
+    assert rows[0]["variance_se"] == pytest.approx(np.sqrt((m4 - 0.25**2) / 100_000), rel=0.2)
     chain = lbx.chain_smoothness((2, 3))
     H = lb.ZeroChain(3).hessian(np.full(3, 0.75))
     assert chain["l2"][1] == pytest.approx(np.abs(np.linalg.eigvalsh(H)).max())

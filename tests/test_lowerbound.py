@@ -450,3 +450,24 @@ def test_grid_oracle_has_variance_at_most_sigma_squared_everywhere(rng, generato
     np.testing.assert_allclose(
         inst.oracle.zero_probability.numpy(), lb.zero_probability(eps, sigma)
     )
+
+
+def test_lifted_stall_probability_is_a_product_of_binomial_tails(rng):
+    """Each active coordinate moves one cell when one of its B draws is non-zero, independently
+    of the others: the probability that none has left its grid is Π_i P(Bin(T, 1 − q_i^B) ≤ n_i),
+    written out here with math.comb."""
+    sigma = rng.uniform(0.1, 1.0, size=3)
+    inst = lb.lower_bound_instance(200, 1.0, 1.0, np.r_[sigma, 0.0], 0.05, "noise")
+    steps, batch = int(rng.integers(20, 200)), int(rng.integers(1, 4))
+    expected = 1.0
+    for i in np.flatnonzero(inst.active):
+        s, e, n = inst.sigma_rescaled[i], inst.eps[i], int(inst.cells[i])
+        move = 1 - (s**2 / (s**2 + 4 * e**2)) ** batch
+        expected *= sum(
+            math.comb(steps, j) * move**j * (1 - move) ** (steps - j) for j in range(n + 1)
+        )
+    assert inst.stall_probability(steps, batch) == pytest.approx(expected, rel=1e-10)
+    one = lb.hard_instance(0.1, 0.6, 0.05)  # one coordinate: the 1-D formula
+    assert one.stall_probability(20) == pytest.approx(lb.stall_probability(0.1, 0.6, 20))
+    with pytest.raises(ValueError, match="steps"):
+        inst.stall_probability(0)

@@ -7,9 +7,12 @@ import pytest
 import torch
 
 from signlab.experiments import (
+    BUDGET_EPS,
+    RaceInstance,
     budget_race,
     lag_race,
     noiseless_control,
+    race_instance,
     sign_agreement,
     sign_mvr,
     skewed_problem,
@@ -152,15 +155,43 @@ def test_theorem1_run_uses_the_theorem_schedule():
 
 
 def test_noiseless_control_shows_the_lag_alone():
-    out = noiseless_control("student_t", steps=400)
-    assert out["signsgd"] < out["signum"]
+    out = noiseless_control("student_t", steps=400, eps=(15.0,))
+    gap = out["signum"].difference(out["signsgd"], 15.0)
+    assert gap.value > 3 * gap.se + 1  # the lag costs gradients even without noise
+
+
+def test_race_instances_are_coordinates_of_the_chapter_problems():
+    skewed = race_instance("skewed", seed=3)
+    assert isinstance(skewed, RaceInstance)
+    assert skewed.x0.shape == (160, 1) and skewed.d == 10
+    assert torch.allclose(skewed.x0.reshape(16, 10), skewed_start(16, 10, 3))
+    student = race_instance("student_t")
+    assert (
+        student.x0.shape == (400, 1) and student.d == 100 and student.eps == BUDGET_EPS["student_t"]
+    )
+    assert float(student.sigma[0]) ** 2 == pytest.approx(3.0)  # nu = 3: variance 3
+    with pytest.raises(ValueError, match="instance must be"):
+        race_instance("nope")
+
+
+def test_theorem1_in_one_dimension_is_the_d_dimensional_schedule():
+    # Theorem 1's B and eta are the same for seeds*d 1-D runs and for seeds runs in d dimensions
+    problem, noise = skewed_problem()
+    x0 = skewed_start(4, seed=0)
+    _, full = theorem1_run(problem, noise, x0, noise.sigma, 10_000.0)
+    one = race_instance("skewed")
+    _, flat = theorem1_run(one.problem, one.oracle, x0.reshape(-1, 1), one.sigma, 10_000.0)
+    assert flat["batch"] == full["batch"] and flat["lr"] == pytest.approx(full["lr"], rel=1e-12)
 
 
 @pytest.mark.slow
 def test_budget_race_on_both_instances():
-    skewed = {k: v["gradients"] for k, v in budget_race("skewed").items()}
-    assert math.isinf(skewed["signsgd B=1"]) and skewed["signum B=1"] < skewed["Theorem 1"] / 3
-    student = {k: v["gradients"] for k, v in budget_race("student_t", batches=(2, 4)).items()}
-    assert student["signsgd B=1"] < min(v for k, v in student.items() if k != "signsgd B=1")
+    skewed = budget_race("skewed")
+    n = {k: v["crossing"].at(1.0) for k, v in skewed.items()}
+    assert math.isinf(n["signsgd B=1"].value)
+    assert n["Theorem 1"].value > 3 * n["signum B=1"].value
+    student = budget_race("student_t", batches=(2, 4))
+    n = {k: v["crossing"].at(15.0) for k, v in student.items()}
+    assert all(n["signsgd B=1"].value <= v.value for v in n.values())
     with pytest.raises(ValueError, match="instance must be"):
         budget_race("nope")

@@ -3,7 +3,17 @@ import pytest
 import sympy as sp
 import torch
 
-from signlab.experiments.geometry import race_summary, rotated_hessian, steepest_race
+from signlab.experiments.geometry import (
+    guarantee_ratio,
+    level_curve,
+    race_outcomes,
+    race_summary,
+    rotated_hessian,
+    rotation_sweep,
+    rounding_floor,
+    steepest_race,
+    stiff_smoothness,
+)
 from signlab.geometry import dual_norm, norm, steepest_step
 from signlab.geometry.smoothness import quadratic_smoothness
 from signlab.geometry.steepest import derive_dual, derive_step_length, gradient_symbols
@@ -91,8 +101,74 @@ def test_race_of_the_geometry_chapter(seed):
     assert sign["L"] == pytest.approx(11.0) and race["gradient descent (ℓ2)"]["L"] == pytest.approx(
         10.0
     )
+    # a population of starts gives each start's single run
+    rng = np.random.default_rng(seed)
+    starts = rng.standard_normal((4, 2))
+    many = steepest_race(7.0, 20.0, 5, starts)
+    for i, x0 in enumerate(starts):
+        one = steepest_race(7.0, 20.0, 5, x0)
+        for name in one:
+            np.testing.assert_allclose(many[name]["x"][i], one[name]["x"], rtol=1e-12)
     axis, rotated = race_summary(20.0, 0.0, starts=12), race_summary(20.0, 45.0, starts=12)
-    assert axis["sign_wins"] > 0.5 and rotated["sign_wins"] < 0.5
+    assert axis["wins"] > 6 and rotated["wins"] == 0
+    for s in (axis, rotated):
+        assert s["wins"] + s["ties"] + s["losses"] == s["starts"] == 12
+
+
+def test_race_ties_are_the_starts_that_take_the_same_steps():
+    """At 45° a start on an eigenvector is a tie: both methods move it by x/L₁ per step (checked
+    here in closed form), so the computed values differ only by rounding."""
+    L1, steps = 200.0, 12
+    r = race_outcomes(L1, 45.0, steps=steps)
+    flat = np.isclose(r["theta"], 135.0)  # the eigenvector of eigenvalue 1
+    stiff = np.isclose(r["theta"], 45.0)  # of eigenvalue L₁: both land on 0 in one step
+    exact = 0.5 * (1 - 1 / L1) ** (2 * steps)  # f = ½‖x₀‖²(1 − 1/L₁)^{2T}
+    np.testing.assert_allclose(r["f_gd"][flat], exact, rtol=1e-12)
+    np.testing.assert_allclose(r["f_sign"][flat], exact, rtol=1e-12)
+    assert r["outcome"][flat] == 0 and r["outcome"][stiff] == 0
+    assert r["f_gd"][stiff] <= r["floor"] and r["f_sign"][stiff] <= r["floor"]
+    assert np.all(r["outcome"][~(flat | stiff)] == -1)
+    # without the tolerance and the floor, rounding decides these two starts
+    bare = race_outcomes(L1, 45.0, steps=steps, rtol=1e-30)
+    assert bare["outcome"][flat] != 0 or r["relative"][flat] == 0
+    # the floor is λ_max(H)·(T·u)²
+    u = np.finfo(float).eps / 2
+    assert rounding_floor(rotated_hessian(L1, 45.0), steps) == pytest.approx(L1 * (steps * u) ** 2)
+
+
+def test_race_summary_counts_and_margins_are_the_outcomes():
+    r = race_outcomes(20.0, 0.0)
+    s = race_summary(20.0, 0.0)
+    assert (s["wins"], s["ties"], s["losses"]) == (
+        int((r["outcome"] == 1).sum()),
+        int((r["outcome"] == 0).sum()),
+        int((r["outcome"] == -1).sum()),
+    )
+    decided = r["outcome"] != 0
+    assert s["decided_margin"] == pytest.approx(r["relative"][decided].min() / 1e-9)
+    ratio = np.where(decided, r["f_gd"] / np.maximum(r["f_sign"], 1e-300), 1.0)
+    assert s["median_ratio"] == pytest.approx(np.median(ratio))
+    sweep = rotation_sweep(20.0, [0.0, 45.0])
+    assert list(sweep["wins"]) == [s["wins"], race_summary(20.0, 45.0)["wins"]]
+    assert sweep["margin"] == min(
+        sweep["decided_margin"], sweep["tie_margin"], sweep["floor_margin"]
+    )
+
+
+def test_level_curve_and_constants_of_the_figures(rng):
+    A = rng.standard_normal((2, 2))
+    H = A @ A.T + 0.1 * np.eye(2)
+    pts = level_curve(H, 0.7, 33)
+    np.testing.assert_allclose(0.5 * np.einsum("ki,ij,kj->k", pts, H, pts), 0.7, rtol=1e-12)
+    for d in (1, 3, 6):
+        for L1 in (0.5, 1.0, 40.0):
+            H = np.diag([L1] + [1.0] * (d - 1))
+            c = stiff_smoothness(L1, d)
+            assert float(c["l2"]) == pytest.approx(quadratic_smoothness(H, "l2"))
+            assert float(c["linf"]) == pytest.approx(quadratic_smoothness(H, "linf"))
+    g = rng.standard_normal((5, 7))
+    expected = (np.abs(g).sum(1) ** 2 / 3.0) / ((g**2).sum(1) / 2.0)
+    np.testing.assert_allclose(guarantee_ratio(g, 2.0, 3.0), expected)
 
 
 def test_bad_input():
@@ -100,6 +176,14 @@ def test_bad_input():
         steepest_step(np.ones(2), "l2", 0.0)
     with pytest.raises(ValueError, match="steps must be"):
         steepest_race(steps=-1)
+    with pytest.raises(ValueError, match="positive definite"):
+        level_curve(np.diag([1.0, 0.0]), 1.0)
+    with pytest.raises(ValueError, match="L1 must be"):
+        stiff_smoothness([1.0, -1.0], 3)
+    with pytest.raises(ValueError, match="rtol must be"):
+        race_outcomes(2.0, 0.0, rtol=0.0)
+    with pytest.raises(ValueError, match="angles must"):
+        rotation_sweep(2.0, [])
     with pytest.raises(ValueError, match="norm must be one of"):
         steepest_descent(torch.ones(2), torch.ones(2), lr=0.1, norm="l3")
     with pytest.raises(ValueError, match="H must be"):

@@ -10,6 +10,7 @@ from signlab.sim.tails import (
     mean_scale,
     measure_ema_scale,
     sign_flip_probability,
+    student_t_tail,
     survival,
     tail_index,
 )
@@ -145,3 +146,26 @@ def test_measured_ema_scale_agrees_with_the_formula_within_its_error(alpha, seed
 def test_ema_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_student_t_tail_matches_the_closed_forms():
+    x = np.array([0.0, 0.3, 1.0, 4.0, 30.0, 500.0])
+    cauchy = 1 - 2 / np.pi * np.arctan(x)  # nu = 1
+    two = 1 - x / np.sqrt(2 + x**2)  # nu = 2
+    assert np.allclose(student_t_tail(x, 1.0), cauchy, rtol=1e-8, atol=1e-14)
+    assert np.allclose(student_t_tail(x, 2.0), two, rtol=1e-8, atol=1e-14)
+
+
+def test_student_t_tail_matches_draws(rng):
+    draws = student_t((400_000,), 1.5, int(rng.integers(2**31))).numpy()
+    x = np.array([0.5, 2.0, 10.0])
+    p = student_t_tail(x, 1.5)
+    se = np.sqrt(p * (1 - p) / draws.size)
+    assert np.all(np.abs(survival(draws, x) - p) < 4 * se)
+
+
+def test_student_t_tail_rejects_bad_input():
+    with pytest.raises(ValueError, match="x must"):
+        student_t_tail([-1.0], 2.0)
+    with pytest.raises(ValueError, match="points must be odd"):
+        student_t_tail([1.0], 2.0, points=10)

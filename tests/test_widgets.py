@@ -28,6 +28,7 @@ def test_static_build_precomputes_every_state_of_the_grid(monkeypatch):
     controls = steer.payload["controls"]
     assert [c["values"] for c in controls] == [[1.0, 3.0], [0, 5, 10]]
     assert [c["active"] for c in controls] == [1, 1]  # the page opens at the defaults
+    assert controls[0]["labels"] == ["1", "3"] and controls[0]["label"] == "a"
     # each state's figure is the one make_figure drew there, rebuilt from the pooled JSON
     assert list(steer.figure().data[0].y) == [3.0, 5]
     assert list(steer.figure(a=1.0, b=10).data[0].y) == [1.0, 10]

@@ -117,3 +117,21 @@ def test_weekly_run_uses_colabs_image_and_opens_an_issue_on_failure():
     assert report["needs"] == "colab" and report["if"] == "failure()"
     assert report["permissions"] == {"issues": "write"}
     assert any("gh issue create" in s for s in steps(report))
+
+
+def test_weekly_run_repeats_every_chapter_at_two_seeds_on_the_default_cpu_path():
+    """Issue 20: every chapter passes at two further seeds, on ATEN's default path, with one and two
+    threads; the weekly run in Colab's image does it as tests/test_colab.py does in CI."""
+    colab = load("weekly.yml")["jobs"]["colab"]
+    runs = [s for s in colab["steps"] if "signbook.execute" in s.get("run", "")]
+    configs = {
+        (
+            s["env"].get("SIGNLAB_SEED"),
+            s["env"].get("ATEN_CPU_CAPABILITY"),
+            s["env"].get("OMP_NUM_THREADS"),
+        )
+        for s in runs
+        if "env" in s
+    }
+    assert {("1", "default", "1"), ("2", "default", "2")} <= configs
+    assert all("/tmp/colab/book/*.ipynb" in s["run"] for s in runs)

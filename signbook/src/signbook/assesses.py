@@ -21,6 +21,9 @@ ASSESSES: dict[str, str] = {
     "descent is steepest descent in ℓ∞.",
     "ex-geometry-5": "When ℓ1 and ℓ2 norms are as far apart as they can be (equality in "
     "Cauchy–Schwarz): all magnitudes equal, density 1.",
+    "ex-geometry-6": "Predicting how a rotation of the Hessian changes the ℓ∞ smoothness constant "
+    "(a corner of the square meets the stiff direction), and checking the prediction by computing "
+    "it: why sign descent loses its advantage on a rotated problem.",
     # ---- 2. upper bounds -------------------------------------------------------------------------
     "ex-upper-bounds-1": "Reading Theorem 1's prescribed step size and evaluating it for given "
     "constants.",
@@ -32,10 +35,15 @@ ASSESSES: dict[str, str] = {
     "by 1/φ, with φ = k/d for k equally noisy coordinates.",
     "ex-upper-bounds-5": "Muon's noise scale as the nuclear norm of the noise matrix, unchanged by "
     "rotations.",
-    "ex-upper-bounds-6": "Finding with Cauchy–Schwarz the curvature allocation that maximises SGD's "
-    "noise term for a given noise vector (curvature following the squared noise).",
-    "ex-upper-bounds-7": "That the 1/φ gap needs the curvature to follow the noise: isotropic "
-    "curvature gives no gain over SignSGD, the worst-case allocation gives the full factor.",
+    "ex-upper-bounds-6": "Building the curvature of SGD's noise-term instance (half of L∞ on the "
+    "noisy coordinates in proportion to σ², half on the noiseless ones) and comparing its "
+    "(Σσ√L)² with the Cauchy–Schwarz maximum, which leaves the noiseless coordinates out of f.",
+    "ex-upper-bounds-7": "Why the Cauchy–Schwarz maximiser of SGD's bound is no instance (f cannot "
+    "depend on coordinates without curvature), and that the 1/φ needs curvature on the noisy "
+    "coordinates and on the flat ones.",
+    "ex-upper-bounds-8": "Predicting how SGD's step count on its hard instance scales with the "
+    "number of noisy coordinates, with the curvature aligned with the noise and isotropic, and "
+    "checking the prediction against the proven count.",
     # ---- 3. lower bounds -------------------------------------------------------------------------
     "ex-lower-bounds-1": "The bimodal oracle of the lower bound: the probability that one draw "
     "returns zero, from σ and ε.",
@@ -51,6 +59,11 @@ ASSESSES: dict[str, str] = {
     "one) and how its proven bound grows with the dimension.",
     "ex-lower-bounds-7": "Separating the noise term from its control: how the proven bound on SGD "
     "grows as φ falls with noise, and that it does not grow without noise.",
+    "ex-lower-bounds-8": "Predicting, from the mechanism, how SGD's and SignSGD's counts change when "
+    "the noise concentrates on fewer stiff coordinates, checked by a run: (d − k)/k for SGD, "
+    "nothing for SignSGD.",
+    "ex-lower-bounds-9": "Predicting that the noise level barely moves SignSGD's stall curve when the "
+    "budget is measured in units of its threshold N*, checked exactly and by a run.",
     # ---- 4. sparse noise -------------------------------------------------------------------------
     "ex-sparse_noise-1": "Computing the noise density φ(σ) of a concrete noise-scale vector.",
     "ex-sparse_noise-2": "Inverting the 1/φ = d/k gap between the bounds: how sparse the noise must "
@@ -92,6 +105,9 @@ ASSESSES: dict[str, str] = {
     "smallest batch that stops SignSGD's drift.",
     "ex-heavy-tails-9": "That neither momentum nor a batch shrinks Cauchy noise: any average of "
     "Cauchy draws with weights summing to one has the same scale.",
+    "ex-heavy-tails-10": "A prediction checked by a run: SGD's stationary spread under heavy tails "
+    "is an EMA scale that a smaller step barely lowers (η to the power 1 − 1/α), while SignSGD's "
+    "shrinks like √η whatever the tails.",
     # ---- 7. GPT-2 --------------------------------------------------------------------------------
     "ex-gpt2-1": "Counting a GPT-2's parameters from its shape, with the output head tied to the "
     "embedding.",

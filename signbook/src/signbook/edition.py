@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import re
 import shutil
 import subprocess
@@ -96,14 +95,34 @@ class EditionError(ValueError):
     """The source cannot be turned into an edition; the message names the chapter and the cell."""
 
 
+@dataclass(frozen=True)
+class Markdown:
+    """Markdown of the chapter's cell number ``index``: a whole cell, or the part of it before,
+    between or after ``solution-start``/``solution-end`` fences."""
+
+    text: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The chapter's code (or raw) cell number ``index``, as the notebook holds it."""
+
+    cell: nbformat.NotebookNode
+    index: int
+
+
 @dataclass
 class Solution:
     """The cells between ``{solution-start} label`` and ``{solution-end}``: what the Colab edition
-    folds away and the student release removes. ``parts`` are ``("md", text, cell index)`` and
-    ``("code", cell, cell index)`` in reading order."""
+    folds away and the student release removes, in reading order."""
 
     label: str
-    parts: list = field(default_factory=list)
+    parts: list[Markdown | Cell] = field(default_factory=list)
+
+
+Segment = Markdown | Cell | Solution
+"""One item of a chapter read as the editions read it (:func:`segments`)."""
 
 
 @dataclass
@@ -118,17 +137,17 @@ class Exercise:
     answer_cell: str | None
 
 
-def segments(nb: nbformat.NotebookNode, where: str) -> list:
-    """The notebook as a flat list: ``("md", text, cell)``, ``("code", cell)``, ``Solution``.
+def segments(nb: nbformat.NotebookNode, where: str) -> list[Segment]:
+    """The notebook as a flat list of :class:`Markdown`, :class:`Cell` and :class:`Solution`.
 
     Markdown cells are split at ``solution-start``/``solution-end`` fences, since a solution may
     begin in the exercise's cell and end in the next exercise's cell.
     """
-    out: list = []
+    out: list[Segment] = []
     open_solution: Solution | None = None
     for k, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            for piece in split_blocks(cell.source):
+            for piece in _pieces(cell.source, f"{where}, cell {k}"):
                 if isinstance(piece, Directive) and piece.name == "solution-start":
                     if open_solution is not None:
                         raise EditionError(f"{where}, cell {k}: solution-start inside a solution")
@@ -142,10 +161,9 @@ def segments(nb: nbformat.NotebookNode, where: str) -> list:
                     open_solution = None
                 else:
                     raw = piece.raw if isinstance(piece, Directive) else piece
-                    target = open_solution.parts if open_solution else out
-                    target.append(("md", raw, k))
+                    (open_solution.parts if open_solution else out).append(Markdown(raw, k))
         else:
-            (open_solution.parts if open_solution else out).append(("code", cell, k))
+            (open_solution.parts if open_solution else out).append(Cell(cell, k))
     if open_solution is not None:
         raise EditionError(f"{where}: solution of {open_solution.label} has no solution-end")
     return out
@@ -165,11 +183,36 @@ class Book:
         self.pages = self.project.chapters()
         bib = self.root / "book" / "references.bib"
         self.bibliography = Bibliography(bib) if bib.exists() else None
+        self._notebooks = {
+            page.docname: nbformat.read(page.path, as_version=4)
+            for page in self.pages
+            if page.path.suffix == ".ipynb"
+        }  # each chapter read once: every edition and every question below is answered from here
+        self._segments: dict[str, list[Segment]] = {}
         self.labels = {}
         for page in self.pages:
-            self.labels.update(
-                index_document(page.docname, page.number, _markdown_texts(page.path))
-            )
+            texts = self._markdown_texts(page)
+            try:
+                self.labels.update(index_document(page.docname, page.number, texts))
+            except MystError as err:
+                raise EditionError(str(err)) from None
+
+    def _markdown_texts(self, page: Chapter) -> list[str]:
+        """The page's Markdown in reading order: a notebook's Markdown cells, or the page."""
+        if page.docname in self._notebooks:
+            cells = self._notebooks[page.docname].cells
+            return [c.source for c in cells if c.cell_type == "markdown"]
+        return [page.path.read_text()]
+
+    def _where(self, chapter: Chapter) -> str:
+        return str(chapter.path.relative_to(self.root))
+
+    def _segments_of(self, chapter: Chapter) -> list[Segment]:
+        """The notebook ``chapter`` as :func:`segments` reads it (once per book)."""
+        if chapter.docname not in self._segments:
+            nb = self._notebooks[chapter.docname]
+            self._segments[chapter.docname] = segments(nb, self._where(chapter))
+        return self._segments[chapter.docname]
 
     # ---- one chapter ---------------------------------------------------------------------------
     def converter(self, chapter: Chapter) -> Converter:
@@ -186,17 +229,21 @@ class Book:
 
     def notebook(self, chapter: Chapter, edition: Edition) -> nbformat.NotebookNode:
         """``chapter`` as ``edition``: a new notebook, no outputs, nothing but tags in cell metadata."""
-        where = str(chapter.path.relative_to(self.root))
+        return _numbered(self._edition(chapter, edition), edition)
+
+    def _edition(self, chapter: Chapter, edition: Edition) -> nbformat.NotebookNode:
+        """:meth:`notebook` before its cells are numbered: each cell copied from the chapter still
+        has the chapter cell's id (which :func:`copy_outputs` pairs cells by)."""
         conv = self.converter(chapter)
         exercises = self.exercises(chapter)
         if edition.solutions == "remove":
-            self._require_convention(where, exercises)
-        source = nbformat.read(chapter.path, as_version=4)
-        cells = self._body(segments(source, where), conv, edition)
+            self._require_convention(self._where(chapter), exercises)
+        cells = self._body(self._segments_of(chapter), conv, edition)
         if edition.markdown == "plain":
             self._mark_title(cells, chapter, edition)
-            if conv.references():
-                cells.append(nbformat.v4.new_markdown_cell(conv.references()))
+            references = conv.references()
+            if references:
+                cells.append(nbformat.v4.new_markdown_cell(references))
             cells[:0] = self.setup_cells(chapter)
         elif chapter.path.suffix == ".ipynb":
             cells[:0] = self.setup_cells(chapter, book_form=True)
@@ -213,17 +260,15 @@ class Book:
                 "source": f"{self.project.repository_url}@{self.ref}",
             },
         }
-        for k, cell in enumerate(nb.cells):
-            cell["id"] = f"{edition.name}-{k}"
         return nb
 
-    def _body(self, items: list, conv: Converter, edition: Edition) -> list:
+    def _body(self, items: list[Segment], conv: Converter, edition: Edition) -> list:
         """The chapter's cells in the edition: Markdown pieces regrouped into their cells (and made
         plain), solutions collapsed or dropped, code cells copied without the book's setup cell."""
         cells: list[nbformat.NotebookNode] = []
-        pending: list[tuple] = []  # ("md", text, cell index) not yet written
+        pending: list[Markdown] = []  # not yet written
         for item in items:
-            if not isinstance(item, Solution) and item[0] == "md":
+            if isinstance(item, Markdown):
                 pending.append(item)
                 continue
             cells += _markdown_cells(pending, conv, edition)
@@ -231,7 +276,7 @@ class Book:
             if isinstance(item, Solution):
                 if edition.solutions == "collapse":
                     cells.append(self._collapsed(item, conv))
-            elif (copy := _copy_cell(item[1], edition)) is not None:
+            elif (copy := _copy_cell(item.cell, edition)) is not None:
                 cells.append(copy)
         return cells + _markdown_cells(pending, conv, edition)
 
@@ -239,10 +284,10 @@ class Book:
         """A solution as one collapsed Markdown cell: its text, and its code shown (never run)."""
         body = []
         for part in solution.parts:
-            if part[0] == "md":
-                body.append(_plain(conv, part[1]))
-            elif part[1].cell_type == "code":
-                body.append(f"```python\n{part[1].source.strip()}\n```")
+            if isinstance(part, Markdown):
+                body.append(_plain(conv, part.text))
+            elif part.cell.cell_type == "code":
+                body.append(f"```python\n{part.cell.source.strip()}\n```")
         text = "\n\n".join(b for b in body if b.strip())
         title = conv.solution_title(solution.label)
         return nbformat.v4.new_markdown_cell(conv.details(title, text))
@@ -281,45 +326,37 @@ class Book:
         """The chapter's exercises in order, with their question text and answer cell (no solutions)."""
         if chapter.path.suffix != ".ipynb":
             return []
-        nb = nbformat.read(chapter.path, as_version=4)
-        where = str(chapter.path.relative_to(self.root))
+        where = self._where(chapter)
         found: list[Exercise] = []
         last: Exercise | None = None
-        for item in segments(nb, where):
+        for item in self._segments_of(chapter):
             if isinstance(item, Solution):
                 last = None
-                continue
-            if item[0] == "md":
-                for piece in split_blocks(item[1]):
+            elif isinstance(item, Markdown):
+                for piece in _pieces(item.text, f"{where}, cell {item.index}"):
                     if isinstance(piece, Directive) and piece.name == "exercise":
-                        label = piece.options.get("label", "")
+                        label = piece.option("label")
                         target = self.labels.get(label)
+                        number = target.number if target else ""
                         last = Exercise(
-                            chapter.name,
-                            label,
-                            target.number if target else "",
-                            piece.argument,
-                            piece.body,
-                            None,
+                            chapter.name, label, number, piece.argument, piece.body, None
                         )
                         found.append(last)
                     elif isinstance(piece, str) and piece.strip():
                         last = None
-                continue
-            cell = item[1]
-            tags = cell.get("metadata", {}).get("tags", [])
-            if last is not None and cell.cell_type == "code" and ANSWER_TAG in tags:
-                last.answer_cell = cell.source
-            last = None
+            else:
+                tags = item.cell.get("metadata", {}).get("tags", [])
+                if last is not None and item.cell.cell_type == "code" and ANSWER_TAG in tags:
+                    last.answer_cell = item.cell.source
+                last = None
         return found
 
     # ---- the whole book --------------------------------------------------------------------------
     def data_files(self, chapter: Chapter) -> list[str]:
         """Committed files the chapter's code reads (string literals ``"data/..."``), relative to it."""
-        nb = nbformat.read(chapter.path, as_version=4)
         base = chapter.path.parent
         files: set[str] = set()
-        for cell in nb.cells:
+        for cell in self._notebooks[chapter.docname].cells:
             if cell.cell_type != "code":
                 continue
             for m in _DATA.finditer(cell.source):
@@ -368,7 +405,7 @@ class Book:
 
         ``executed``: a folder of the book's executed notebooks at their paths (a build's
         ``_build/jupyter_execute``). Each code cell then gets the outputs of the executed cell with
-        the same source (:func:`copy_outputs`) and the site builds with execution off, so it is not
+        the same cell id (:func:`copy_outputs`) and the site builds with execution off, so it is not
         run a second time; without it the student site executes its notebooks when it is built.
         """
         out = Path(out)
@@ -410,15 +447,16 @@ class Book:
         outputs when ``executed`` is given), or a Markdown page in its student text."""
         dest = out / page.path.relative_to(self.root)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        where = str(page.path.relative_to(self.root))
+        where = self._where(page)
         if page.path.suffix == ".ipynb":
-            nb = self.notebook(page, EDITIONS["student-site"])
+            edition = EDITIONS["student-site"]
+            nb = self._edition(page, edition)
             if executed is not None:
                 ran = Path(executed) / Path(page.docname).with_suffix(".ipynb")
                 if not ran.exists():
                     raise EditionError(f"{where}: no executed notebook at {ran}")
                 copy_outputs(nb, nbformat.read(ran, as_version=4), where)
-            dest.write_text(nbformat.writes(nb, version=4) + "\n")
+            dest.write_text(nbformat.writes(_numbered(nb, edition), version=4) + "\n")
             return
         text = student_site_text(page.path.read_text(), where)
         if executed is not None and "{code-cell}" in text:
@@ -472,28 +510,29 @@ def student_site_text(text: str, where: str = "page") -> str:
 
 
 def copy_outputs(nb: nbformat.NotebookNode, executed: nbformat.NotebookNode, where: str) -> None:
-    """Give ``nb``'s code cells the outputs of ``executed``'s cells with the same source, in order.
+    """Give ``nb``'s code cells the outputs of the cells of ``executed`` with the same cell id.
 
-    The student-site notebook is the book's notebook without its solution cells, so every code cell
-    but the setup cells has a twin in the executed book; a cell without one means the executed book
-    is out of date, an :class:`EditionError` (the page would silently lose its output). The
-    executed notebook's widget state comes along, for the widget views in the outputs.
+    ``nb`` is the book's notebook without its solution cells, its cells still carrying the ids of
+    the book's cells they copy (nbformat 4.5 cell ids; ``tools/notebooks.py sync`` writes them), and
+    ``executed`` is the book's notebook as the build executed it (same cells, same ids, outputs). So
+    every code cell but the setup cells has a twin there, with the same source; a cell without one
+    means the executed book is out of date, an :class:`EditionError` (the page would silently lose
+    its output). The executed notebook's widget state comes along, for the widget views in the
+    outputs.
     """
-    pool = [c for c in executed.cells if c.cell_type == "code"]
-    k = 0
+    ran = {c.get("id"): c for c in executed.cells if c.cell_type == "code" and c.get("id")}
     for cell in nb.cells:
         if cell.cell_type != "code" or SETUP_TAG in cell.metadata.get("tags", []):
             continue
-        j = next((i for i in range(k, len(pool)) if pool[i].source == cell.source), None)
-        if j is None:
+        twin = ran.get(cell.get("id"))
+        if twin is None or twin.source != cell.source:
             first = cell.source.strip().splitlines()[0] if cell.source.strip() else "(empty)"
             raise EditionError(
-                f"{where}: the executed notebook has no cell {first!r} after its cell {k}: "
-                "execute the book again"
+                f"{where}: the executed notebook has no cell {first!r} with this cell's id "
+                f"({cell.get('id')!r}) and source: execute the book again"
             )
-        cell.outputs = pool[j].get("outputs", [])
-        cell.execution_count = pool[j].get("execution_count")
-        k = j + 1
+        cell.outputs = twin.get("outputs", [])
+        cell.execution_count = twin.get("execution_count")
     if "widgets" in executed.metadata:
         nb.metadata["widgets"] = executed.metadata["widgets"]
 
@@ -555,6 +594,21 @@ def _data_source(files: list[str], raw_base: str) -> str:
     return DATA_SOURCE.format(files=listing, raw_base=raw_base)
 
 
+def _pieces(text: str, where: str) -> list[str | Directive]:
+    """:func:`~signbook.myst.split_blocks`, its errors (options that are not YAML) naming ``where``."""
+    try:
+        return split_blocks(text)
+    except MystError as err:
+        raise EditionError(f"{where}: {err}") from None
+
+
+def _numbered(nb: nbformat.NotebookNode, edition: Edition) -> nbformat.NotebookNode:
+    """``nb`` with its cells' ids ``<edition>-<position>``: the same for every build of a chapter."""
+    for k, cell in enumerate(nb.cells):
+        cell["id"] = f"{edition.name}-{k}"
+    return nb
+
+
 def _plain(conv: Converter, text: str) -> str:
     """``text`` as plain Jupyter Markdown; a construct without a plain form is an EditionError."""
     try:
@@ -563,11 +617,11 @@ def _plain(conv: Converter, text: str) -> str:
         raise EditionError(str(err)) from None
 
 
-def _markdown_cells(pieces: list[tuple], conv: Converter, edition: Edition) -> list:
-    """One Markdown cell per source cell among ``pieces`` (``("md", text, cell index)``, in order)."""
+def _markdown_cells(pieces: list[Markdown], conv: Converter, edition: Edition) -> list:
+    """One Markdown cell per source cell among ``pieces`` (in order)."""
     cells = []
-    for _, group in itertools.groupby(pieces, key=lambda piece: piece[2]):
-        text = "\n".join(piece[1] for piece in group).strip("\n")
+    for _, group in itertools.groupby(pieces, key=lambda piece: piece.index):
+        text = "\n".join(piece.text for piece in group).strip("\n")
         if edition.markdown == "plain":
             text = _plain(conv, text)
         if text.strip():
@@ -576,7 +630,7 @@ def _markdown_cells(pieces: list[tuple], conv: Converter, edition: Edition) -> l
 
 
 def _copy_cell(cell: nbformat.NotebookNode, edition: Edition) -> nbformat.NotebookNode | None:
-    """A new cell with ``cell``'s source and tags (None for the book's own setup cell).
+    """A new cell with ``cell``'s source, tags and id (None for the book's own setup cell).
 
     In a plain edition a cell the website folds (:data:`FOLD_TAGS`) is folded: Colab's form view,
     Jupyter's ``source_hidden``.
@@ -594,14 +648,9 @@ def _copy_cell(cell: nbformat.NotebookNode, edition: Edition) -> nbformat.Notebo
         new = nbformat.v4.new_raw_cell(cell.source)
     if tags:
         new.metadata["tags"] = tags
+    if cell.get("id"):
+        new["id"] = cell["id"]
     return new
-
-
-def _markdown_texts(path: Path) -> list[str]:
-    if path.suffix == ".ipynb":
-        nb = json.loads(path.read_text())
-        return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
-    return [path.read_text()]
 
 
 def _git_commit(root: Path) -> str | None:

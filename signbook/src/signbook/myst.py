@@ -9,19 +9,29 @@ Colab renders Markdown and a little HTML, not MyST: a ``{prf:theorem}`` fence sh
 - ``{cite}`` becomes author–year text, and the cited works are listed by :meth:`Converter.references`;
 - ``{prf:ref}``, ``{ref}``, ``{numref}``, ``{doc}``, ``{eq}`` and links to other chapters become links
   into the website (the page and anchor that Sphinx gives the label);
+- ``(label)=`` targets, ``%`` comments and ``+++`` breaks, which the website does not show, are dropped;
 - anything it does not know raises :class:`MystError` naming the page and the construct, so an
   unconverted directive never reaches a reader as raw text.
 
-The scanner splits text into top-level fenced blocks (CommonMark's rule: a fence closes at a line of at
-least as many of the same character), so nested directives and code fences inside directives work.
+The text is read by myst-parser's own tokenizer (:func:`markdown_parser`: markdown-it-py with the
+mdit-py-plugins that myst-parser loads for the book's MyST extensions), so a fence, a code span, a
+role or a target is what the website takes it for: a ``{cite}`` inside a code block stays code, a
+directive nested in a directive or in a list item is found, and a directive's options are YAML
+(``yaml.safe_load``, as myst-parser reads them). markdown-it gives block tokens their source lines and
+the conversion rewrites only the lines and spans it must, so everything else is copied as written.
+:class:`Numbering` numbers the blocks as Sphinx does (the tests compare it with a built site).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import textwrap
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 PROOF_KINDS = {
     "theorem": "Theorem",
@@ -67,174 +77,347 @@ COLOURS = {
     "caution": "#c0392b",
 }
 DEFAULT_COLOUR = "#3b6ea8"
+CAPTIONS = {**PROOF_KINDS, "exercise": "Exercise", "figure": "Fig."}
+"""The word before a block's number on the website ("Theorem 2.1", "Exercise 2.1", "Fig. 2.1")."""
 
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|:{3,})(?P<info>.*)$")
+MYST_EXTENSIONS = ("colon_fence", "dollarmath", "substitution", "tasklist")
+"""The MyST syntax extensions the website parses the book with: Jupyter Book 1's defaults (the book's
+``_config.yml`` changes none), less ``linkify``, which only turns bare URLs into links (the conversion
+leaves those as written) and needs linkify-it-py."""
+
 _DIRECTIVE_INFO = re.compile(r"^\{(?P<name>[\w:-]+)\}\s*(?P<arg>.*)$")
-_OPTION = re.compile(r"^:(?P<key>[\w-]+):\s*(?P<value>.*)$")
-_TARGET = re.compile(r"^\((?P<label>[^()\s]+)\)=\s*$")
-_ROLE_OR_CODE = re.compile(
-    r"\{(?P<role>[a-zA-Z][\w:+-]*)\}(?P<ticks>`+)(?P<content>.+?)(?P=ticks)|(?P<code>(`+).+?\5)",
-    re.S,
-)
-_LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)")
-_DOLLAR_LABEL = re.compile(r"\$\$\s*\((?P<label>[\w:-]+)\)")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_OPTION_BLOCK_END = re.compile(r"^-{3,}", re.M)
+_LITERAL_DIRECTIVES = {"code-cell", "code-block", "code", "sourcecode", "math", "raw"}
+"""Directives whose body is code or TeX, not Markdown (no labels or numbered blocks inside)."""
+_UNSUPPORTED = {
+    "front_matter": "front matter (a --- block)",
+    "footnote_reference_open": "a footnote definition [^...]:",
+    "substitution_block": "a substitution {{ ... }}",
+}
+_UNSUPPORTED_INLINE = {
+    "footnote_ref": "a footnote reference [^...]",
+    "substitution_inline": "a substitution {{ ... }}",
+}
 
 
 class MystError(ValueError):
     """A MyST construct that has no plain-Markdown form (yet), or a reference to nothing."""
 
 
-@dataclass
-class Directive:
-    """A fenced directive: ``name``, its argument, options and body, and the raw source lines."""
+# ---- the tokenizer -----------------------------------------------------------------------------------
+@functools.cache
+def markdown_parser():
+    """myst-parser's Markdown tokenizer for :data:`MYST_EXTENSIONS`, built as its
+    ``myst_parser.parsers.mdit.create_md_parser`` builds it (markdown-it-py, CommonMark, tables, and the
+    mdit-py-plugins for MyST blocks, roles, footnotes, front matter and the extensions), without
+    importing myst-parser (and Sphinx with it) where only the editions are written."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.colon_fence import colon_fence_plugin
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.footnote import footnote_plugin
+    from mdit_py_plugins.front_matter import front_matter_plugin
+    from mdit_py_plugins.myst_blocks import myst_block_plugin
+    from mdit_py_plugins.myst_role import myst_role_plugin
+    from mdit_py_plugins.substitution import substitution_plugin
+    from mdit_py_plugins.tasklists import tasklists_plugin
+
+    md = (
+        MarkdownIt("commonmark")
+        .enable("table")
+        .use(front_matter_plugin)
+        .use(myst_block_plugin)
+        .use(myst_role_plugin)
+        .use(footnote_plugin)
+        .disable("footnote_inline")
+        .disable("footnote_tail")
+    )
+    md.use(dollarmath_plugin, allow_labels=True, allow_space=True, allow_digits=True)
+    md.use(colon_fence_plugin).use(tasklists_plugin).use(substitution_plugin, "{", "}")
+    return md
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Lines ``start`` to ``end`` (excluded) of a text, which the conversion copies as they are:
+    code, HTML, display math without a label, a thematic break."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Prose(_Block):
+    """Lines of inline Markdown (a paragraph, a table row): their roles and links are converted."""
+
+
+@dataclass(frozen=True)
+class _Heading(_Prose):
+    """A heading: its ``level`` (1 for ``#``) and its ``title`` as written."""
+
+    level: int
+    title: str
+
+
+@dataclass(frozen=True)
+class _Labelled(_Block):
+    """Lines that define ``label``."""
+
+    label: str
+
+
+class _Anchor(_Labelled):
+    """A ``(label)=`` target line."""
+
+
+class _Equation(_Labelled):
+    """A ``$$ ... $$ (label)`` display equation."""
+
+
+class _Hidden(_Block):
+    """Lines the website does not show: ``%`` comments, ``+++`` block breaks."""
+
+
+@dataclass(frozen=True)
+class _Unsupported(_Block):
+    """A construct without a plain form (:data:`_UNSUPPORTED` says ``what``)."""
+
+    what: str
+
+
+@dataclass(frozen=True)
+class Directive(_Block):
+    """A fenced directive: ``name``, its argument, options and body, what stands before its fence on
+    the first line (``indent``), and its source lines (``raw``, lines ``start`` to ``end`` of the text).
+
+    ``options`` are the directive's option block read as YAML, as myst-parser reads it: the
+    ``:key: value`` lines (or a ``---`` block) at the top of the body."""
 
     name: str
     argument: str
-    options: dict[str, str]
+    options: dict[str, Any]
     body: str
     indent: str
     raw: str
 
+    def option(self, key: str) -> str:
+        """The option ``key`` as text: "" when absent or empty (a flag such as ``:nonumber:``)."""
+        value = self.options.get(key)
+        return "" if value is None else str(value)
 
-def split_blocks(text: str) -> list[str | Directive]:
-    """Split ``text`` into top-level pieces: runs of plain lines (str) and :class:`Directive` s.
 
-    Plain code fences stay inside the text pieces, untouched.
+_VERBATIM = ("fence", "colon_fence", "code_block", "html_block", "math_block", "hr")
+
+
+def _leaf(token, start: int, end: int) -> _Block | None:
+    """The block that a markdown-it token of lines ``start``..``end`` is (None for a container,
+    a list or a block quote, whose blocks come as tokens of their own)."""
+    if token.type == "myst_target":
+        return _Anchor(start, end, token.content)
+    if token.type == "math_block_label":
+        return _Equation(start, end, token.info)
+    if token.type in ("myst_line_comment", "myst_block_break"):
+        return _Hidden(start, end)
+    if token.type in _UNSUPPORTED:
+        return _Unsupported(start, end, _UNSUPPORTED[token.type])
+    return _Block(start, end) if token.type in _VERBATIM else None
+
+
+def _blocks(text: str, where: str = "") -> tuple[list[_Block], dict]:
+    """The blocks of ``text`` in reading order, and the parser's environment (its link references).
+
+    A directive is one block: its body is read when the directive is (it is only text to the
+    Markdown around it). Lines that no block claims (blank lines, list markers) are not listed.
     """
+    env: dict = {}
+    tokens = markdown_parser().parse(text, env)
     lines = text.split("\n")
-    pieces: list[str | Directive] = []
-    plain: list[str] = []
-    i = 0
-    while i < len(lines):
-        match = _FENCE.match(lines[i])
-        if not match:
-            plain.append(lines[i])
-            i += 1
+    blocks: list[_Block] = []
+    for k, token in enumerate(tokens):
+        if token.map is None:
             continue
-        fence = match["fence"]
-        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-        end = next((j for j in range(i + 1, len(lines)) if closing.match(lines[j])), len(lines))
-        block = lines[i : end + 1]
-        info = _DIRECTIVE_INFO.match(match["info"].strip())
-        if info is None:  # an ordinary code fence
-            plain.extend(block)
-        else:
-            if plain:
-                pieces.append("\n".join(plain))
-                plain = []
-            pieces.append(_directive(info["name"], info["arg"].strip(), match["indent"], block))
-        i = end + 1
-    if plain:
-        pieces.append("\n".join(plain))
-    return pieces
+        start, end = token.map
+        if token.type in ("fence", "colon_fence") and _DIRECTIVE_INFO.match(token.info.strip()):
+            blocks.append(_directive(token, lines, where))
+        elif token.type == "heading_open":
+            blocks.append(_Heading(start, end, int(token.tag[1:]), tokens[k + 1].content))
+        elif token.type == "inline":  # a paragraph's or a table row's cell's (headings: above)
+            if not blocks or (blocks[-1].start, blocks[-1].end) != (start, end):
+                blocks.append(_Prose(start, end))
+        elif (leaf := _leaf(token, start, end)) is not None:
+            blocks.append(leaf)
+    return blocks, env
 
 
-def _directive(name: str, argument: str, indent: str, block: list[str]) -> Directive:
-    inner = [ln[len(indent) :] if ln.startswith(indent) else ln.lstrip() for ln in block[1:-1]]
-    options: dict[str, str] = {}
-    if inner and inner[0].strip() == "---":  # YAML option block
-        stop = next((k for k in range(1, len(inner)) if inner[k].strip() == "---"), 0)
-        for line in inner[1:stop]:
-            key, _, value = line.partition(":")
-            options[key.strip()] = value.strip()
-        inner = inner[stop + 1 :]
-    else:
-        while inner and (m := _OPTION.match(inner[0])):
-            options[m["key"]] = m["value"].strip()
-            inner = inner[1:]
+def _directive(token, lines: list[str], where: str) -> Directive:
+    start, end = token.map
+    first = lines[start]
+    at = first.index(token.markup)
+    info = _DIRECTIVE_INFO.match(first[at + len(token.markup) :].strip()) or _DIRECTIVE_INFO.match(
+        token.info.strip()
+    )
+    assert info is not None  # _blocks took the token for a directive by its info
+    name = info["name"]
+    options, body = _options(token.content, f"{where}: " * bool(where) + f"directive {{{name}}}")
     return Directive(
-        name, argument, options, "\n".join(inner).strip("\n"), indent, "\n".join(block)
+        start,
+        end,
+        name,
+        info["arg"].strip(),
+        options,
+        body,
+        first[:at],
+        "\n".join(lines[start:end]),
     )
 
 
-def _walk(text: str):
-    """Every directive in ``text``, nested ones included, in reading order."""
-    for piece in split_blocks(text):
-        if isinstance(piece, Directive):
-            yield piece
-            yield from _walk(piece.body)
+def _options(content: str, what: str) -> tuple[dict[str, Any], str]:
+    """A directive's options (its YAML option block) and its body, as myst-parser splits them."""
+    import yaml
+
+    lines = content.split("\n")
+    if content.startswith("---"):
+        rest = "\n".join(lines[1:])
+        stop = _OPTION_BLOCK_END.search(rest)
+        block = rest[: stop.start()] if stop else rest
+        lines = rest[stop.end() + 1 :].split("\n") if stop else []
+    elif content.lstrip().startswith(":"):
+        keys = []
+        while lines and lines[0].lstrip().startswith(":"):
+            keys.append(lines.pop(0).lstrip()[1:])
+        block = "\n".join(keys)
+    else:
+        return {}, content.strip("\n")
+    try:
+        options = yaml.safe_load(textwrap.dedent(block)) or {}
+    except yaml.YAMLError as err:
+        raise MystError(f"{what}: its options are not YAML ({err})") from None
+    if not isinstance(options, dict):
+        raise MystError(f"{what}: its options are not a YAML mapping of keys to values")
+    return options, "\n".join(lines).strip("\n")
 
 
-def _targets(text: str):
-    """``(label, heading)`` for every ``(label)=`` target (the heading that follows it, if any)."""
+def split_blocks(text: str) -> list[str | Directive]:
+    """Split ``text`` into pieces: runs of other lines (str) and :class:`Directive` s, in order.
+
+    Joined with newlines, the pieces give ``text`` back. A directive inside another one is part of
+    that one's body; code fences stay inside the text pieces, untouched.
+    """
     lines = text.split("\n")
-    for k, line in enumerate(lines):
-        if m := _TARGET.match(line.strip()):
-            after = next((ln for ln in lines[k + 1 :] if ln.strip()), "")
-            heading = _HEADING.match(after.strip())
-            yield m["label"], heading.group(2) if heading else ""
+    pieces: list[str | Directive] = []
+    done = 0
+    for block in _blocks(text)[0]:
+        if isinstance(block, Directive):
+            if block.start > done:
+                pieces.append("\n".join(lines[done : block.start]))
+            pieces.append(block)
+            done = block.end
+    if done < len(lines) or not pieces:
+        pieces.append("\n".join(lines[done:]))
+    return pieces
 
 
-def _first_heading(text: str) -> str:
-    """The text of the first level-1 heading (``# Title``), the page's title; "" if none."""
-    for line in text.split("\n"):
-        if m := _HEADING.match(line.strip()):
-            if len(m.group(1)) == 1:
-                return m.group(2)
-    return ""
+def _walk(text: str, where: str) -> Iterator[_Block]:
+    """Every block of ``text`` in reading order, those in directives' bodies after their directive."""
+    for block in _blocks(text, where)[0]:
+        yield block
+        if isinstance(block, Directive) and block.name not in _LITERAL_DIRECTIVES:
+            yield from _walk(block.body, where)
 
 
+# ---- numbers and labels ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Target:
-    """Where a label points on the website, and the text a reference to it shows."""
+    """Where a label points on the website, and the text a reference to it shows (``caption``: a
+    figure's, which ``{ref}`` shows where ``{numref}`` shows "Fig. 2.1")."""
 
     docname: str
     anchor: str
     text: str
     number: str = ""
+    caption: str = ""
 
 
-def _numbered_kind(d: Directive) -> str | None:
-    """The counter a directive advances on the website (``theorem``, ``exercise``...), or None."""
+@dataclass
+class Numbering:
+    """The numbers the website gives one page's blocks, in reading order.
+
+    sphinx-proof and sphinx-exercise keep a counter per kind of block (theorem, lemma, exercise...),
+    Sphinx's numfig one for captioned figures and one for labelled equations (``$$ ... $$ (label)``
+    and ``{math}`` with ``:label:``); in chapter ``c`` of a numbered book the n-th is ``c.n``, on an
+    unnumbered page ``n``. A ``:nonumber:`` block gets no number. ``tests/test_editions.py`` checks
+    these numbers against a built site.
+    """
+
+    chapter: int | None
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def next(self, kind: str) -> str:
+        """Advance ``kind``'s counter: the number of its next block (``2.3``)."""
+        self.counts[kind] += 1
+        n = self.counts[kind]
+        return f"{self.chapter}.{n}" if self.chapter is not None else str(n)
+
+    def directive(self, d: Directive) -> str:
+        """The number of directive ``d`` ("" if the website does not number it), counted."""
+        kind = numbered_kind(d)
+        return self.next(kind) if kind else ""
+
+
+def numbered_kind(d: Directive) -> str | None:
+    """The counter a directive advances on the website (``theorem``, ``exercise``, ``figure``,
+    ``equation``), or None."""
     if "nonumber" in d.options:
         return None
     if d.name.startswith("prf:") and d.name[4:] in PROOF_KINDS:
         return d.name[4:]
     if d.name == "exercise":
         return "exercise"
+    if d.name == "figure" and d.body.strip():
+        return "figure"  # numfig numbers captioned figures only
+    if d.name == "math" and d.option("label"):
+        return "equation"
     return None
 
 
-def _title_of(kind: str) -> str:
-    return "Exercise" if kind == "exercise" else PROOF_KINDS[kind]
-
-
 def index_document(docname: str, chapter: int | None, texts: list[str]) -> dict[str, Target]:
-    """The labels that one page defines, numbered as Sphinx numbers them (a counter per kind)."""
+    """The labels that one page (its Markdown ``texts`` in order) defines, numbered as the website
+    numbers them (:class:`Numbering`), with the page's title under ``doc:<docname>``."""
     found: dict[str, Target] = {}
-    counts: Counter[str] = Counter()
-    equations = 0
+    numbering = Numbering(chapter)
+    waiting: list[str] = []  # (label)= targets: they name the block that follows
     for text in texts:
-        title = _first_heading(text)
-        if title and f"doc:{docname}" not in found:
-            found[f"doc:{docname}"] = Target(docname, "", title)
-        for label, heading in _targets(text):
-            found[label] = Target(docname, label, heading or label)
-        for label in _DOLLAR_LABEL.findall(text):
-            equations += 1
-            found[label] = Target(docname, label, f"({_number(chapter, equations)})")
-        for d in _walk(text):
-            kind = _numbered_kind(d)
-            number = ""
-            if kind:
-                counts[kind] += 1
-                number = _number(chapter, counts[kind])
-            label = d.options.get("label")
-            if d.name == "math" and label:
-                equations += 1
-                found[label] = Target(docname, label, f"({_number(chapter, equations)})")
-            elif label:
-                name = _title_of(kind) if kind else d.name.split(":")[-1].capitalize()
-                found[label] = Target(docname, label, f"{name} {number}".strip(), number)
+        for block in _walk(text, docname):
+            if isinstance(block, _Anchor):
+                waiting.append(block.label)
+                continue
+            title = block.title if isinstance(block, _Heading) else ""
+            found.update({label: Target(docname, label, title or label) for label in waiting})
+            waiting = []
+            if isinstance(block, _Heading) and block.level == 1:
+                found.setdefault(f"doc:{docname}", Target(docname, "", block.title))
+            if isinstance(block, _Equation):
+                number = numbering.next("equation")
+                found[block.label] = Target(docname, f"equation-{block.label}", f"({number})")
+            if isinstance(block, Directive):
+                found.update(_directive_target(docname, block, numbering.directive(block)))
+    found.update({label: Target(docname, label, label) for label in waiting})
     return found
 
 
-def _number(chapter: int | None, n: int) -> str:
-    """The n-th item's number: ``2.3`` in chapter 2 of a numbered book, ``3`` elsewhere."""
-    return f"{chapter}.{n}" if chapter is not None else str(n)
+def _directive_target(docname: str, d: Directive, number: str) -> dict[str, Target]:
+    """``{label: Target}`` for a labelled directive (``:label:``, or a figure's ``:name:``)."""
+    label = d.option("label") or d.option("name")
+    if not label:
+        return {}
+    kind = numbered_kind(d)
+    if kind == "equation":
+        return {label: Target(docname, f"equation-{label}", f"({number})")}
+    word = CAPTIONS.get(kind or "", d.name.split(":")[-1].capitalize())
+    caption = d.body.strip().split("\n\n")[0] if d.name == "figure" else ""
+    return {label: Target(docname, label, f"{word} {number}".strip(), number, caption)}
 
 
+# ---- conversion --------------------------------------------------------------------------------------
 @dataclass
 class Converter:
     """Converts the Markdown cells of one page (``docname``) in reading order.
@@ -247,11 +430,14 @@ class Converter:
     docname: str
     chapter: int | None
     labels: dict[str, Target]
-    page_url: object
-    raw_url: object
+    page_url: Callable[..., str]
+    raw_url: Callable[[str], str]
     bibliography: Bibliography | None = None
     cited: list[str] = field(default_factory=list)
-    counts: Counter = field(default_factory=Counter)
+    numbering: Numbering = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.numbering = Numbering(self.chapter)
 
     def where(self, what: str) -> MystError:
         """The error for ``what``, naming this page."""
@@ -260,24 +446,42 @@ class Converter:
     # ---- blocks ----------------------------------------------------------------------------------
     def convert(self, text: str) -> str:
         """``text`` (one Markdown cell, or a directive's body) as plain Jupyter Markdown."""
-        out = []
-        for piece in split_blocks(text):
-            if isinstance(piece, Directive):
-                out.append(self.directive(piece))
-            else:
-                out.append(self.inline(self._drop_targets(piece)))
-        return "\n".join(out)
+        blocks, env = _blocks(text, self.docname)
+        lines = text.split("\n")
+        out: list[str] = []
+        done = 0
+        for block in blocks:
+            if block.start < done:
+                continue  # inside a block already written (a footnote's paragraph)
+            out += lines[done : block.start]
+            written = self._block(block, "\n".join(lines[block.start : block.end]), env)
+            if written is not None:
+                out.append(written)
+            done = block.end
+        return "\n".join(out + lines[done:])
 
-    def _drop_targets(self, text: str) -> str:
-        return "\n".join(ln for ln in text.split("\n") if not _TARGET.match(ln.strip()))
+    def _block(self, block: _Block, source: str, env: dict) -> str | None:
+        """One block's plain form (None: the block is dropped)."""
+        if isinstance(block, Directive):
+            return self.directive(block)
+        if isinstance(block, _Prose):
+            return self._inline(source, env)
+        if isinstance(block, (_Anchor, _Hidden)):
+            return None
+        if isinstance(block, _Equation):
+            return re.sub(rf"\$\$\s*\({re.escape(block.label)}\)", "$$", source)
+        if isinstance(block, _Unsupported):
+            raise self.where(f"{block.what} has no plain-Markdown form; add one to signbook.myst")
+        return source
 
     def directive(self, d: Directive) -> str:
         """One directive as plain Markdown/HTML, numbered as the website numbers it."""
-        kind = _numbered_kind(d)
-        number = ""
-        if kind:
-            self.counts[kind] += 1
-            number = _number(self.chapter, self.counts[kind])
+        number = self.numbering.directive(d)
+        if d.indent.strip():
+            raise self.where(
+                f"directive {{{d.name}}} after {d.indent.strip()!r} (in a block quote or "
+                "opening a list item) has no plain-Markdown form; indent it instead"
+            )
         return self._form_of(d.name)(d, number)
 
     def _form_of(self, name: str):
@@ -331,7 +535,7 @@ class Converter:
         named = d.name in ("admonition", "dropdown")
         title = (d.argument if named else ADMONITIONS[d.name]) or d.argument
         body = self.convert(d.body)
-        if d.name == "dropdown" or "dropdown" in d.options.get("class", "").split():
+        if d.name == "dropdown" or "dropdown" in d.option("class").split():
             return self.details(title or "Details", body, d)
         return self.block(d.name, self.inline(title), body, d)
 
@@ -342,7 +546,7 @@ class Converter:
         return self._indent(f"```{d.argument}\n{d.body}\n```", d)
 
     def _figure(self, d: Directive, number: str) -> str:
-        alt = d.options.get("alt", "")
+        alt = d.option("alt")
         image = f"![{alt}]({self.raw_url(self._relative(d.argument))})"
         caption = self.convert(d.body) if d.name == "figure" and d.body.strip() else ""
         return self._indent(image + (f"\n\n*{caption.strip()}*" if caption else ""), d)
@@ -391,15 +595,37 @@ class Converter:
 
     # ---- inline ----------------------------------------------------------------------------------
     def inline(self, text: str) -> str:
-        """Roles, equation labels and links of ``text`` (no directives) in their plain forms."""
-        text = _DOLLAR_LABEL.sub("$$", text)
-        text = _ROLE_OR_CODE.sub(self._role, text)
-        return _LINK.sub(self._link, text)
+        """Roles and links of ``text`` (inline Markdown: a title, a paragraph) in their plain forms;
+        code spans, math and everything else are kept as written."""
+        return self._inline(text, {})
 
-    def _role(self, m: re.Match) -> str:
-        if m["code"]:
-            return m["code"]
-        role, content = m["role"], m["content"]
+    def _inline(self, text: str, env: dict) -> str:
+        out: list[str] = []
+        done = 0
+        for token, start, end in _inline_spans(text, env):
+            written = self._span(token, text, start, end, env)
+            if written is not None:
+                out += [text[done:start], written]
+                done = end
+        return "".join(out) + text[done:]
+
+    def _span(self, token, text: str, start: int, end: int, env: dict) -> str | None:
+        """The plain form of the inline construct ``text[start:end]`` (None: kept as written)."""
+        if token.type == "myst_role":
+            name = token.meta["name"]
+            quoted = text[start + len(name) + 2 : end]  # `content`, in one or more backticks
+            ticks = len(quoted) - len(quoted.lstrip("`"))
+            return self._role(name, quoted[ticks:-ticks])
+        if token.type in _UNSUPPORTED_INLINE:
+            raise self.where(
+                f"{_UNSUPPORTED_INLINE[token.type]} has no plain-Markdown form; "
+                "add one to signbook.myst"
+            )
+        if token.type == "image" or (token.type == "link_open" and token.markup != "autolink"):
+            return self._link(text, start, end, token.type == "image", env)
+        return None
+
+    def _role(self, role: str, content: str) -> str:
         if role == "cite" or role.startswith("cite:"):
             return self.cite(role, content)
         if role in ("prf:ref", "ref", "numref", "eq", "doc"):
@@ -448,36 +674,92 @@ class Converter:
             raise self.where(f"{{{role}}}`{content}` points to no label of the book")
         if text and role == "numref":
             text = text.replace("%s", target.number).replace("{number}", target.number)
-        shown = text or target.text
-        if role == "eq" and not text:
-            shown = target.text
+        shown = text or (target.caption if role == "ref" and target.caption else target.text)
         return f"[{self.inline(shown)}]({self.page_url(target.docname, target.anchor)})"
 
-    def _link(self, m: re.Match) -> str:
-        target = m["target"]
+    def _link(self, text: str, start: int, end: int, image: bool, env: dict) -> str | None:
+        """A Markdown link or image whose destination is in the book, pointed at the website (a
+        page, a label) or at the repository's copy of the file; its text converted."""
+        label, destination = _link_parts(text, start, end, image, env)
+        if destination is None:
+            return None  # a reference link: kept as written
+        new = self._destination(text[destination[0] : destination[1]], image)
+        head = text[start : label[0]]
+        tail = text[label[1] : destination[0]]
+        target = new if new is not None else text[destination[0] : destination[1]]
+        return (
+            head
+            + self._inline(text[label[0] : label[1]], env)
+            + tail
+            + target
+            + text[destination[1] : end]
+        )
+
+    def _destination(self, target: str, image: bool) -> str | None:
+        """Where a link to ``target`` goes for a reader outside the website (None: unchanged)."""
         if re.match(r"^[a-z][a-z0-9+.-]*:", target):
-            return m.group(0)
-        if m["bang"]:
-            return f"![{m['text']}]({self.raw_url(self._relative(target))})"
+            return None
+        if image:
+            return self.raw_url(self._relative(target))
         path, _, anchor = target.partition("#")
         if not path:
             hit = self.labels.get(anchor)
-            if hit is None:
-                return m.group(0)
-            return f"[{m['text']}]({self.page_url(hit.docname, hit.anchor)})"
+            return None if hit is None else self.page_url(hit.docname, hit.anchor)
         if path.endswith((".ipynb", ".md")):
-            doc = self._relative(path).rsplit(".", 1)[0]
-            return f"[{m['text']}]({self.page_url(doc, anchor)})"
+            return self.page_url(self._relative(path).rsplit(".", 1)[0], anchor)
         hit = self.labels.get(path)
         if hit is not None:
-            return f"[{m['text']}]({self.page_url(hit.docname, hit.anchor)})"
-        return f"[{m['text']}]({self.raw_url(self._relative(path))})"
+            return self.page_url(hit.docname, hit.anchor)
+        return self.raw_url(self._relative(path))
 
     def references(self) -> str:
         """A "References" section listing what this page cited, in order of first citation."""
         if not self.cited or self.bibliography is None:
             return ""
         return "## References\n\n" + self.bibliography.listing(self.cited)
+
+
+def _inline_spans(text: str, env: dict) -> Iterator[tuple[Any, int, int]]:
+    """``(token, start, end)`` for each inline construct of ``text`` (a role, a code span, a link,
+    math...): markdown-it's inline rules run as its own tokenizer runs them, noting where each
+    construct starts and ends in ``text`` (markdown-it's inline tokens carry no positions)."""
+    from markdown_it.rules_inline import StateInline
+
+    md = markdown_parser()
+    state = StateInline(text, md, env, [])
+    rules = md.inline.ruler.getRules("")
+    while state.pos < state.posMax:
+        start, count = state.pos, len(state.tokens)
+        if not any(rule(state, False) for rule in rules):
+            state.pending += text[state.pos]
+            state.pos += 1
+            continue
+        pushed = [t for t in state.tokens[count:] if t.type != "text"]  # not the text flushed
+        if pushed:
+            yield pushed[0], start, state.pos
+
+
+def _link_parts(
+    text: str, start: int, end: int, image: bool, env: dict
+) -> tuple[tuple[int, int], tuple[int, int] | None]:
+    """Where the text and the destination of the link ``text[start:end]`` are (the destination
+    without its ``<>``; None for a reference link ``[text][ref]``)."""
+    from markdown_it.rules_inline import StateInline
+
+    state = StateInline(text, markdown_parser(), env, [])
+    opening = start + 1 if image else start
+    label_end = state.md.helpers.parseLinkLabel(state, opening, not image)
+    pos = label_end + 1
+    if pos >= end or text[pos] != "(":
+        return (opening + 1, label_end), None
+    pos += 1
+    while pos < end and text[pos] in " \t\n":
+        pos += 1
+    found = state.md.helpers.parseLinkDestination(text, pos, end)
+    first, last = pos, found.pos
+    if text[first : first + 1] == "<":
+        first, last = first + 1, last - 1
+    return (opening + 1, label_end), (first, last)
 
 
 class Bibliography:
@@ -492,6 +774,7 @@ class Bibliography:
 
         self.path = path
         self.entries = parse_file(str(path)).entries
+        self._authors: dict[str, str] = {}
 
     def keys(self) -> list[str]:
         """Every entry's key, in the file's order."""
@@ -499,7 +782,9 @@ class Bibliography:
 
     def authors(self, key: str) -> str:
         """Author-year name part: "Tao", "Bernstein and Newhouse", "Tao et al." (:func:`author_names`)."""
-        return author_names(self.entries[key])
+        if key not in self._authors:
+            self._authors[key] = author_names(self.entries[key])
+        return self._authors[key]
 
     def year(self, key: str) -> str:
         """The entry's year ("n.d." when it has none, as the website prints it)."""
@@ -507,14 +792,11 @@ class Bibliography:
 
     def listing(self, keys: list[str]) -> str:
         """Formatted entries (pybtex's ``unsrt`` style, as plain text), one bullet each."""
-        from pybtex.plugin import find_plugin
-
-        style = find_plugin("pybtex.style.formatting", "unsrt")()
-        backend = find_plugin("pybtex.backends", "text")()
+        style = _pybtex_plugin("pybtex.style.formatting", "unsrt")()
         formatted = style.format_entries([self.entries[k] for k in keys])
         lines = []
         for key, entry in zip(keys, formatted):
-            text = re.sub(r"\s+", " ", entry.text.render(backend)).strip()
+            text = re.sub(r"\s+", " ", entry.text.render(_text_backend())).strip()
             lines.append(f"- **{self.authors(key)}, {self.year(key)}.** {text}")
         return "\n".join(lines)
 
@@ -532,7 +814,7 @@ def author_names(entry) -> str:
     from pybtex.richtext import Text
 
     def text(latex: str) -> str:
-        return Text.from_latex(latex).render_as("text")
+        return Text.from_latex(latex).render(_text_backend())
 
     people = entry.persons.get("author") or entry.persons.get("editor") or []
     names = [text(" ".join(p.prelast_names + p.last_names)) for p in people]
@@ -541,3 +823,16 @@ def author_names(entry) -> str:
     if len(names) >= 3 or "others" in names:
         return f"{names[0]} et al."
     return " and ".join(names)
+
+
+@functools.cache
+def _pybtex_plugin(group: str, name: str):
+    """pybtex's ``find_plugin``, once per plugin (it scans every installed entry point each time)."""
+    from pybtex.plugin import find_plugin
+
+    return find_plugin(group, name)
+
+
+def _text_backend():
+    """pybtex's plain-text backend, which ``Text.render_as("text")`` renders with."""
+    return _pybtex_plugin("pybtex.backends", "text")()

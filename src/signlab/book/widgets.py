@@ -107,8 +107,23 @@ def _label(widget: Any, value: Any) -> str:
             if v == value:
                 return label
     if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e6:
+            return str(int(value))  # 1000, not 1e+03
         return f"{value:.3g}"
     return str(value)
+
+
+def _given_values(name: str, widget: Any, values: Sequence[Any]) -> list[Any]:
+    """A chapter's grid for one control, checked: it holds the control's value and no repeats."""
+    vals = list(values)
+    if widget.value not in vals:
+        raise ValueError(
+            f"grid[{name!r}] must contain the control's value {widget.value!r} "
+            "(the state the page opens in)"
+        )
+    if len(vals) != len({json.dumps(v, default=str) for v in vals}):
+        raise ValueError(f"grid[{name!r}] repeats a value")
+    return vals
 
 
 def _resolve_grid(controls: Mapping[str, Any], grid: Mapping[str, Sequence[Any]] | None):
@@ -118,30 +133,15 @@ def _resolve_grid(controls: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]
     unknown = set(grid) - set(controls)
     if unknown:
         raise ValueError(f"grid names no control {sorted(unknown)} (controls: {sorted(controls)})")
-    values: dict[str, list[Any]] = {}
-    for name, widget in controls.items():
-        if name in grid:
-            vals = list(grid[name])
-            if widget.value not in vals:
-                raise ValueError(
-                    f"grid[{name!r}] must contain the control's value {widget.value!r} "
-                    "(the state the page opens in)"
-                )
-            if len(vals) != len({json.dumps(v, default=str) for v in vals}):
-                raise ValueError(f"grid[{name!r}] repeats a value")
-            values[name] = vals
-    points = AUTO_POINTS
-    while True:
+    values = {name: _given_values(name, controls[name], v) for name, v in grid.items()}
+    for points in range(AUTO_POINTS, 1, -1):
         for name, widget in controls.items():
             if name not in grid:
                 values[name] = control_grid(widget, points)
         size = math.prod(len(v) for v in values.values())
-        if size <= MAX_STATES or points == 2:
-            break
-        points -= 1
-    if size > MAX_STATES:
-        raise ValueError(f"grid has {size} points; at most {MAX_STATES} are precomputed")
-    return values
+        if size <= MAX_STATES:
+            return {name: values[name] for name in controls}
+    raise ValueError(f"grid has {size} points; at most {MAX_STATES} are precomputed")
 
 
 def _rounded(x: Any) -> Any:

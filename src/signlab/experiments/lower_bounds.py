@@ -17,12 +17,14 @@ from signlab import _validate
 from signlab.sim.engine import Recorder, Trajectory, simulate
 from signlab.theory import bounds
 from signlab.theory import lowerbound as lb
+from signlab.theory.lowerbound._sgd_paths import one_thread
 
 __all__ = [
     "bimodal_moments",
     "chain_smoothness",
     "complexity_table",
     "embedded_race",
+    "exact_stall",
     "sandwich",
     "stall_curve",
     "zero_chain_progress",
@@ -47,17 +49,12 @@ def stall_curve(
 
     One run of the longest length gives every shorter budget (the first T steps of a run are a run
     of T steps): ``measured`` is the fraction of ``runs`` whose iterates stayed below the last grid
-    point (plus half a cell) up to T = N/B steps, ``exact`` the binomial probability
-    :func:`~signlab.theory.lowerbound.stall_probability`. Returns ``{"multiples", "budgets",
-    "steps", "measured", "exact"}``.
+    point (plus half a cell) up to T = N/B steps, ``se`` its standard error √(p̂(1 − p̂)/runs),
+    ``exact`` the binomial probability :func:`~signlab.theory.lowerbound.stall_probability`.
+    Returns ``{"multiples", "budgets", "steps", "measured", "se", "exact"}``.
     """
-    multiples = np.asarray(multiples, dtype=float)
-    if multiples.ndim != 1 or multiples.size == 0 or bool((multiples <= 0).any()):
-        raise ValueError("multiples must be a non-empty 1-D array of positive numbers")
-    batch = _validate.integer("batch", batch, low=1)
+    multiples, budgets, steps, batch = _budgets(eps, sigma, multiples, batch)
     inst = lb.hard_instance(eps, sigma, lr)
-    budgets = multiples * lb.paper_threshold(eps, sigma)
-    steps = np.maximum(1, (budgets / batch).astype(int))
     run = simulate(
         inst,
         inst.oracle,
@@ -71,13 +68,34 @@ def stall_curve(
     )
     reached = np.maximum.accumulate(run["iterate"][:, :, 0], axis=1)
     inside = reached <= inst.grid_top()[0]
+    measured = inside[:, steps].mean(axis=0)
     return {
         "multiples": multiples,
         "budgets": budgets,
         "steps": steps,
-        "measured": inside[:, steps].mean(axis=0),
-        "exact": np.array([lb.stall_probability(eps, sigma, int(T), batch) for T in steps]),
+        "measured": measured,
+        "se": np.sqrt(measured * (1 - measured) / runs),
+        "exact": exact_stall(eps, sigma, multiples, batch=batch),
     }
+
+
+def exact_stall(eps: float, sigma: float, multiples: Any, *, batch: int = 1) -> np.ndarray:
+    r"""The exact P(SignSGD never leaves the grid) at the budgets N = m·N* for each m of
+    ``multiples`` (N* the paper's threshold, T = ⌊N/B⌋ steps, at least one): the binomial tail
+    :func:`~signlab.theory.lowerbound.stall_probability` along a curve, as :func:`stall_curve`
+    measures it."""
+    _, _, steps, batch = _budgets(eps, sigma, multiples, batch)
+    return np.array([lb.stall_probability(eps, sigma, int(T), batch) for T in steps])
+
+
+def _budgets(eps: float, sigma: float, multiples: Any, batch: int):
+    """(multiples, budgets N = m·N*, steps T = max(1, ⌊N/B⌋), batch), validated."""
+    multiples = np.asarray(multiples, dtype=float)
+    if multiples.ndim != 1 or multiples.size == 0 or bool((multiples <= 0).any()):
+        raise ValueError("multiples must be a non-empty 1-D array of positive numbers")
+    batch = _validate.integer("batch", batch, low=1)
+    budgets = multiples * lb.paper_threshold(eps, sigma)
+    return multiples, budgets, np.maximum(1, (budgets / batch).astype(int)), batch
 
 
 def sandwich(
@@ -97,18 +115,23 @@ def sandwich(
     oracle answers: the stall is deterministic. ``batch=1`` (or any B): T = N/B steps at
     η = √(2Δ/(L∞T)), many more steps than cells, so whether a run stalls depends on the bimodal
     oracle's zero draws (probability q each): the mechanism of Lemma 3 at work.
-    ``measured`` is the mean over runs of min_t ‖∇f(x_t)‖₁ (the left side of Theorem 2),
-    ``stalled`` the fraction of runs in which no coordinate ever left its grid, ``lower`` the
+    ``measured`` is the mean over runs of min_t ‖∇f(x_t)‖₁ (the left side of Theorem 2) and
+    ``measured_se`` its standard error; ``stalled`` the fraction of runs in which no coordinate
+    ever left its grid, ``stalled_se`` its standard error √(p̂(1 − p̂)/runs) and
+    ``stalled_exact`` the exact probability
+    (:meth:`~signlab.theory.lowerbound.SeparableHardInstance.stall_probability`); ``lower`` the
     instance's guaranteed value
     :meth:`~signlab.theory.lowerbound.SeparableHardInstance.lower_bound`, ``upper`` Theorem 1's
-    rate with the derived constants. Returns ``{"budgets", "measured", "stalled", "lower",
-    "upper", "batch", "steps", "cells"}`` (``cells``: the fewest cells of an active coordinate).
+    rate with the derived constants. Returns ``{"budgets", "measured", "measured_se",
+    "stalled", "stalled_se", "stalled_exact", "lower", "upper", "batch", "steps", "cells"}``
+    (``cells``: the fewest cells of an active coordinate).
     """
     budgets = np.asarray(budgets, dtype=int)
     sigma = np.asarray(sigma, dtype=float)
     if batch is not None:
         batch = _validate.integer("batch", batch, low=1)
-    rows: dict[str, list] = {k: [] for k in ("measured", "stalled", "lower", "batch", "steps")}
+    keys = ("measured", "measured_se", "stalled", "stalled_exact", "lower", "batch", "steps")
+    rows: dict[str, list] = {k: [] for k in keys}
     cells = []
     for N in budgets:
         plan = bounds.signsgd_schedule(int(N), L_inf, Delta, sigma)
@@ -129,8 +152,11 @@ def sandwich(
             seed=seed,
             record=("grad_l1", inside),
         )
-        rows["measured"].append(run["grad_l1"].min(axis=1).mean())
+        smallest = run["grad_l1"].min(axis=1)
+        rows["measured"].append(smallest.mean())
+        rows["measured_se"].append(smallest.std(ddof=1) / np.sqrt(runs))
         rows["stalled"].append(run["inside"].min(axis=1).mean())
+        rows["stalled_exact"].append(inst.stall_probability(T, B))
         rows["lower"].append(inst.lower_bound())
         rows["batch"].append(B)
         rows["steps"].append(T)
@@ -138,6 +164,7 @@ def sandwich(
     out = {k: np.array(v) for k, v in rows.items()}
     out["budgets"] = budgets
     out["cells"] = np.array(cells)
+    out["stalled_se"] = np.sqrt(out["stalled"] * (1 - out["stalled"]) / runs)
     out["upper"] = np.asarray(bounds.signsgd_rate(budgets, L_inf, Delta, sigma), dtype=float)
     return out
 
@@ -210,18 +237,28 @@ def bimodal_moments(
     The instance is :func:`~signlab.theory.lowerbound.hard_instance` (ε, σ, η = ε) with its
     :class:`~signlab.theory.lowerbound.GridOracle`; ``points`` (x values, default the grid point 0)
     may lie past the grid, where the oracle returns the exact gradient. Each row has ``sigma``,
-    ``x``, ``gradient``, ``mean``, ``se`` (of the mean), ``variance`` and ``bound`` = σ²: the
-    variance the theorem's noise assumption allows.
+    ``x``, ``gradient``, ``mean``, ``se`` (of the mean), ``variance`` (of the draws),
+    ``variance_se`` (its standard error √((m₄ − s⁴)/n), m₄ the fourth central moment),
+    ``variance_exact`` (the oracle's variance there, :meth:`GridOracle.variance`) and
+    ``bound`` = σ²: the variance the theorem's noise assumption allows.
     """
     eps = _validate.positive("eps", eps)
     points = [0.0] if points is None else [float(p) for p in points]
     generator = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
+    with one_thread():  # a second thread of a busy machine made this 8 times slower
+        return _moments(eps, sigmas, points, draws, generator)
+
+
+def _moments(eps, sigmas, points, draws, generator) -> list[dict[str, float]]:
+    """The rows of :func:`bimodal_moments` (arguments validated)."""
     rows = []
     for sigma in np.atleast_1d(np.asarray(sigmas, dtype=float)).tolist():
         inst = lb.hard_instance(eps, sigma, eps)
         for x in points:
             grad = inst.gradient(torch.full((draws, 1), x, dtype=torch.float64))
             g = inst.oracle.sample(grad, 1, generator).numpy()[:, 0]
+            centred = g - g.mean()
+            m2, m4 = float((centred**2).mean()), float((centred**4).mean())
             rows.append(
                 dict(
                     sigma=sigma,
@@ -229,7 +266,9 @@ def bimodal_moments(
                     gradient=float(grad[0, 0]),
                     mean=float(g.mean()),
                     se=float(g.std() / np.sqrt(draws)),
-                    variance=float(g.var()),
+                    variance=m2,
+                    variance_se=float(np.sqrt(max(m4 - m2**2, 0.0) / draws)),
+                    variance_exact=float(inst.oracle.variance(grad[:1])[0, 0]),
                     bound=sigma**2,
                 )
             )

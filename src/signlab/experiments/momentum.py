@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,9 @@ import torch
 from signlab import _validate
 from signlab.experiments._progress import progress
 from signlab.experiments.common import initial_point
-from signlab.experiments.heavy_tails import heavy_tail_problem
+from signlab.experiments.heavy_tails import Crossing, first_crossings, heavy_tail_problem
 from signlab.optim.spec import REQUIRED, Hyper, Spec
-from signlab.sim.engine import Method, Recorder, Trajectory, Tuning, simulate, tune
+from signlab.sim.engine import Method, Recorder, Trajectory, gradients_to_reach, simulate, tune
 from signlab.sim.noise import TwoPoint, dense_sigma
 from signlab.sim.problems import SeparableQuadratic
 from signlab.sim.tails import (
@@ -39,11 +40,14 @@ from signlab.sim.tails import (
 )
 
 __all__ = [
+    "BUDGET_EPS",
     "MOMENTUM_LRS",
+    "RaceInstance",
     "budget_race",
     "ema_scale_table",
     "lag_race",
     "noiseless_control",
+    "race_instance",
     "sign_agreement",
     "sign_mvr",
     "skewed_problem",
@@ -274,99 +278,147 @@ def theorem1_run(
     return run, {"batch": batch, "steps": steps, "lr": schedule["lr"]}
 
 
-def _first_hit(run: Trajectory, eps: float) -> float:
-    with np.errstate(over="ignore", invalid="ignore"):
-        hit = np.flatnonzero(run["grad_l1"].mean(axis=0) <= eps)
-    return float(run.gradients[hit[0]]) if hit.size else math.inf
+BUDGET_EPS = {"skewed": (0.5, 0.7, 1.0, 1.5, 2.0), "student_t": (8.0, 10.0, 15.0, 20.0, 30.0)}
+"""The targets ε of :func:`budget_race` on each instance (B = 1 SignSGD stalls at 3.33 on the
+skewed one; E‖∇f(x₀)‖₁ ≈ 80 on the Student-t one)."""
 
 
-def _instance(name: str) -> tuple[Any, Any, torch.Tensor, Any, float]:
-    """(problem, oracle, x0, σ for Theorem 1, ε) of a named race instance."""
+@dataclass(frozen=True)
+class RaceInstance:
+    """A :func:`budget_race` instance, run as independent one-dimensional runs.
+
+    ``problem`` and ``oracle`` act on one coordinate, ``x0`` holds ``seeds``·``d`` starts (the
+    coordinates of ``seeds`` starts in ``d`` dimensions: the problem is separable and every method
+    moves each coordinate on its own), so E‖∇f‖₁ in d dimensions is ``d`` times the mean of the
+    recorded |∂f|. ``sigma``: σ of one coordinate for Theorem 1; ``eps``: the targets.
+    """
+
+    problem: Any
+    oracle: Any
+    x0: torch.Tensor
+    sigma: torch.Tensor
+    d: int
+    eps: tuple[float, ...]
+
+
+def race_instance(name: str, seed: int = 0) -> RaceInstance:
+    r"""The named instance of :func:`budget_race`, its starts drawn from ``seed``.
+
+    ``"skewed"``: :func:`skewed_problem` (d = 10), 16 starts from :func:`skewed_start`;
+    ``"student_t"``: the heavy-tail chapter's isotropic problem in d = 100 at ν = 3
+    (σ_i = √3, the noise's standard deviation), 4 starts from x₀ ~ N(0, I).
+    """
     if name == "skewed":
-        problem, oracle = skewed_problem()
-        return problem, oracle, skewed_start(16), oracle.sigma, 1.0
+        problem, oracle = skewed_problem(1)
+        x0 = skewed_start(16, 10, seed).reshape(-1, 1)
+        return RaceInstance(problem, oracle, x0, oracle.sigma, 10, BUDGET_EPS["skewed"])
     if name == "student_t":
-        problem, oracle = heavy_tail_problem(100, 3.0)
-        x0 = initial_point(4, 100, 0, dtype=torch.float32)
-        return problem, oracle, x0, torch.full((100,), math.sqrt(3.0)), 15.0
+        problem, oracle = heavy_tail_problem(1, 3.0)
+        x0 = initial_point(4, 100, seed, dtype=torch.float32).reshape(-1, 1)
+        sigma = torch.full((1,), math.sqrt(3.0))
+        return RaceInstance(problem, oracle, x0, sigma, 100, BUDGET_EPS["student_t"])
     raise ValueError(f"instance must be 'skewed' or 'student_t' (got {name!r})")
 
 
 def budget_race(
     instance: str = "skewed",
     *,
+    eps: Sequence[float] | None = None,
     lrs: Sequence[float] = MOMENTUM_LRS,
     steps: int = 4000,
     budgets: Sequence[float] = tuple(float(x) for x in np.logspace(2, 6, 13)),
     batches: Sequence[int] = (4, 8, 16, 32),
+    replicates: int = 200,
     seed: int = 0,
     show_progress: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    r"""Gradients to reach E‖∇f‖₁ ≤ ε for each way of averaging the noise, on one instance.
+    r"""Gradients to reach E‖∇f‖₁ ≤ ε for each way of averaging the noise, for a range of ε.
 
-    ``instance``: ``"skewed"`` (:func:`skewed_problem`, 16 runs from :func:`skewed_start`, ε = 1,
-    where B = 1 SignSGD stalls at d·c = 3.33) or ``"student_t"`` (the chapter's isotropic problem in
-    d = 100 at ν = 3, σ_i = √3, 4 runs from x₀ ~ N(0, I), the sweep's ε = 15). Rows:
+    ``instance``: ``"skewed"`` or ``"student_t"`` (:func:`race_instance`; ``eps`` defaults to
+    :data:`BUDGET_EPS` of the instance). Rows:
 
     - ``"signsgd B=1"``, ``"signum B=1"`` (β = 0.9), ``"lion B=1"`` (β = (0.9, 0.99)),
       ``"sign-MVR β=0.9"`` and ``"sign-MVR β=0.99"`` (:func:`sign_mvr`, two gradients per step): the
-      step size tuned over ``lrs`` by :func:`signlab.sim.engine.tune`, at most ``steps`` steps (``steps/4`` for
-      B = 1 SignSGD, which settles at d·c on the skewed instance and is fastest on the other);
-    - ``"Theorem 1"``: :func:`theorem1_run` for each planned budget in ``budgets``; N(ε) is the
-      first hit of the smallest budget that gets there (its own B, T and η, untuned);
-    - ``"best constant B"``: SignSGD at each B in ``batches`` with its step size tuned, the best B
-      (the control: a batch tuned to this instance).
+      step size tuned over ``lrs`` by :func:`signlab.sim.engine.tune`, at most ``steps`` steps
+      (``steps/4`` for B = 1 SignSGD, which stalls at d·c on the skewed instance and is fastest
+      on the other);
+    - ``"Theorem 1"``: :func:`theorem1_run` for each planned budget of ``budgets``, the best of
+      them (its own B, T and η, untuned), up to the first budget that reaches the smallest ε;
+    - ``"best constant B"``: SignSGD at each B of ``batches``, each with its step size tuned, the
+      best (B, η) (the control: a batch tuned to this instance).
 
-    Each row: ``{"gradients": N(ε), "lr", "batch", "run"}`` (``run``: the winning trajectory).
+    Each row: ``{"crossing", "batch"}``, the :class:`signlab.experiments.heavy_tails.Crossing`
+    (N(ε) with its bootstrap standard error over the runs; ``choice``: the winning step size, or
+    the winning budget for Theorem 1) and the batch of the winner at each ε.
     """
-    problem, oracle, x0, sigma, eps = _instance(instance)
-    rows: dict[str, dict[str, Any]] = {}
+    race = race_instance(instance, seed)
+    targets = np.asarray(race.eps if eps is None else eps, dtype=float)
+    problem, oracle, x0 = race.problem, race.oracle, race.x0
+    smallest = float(targets.min()) / race.d
 
-    def row(tuned: Tuning, batch: int = 1) -> dict[str, Any]:
-        run = None if tuned.lr is None else tuned.run()
-        return {"gradients": tuned.best, "lr": tuned.lr, "batch": batch, "run": run}
+    def crossing(runs, labels):
+        return first_crossings(
+            runs, targets, labels=labels, scale=race.d, replicates=replicates, seed=seed
+        )
+
+    def tuned(method, batch=1, cap=steps, per_step=1.0, **hyper):
+        result = tune(
+            problem, oracle, method, x0, lrs, smallest, steps=cap, batch=batch, seed=seed,
+            margin=1.5, gradients_per_step=per_step, **hyper,
+        )  # fmt: skip
+        return [result.run(k) for k in range(len(lrs))]
 
     sign_methods = [
-        ("signsgd B=1", "signsgd", {}),
+        ("signsgd B=1", "signsgd", {"cap": max(64, steps // 4)}),
         ("signum B=1", "signum", {"momentum": 0.9}),
         ("lion B=1", "lion", {}),
-        ("sign-MVR β=0.9", sign_mvr(problem, oracle), {"momentum": 0.9}),
-        ("sign-MVR β=0.99", sign_mvr(problem, oracle), {"momentum": 0.99}),
+        ("sign-MVR β=0.9", sign_mvr(problem, oracle), {"momentum": 0.9, "per_step": 2.0}),
+        ("sign-MVR β=0.99", sign_mvr(problem, oracle), {"momentum": 0.99, "per_step": 2.0}),
     ]
-    jobs = [*sign_methods, *[(f"B={b}", "signsgd", {}) for b in batches], ("Theorem 1", None, {})]
-    best_batch: dict[str, Any] | None = None
+    jobs = [*sign_methods, ("best constant B", None, {}), ("Theorem 1", None, {})]
+    rows: dict[str, dict[str, Any]] = {}
     for label, method, hyper in progress(
         jobs, show=show_progress, desc=f"budget race ({instance})"
     ):
         if label == "Theorem 1":
-            rows[label] = _theorem1_row(problem, oracle, x0, sigma, eps, budgets, seed)
-        elif label.startswith("B="):
-            b = int(label[2:])
-            tuned = tune(
-                problem, oracle, method, x0, lrs, eps, steps=max(64, steps // b), batch=b,
-                seed=seed, every=1,
-            )  # fmt: skip
-            if best_batch is None or tuned.best < best_batch["gradients"]:
-                best_batch = row(tuned, b)
+            rows[label] = _theorem1_row(race, targets, budgets, crossing, seed)
+        elif label == "best constant B":
+            runs, labels, sizes = [], [], []
+            for b in batches:
+                runs += tuned("signsgd", batch=int(b), cap=max(64, steps // int(b)))
+                labels += list(lrs)
+                sizes += [int(b)] * len(lrs)
+            found = crossing(runs, np.arange(len(runs)))
+            rows[label] = _relabel(found, np.asarray(labels), np.asarray(sizes, dtype=float))
         else:
-            per_step = 2.0 if label.startswith("sign-MVR") else 1.0
-            cap = max(64, steps // 4) if label == "signsgd B=1" else steps
-            tuned = tune(
-                problem, oracle, method, x0, lrs, eps, steps=cap, seed=seed, every=1,
-                gradients_per_step=per_step, **hyper,
-            )  # fmt: skip
-            rows[label] = row(tuned)
-    rows["best constant B"] = best_batch
+            found = crossing(tuned(method, **hyper), lrs)
+            rows[label] = {"crossing": found, "batch": np.ones(targets.size)}
     return rows
 
 
-def _theorem1_row(problem, oracle, x0, sigma, eps, budgets, seed) -> dict[str, Any]:
+def _relabel(found, labels, sizes) -> dict[str, Any]:
+    """A crossing whose ``choice`` indexes candidates: the winner's step size and batch."""
+    index = np.where(np.isfinite(found.choice), found.choice, 0).astype(int)
+    ok = np.isfinite(found.choice)
+    choice = np.where(ok, labels[index], np.nan)
+    return {"crossing": replace(found, choice=choice), "batch": np.where(ok, sizes[index], np.nan)}
+
+
+def _theorem1_row(race, targets, budgets, crossing, seed) -> dict[str, Any]:
+    """Theorem 1's runs for the planned budgets in increasing order, up to the first that reaches
+    the smallest target; the best of them at each ε (``choice``: the planned budget)."""
+    runs, plan, sizes = [], [], []
     for budget in sorted(budgets):
-        run, schedule = theorem1_run(problem, oracle, x0, sigma, budget, seed=seed)
-        hit = _first_hit(run, eps)
-        if math.isfinite(hit):
-            return {"gradients": hit, "run": run, "budget": budget, **schedule}
-    return {"gradients": math.inf, "run": None, "budget": math.inf, "batch": None, "lr": None}
+        run, schedule = theorem1_run(
+            race.problem, race.oracle, race.x0, race.sigma, budget, seed=seed
+        )
+        runs.append(run)
+        plan.append(float(budget))
+        sizes.append(float(schedule["batch"]))
+        if math.isfinite(gradients_to_reach(run, float(targets.min()) / race.d)):
+            break
+    found = crossing(runs, np.arange(len(runs)))
+    return _relabel(found, np.asarray(plan), np.asarray(sizes))
 
 
 def lag_race(
@@ -403,17 +455,24 @@ def lag_race(
 def noiseless_control(
     instance: str = "skewed",
     *,
+    eps: Sequence[float] | None = None,
     lrs: Sequence[float] = MOMENTUM_LRS,
     steps: int = 2000,
     seed: int = 0,
-) -> dict[str, float]:
+) -> dict[str, Crossing]:
     r"""N(ε) of SignSGD, Signum (β = 0.9) and Lion with exact gradients on a :func:`budget_race` instance.
 
     The control for the races: without noise there is nothing to average, so what momentum costs
-    here is its lag alone (step size tuned over ``lrs``).
+    here is its lag alone (step size tuned over ``lrs``; the standard error is over the starts).
     """
-    problem, _, x0, _, eps = _instance(instance)
-    return {
-        method: tune(problem, None, method, x0, lrs, eps, steps=steps, seed=seed, every=1).best
-        for method in ("signsgd", "signum", "lion")
-    }
+    race = race_instance(instance, seed)
+    targets = np.asarray(race.eps if eps is None else eps, dtype=float)
+    out = {}
+    for method in ("signsgd", "signum", "lion"):
+        result = tune(
+            race.problem, None, method, race.x0, lrs, float(targets.min()) / race.d,
+            steps=steps, seed=seed, margin=1.5,
+        )  # fmt: skip
+        runs = [result.run(k) for k in range(len(lrs))]
+        out[method] = first_crossings(runs, targets, labels=lrs, scale=race.d, seed=seed)
+    return out

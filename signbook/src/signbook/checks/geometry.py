@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from signbook.checks import Feedback, close, register
+from signlab.experiments.geometry import rotated_hessian
 from signlab.geometry import density, dual_norm, steepest_step
 from signlab.geometry.smoothness import quadratic_smoothness
 
@@ -52,4 +53,35 @@ def dense_vector(answer: Any) -> Feedback:
         "ex-geometry-5",
         False,
         f"here ‖g‖₁/‖g‖₂ = {np.abs(g).sum() / np.linalg.norm(g):.4g}, not 2.",
+    )
+
+
+@register("ex-geometry-6")
+def rotated_linf(answer: Any) -> Feedback:
+    """The prediction of L∞ after a 45° rotation, checked against quadratic_smoothness."""
+    L1 = 20.0
+    expected = quadratic_smoothness(rotated_hessian(L1, 45.0), "linf")
+    unrotated = quadratic_smoothness(rotated_hessian(L1, 0.0), "linf")
+    l2 = quadratic_smoothness(rotated_hessian(L1, 45.0), "l2")
+    wrong_guesses = {
+        unrotated: "that is L∞ of the unrotated problem (L₁ + 1): the rotation changes it.",
+        l2: "that is L₂, which a rotation leaves alone; L∞ looks at the corners of the square.",
+    }
+    try:
+        got = float(np.asarray(answer, dtype=float))
+    except (TypeError, ValueError):
+        got = None
+    for value, message in wrong_guesses.items():
+        if got is not None and np.isclose(got, value, rtol=1e-6):
+            return Feedback("ex-geometry-6", False, f"prediction does not hold: {message}")
+    return close(
+        "ex-geometry-6",
+        answer,
+        expected,
+        rtol=1e-6,
+        hint="the prediction does not hold: compute vᵀHv at the corners v = (±1, ±1).",
+        praise=(
+            f"the prediction holds: L∞ = {expected:g}, twice L₂; the corner (1, 1) points "
+            "along the stiff direction."
+        ),
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import torch
 
 from signbook.checks import Feedback, close, register
+from signlab.experiments.heavy_tails import stationary_spread
 from signlab.optim.functional import lion
 from signlab.sim.noise import TwoPoint
 from signlab.sim.tails import ema_scale, mean_scale
@@ -101,4 +103,40 @@ def _cauchy_ema(answer: Any) -> Feedback:
         float(ema_scale(1.0, 0.99)),
         rtol=1e-6,
         hint="put α = 1 in (1 − β)/(1 − β^α)^(1/α).",
+    )
+
+
+@functools.cache
+def _measured_factors() -> tuple[float, float]:
+    """SGD's and SignSGD's factors, measured once (about a second each)."""
+    return tuple(
+        stationary_spread(method, (0.1, 0.01), nu=1.2, seed=0)["factor"].value
+        for method in ("sgd", "signsgd")
+    )
+
+
+@register("ex-heavy-tails-10")
+def _smaller_step(answer: Any) -> Feedback:
+    try:
+        got = [float(v) for v in answer]
+    except (TypeError, ValueError):
+        return Feedback("ex-heavy-tails-10", False, f"expected two numbers, got {answer!r}")
+    if len(got) != 2:
+        return Feedback("ex-heavy-tails-10", False, f"expected two numbers, got {answer!r}")
+    measured = _measured_factors()
+    verdicts = [abs(g / m - 1) <= 0.1 for g, m in zip(got, measured, strict=True)]
+    run = f"the run measured {measured[0]:.2f} for SGD and {measured[1]:.2f} for SignSGD"
+    if all(verdicts):
+        return Feedback("ex-heavy-tails-10", True, f"your prediction holds: {run}.")
+    wrong = [name for name, ok in zip(("SGD", "SignSGD"), verdicts, strict=True) if not ok]
+    hints = {
+        "SGD": "SGD's spread is an EMA scale s_α(1 − η) ≈ α^(−1/α) η^(1 − 1/α)",
+        "SignSGD": "SignSGD's spread is that of a walk of steps ±η pulled back ∝ x: variance ∝ η",
+    }
+    return Feedback(
+        "ex-heavy-tails-10",
+        False,
+        f"not within 10% for {' and '.join(wrong)} ({run}). Hint: "
+        + "; ".join(hints[w] for w in wrong)
+        + ".",
     )

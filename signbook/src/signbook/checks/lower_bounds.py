@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from signbook.checks import Feedback, close, register
+from signlab.experiments.sgd_hard import noise_factor
 from signlab.theory.lowerbound import (
     embed,
     hard_cells,
@@ -28,7 +29,7 @@ def zero_draw_probability(answer: Any) -> Feedback:
 
 @register("ex-lower-bounds-2")
 def cells_and_threshold(answer: Any) -> Feedback:
-    expected = (hard_cells(0.05), paper_threshold(0.05, 1.0))
+    expected = (hard_cells(0.04), paper_threshold(0.04, 1.0))
     return close(
         "ex-lower-bounds-2",
         answer,
@@ -104,4 +105,50 @@ def noise_term_and_control(answer: Any) -> Feedback:
         rtol=1e-3,
         hint="answer (with noise, without): compare sgd_steps_lower() at k = 1 and k = 4, "
         "with noise_l1=1.0 and with noise_l1=0.0.",
+    )
+
+
+@register("ex-lower-bounds-8")
+def where_the_noise_sits(answer: Any) -> Feedback:
+    label = "ex-lower-bounds-8"
+    try:
+        sgd, sign = (float(v) for v in answer)
+    except (TypeError, ValueError):
+        return Feedback(
+            label, False, f"expected a tuple (sgd_factor, signsgd_factor), got {answer!r}"
+        )
+    runs = noise_factor((1, 10), eps=0.2, seeds=64, seed=0)  # SGD's counts are exact
+    sgd_factor = runs["sgd_best"][0] / runs["sgd_best"][1]
+    sign_factor = runs["signsgd_best"][0] / runs["signsgd_best"][1]
+    if abs(sgd / sgd_factor - 1) > 0.15:
+        return Feedback(
+            label,
+            False,
+            "SGD's factor is off: its step is capped in proportion to k, and its flat coordinates "
+            "need steps in proportion to (d − k)/η.",
+        )
+    if abs(sign - sign_factor) > 0.25:
+        return Feedback(
+            label,
+            False,
+            "SignSGD's factor is off: it moves every coordinate by its step whatever the gradient.",
+        )
+    return Feedback(
+        label,
+        True,
+        f"matches the runs: SGD × {sgd_factor:.2f} (exact), SignSGD × {sign_factor:.2f}.",
+    )
+
+
+@register("ex-lower-bounds-9")
+def stall_and_noise(answer: Any) -> Feedback:
+    expected = stall_probability(0.1, 3.0, int(2 * paper_threshold(0.1, 3.0)))
+    return close(
+        "ex-lower-bounds-9",
+        answer,
+        expected,
+        rtol=0.0,
+        atol=0.01,
+        hint="N* and the probability of a move both scale with σ² + 4ε²: compare the expected "
+        "number of moves at N = 2N* for σ = 1 and σ = 3.",
     )

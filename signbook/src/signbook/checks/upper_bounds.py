@@ -11,6 +11,7 @@ from signbook.checks import Feedback, close, register
 from signlab.geometry import density
 from signlab.theory.bounds import (
     comparison_results,
+    mechanism,
     noise_nuclear,
     signsgd_complexity,
     signsgd_schedule,
@@ -81,29 +82,72 @@ def muon_noise_scale(answer: Any) -> Feedback:
 
 
 @register("ex-upper-bounds-6")
-def worst_curvature(answer: Any) -> Feedback:
+def instance_curvature(answer: Any) -> Feedback:
     sigma = np.array([3.0, 1.0, 0.0, 0.0])
-    L = sigma**2 / (sigma**2).sum()
+    noisy = sigma > 0
+    L = np.where(noisy, 0.5 * sigma**2 / (sigma**2).sum(), 0.5 / (~noisy).sum())
     return close(
         "ex-upper-bounds-6",
         answer,
         (*L, float((sigma * np.sqrt(L)).sum() ** 2)),
         rtol=1e-6,
-        hint="answer (L1, L2, L3, L4, max): Cauchy–Schwarz puts L_i ∝ σ_i², and the max is L∞‖σ‖₂².",
+        hint=(
+            "answer (L1, L2, L3, L4, A): the noisy coordinates share L∞/2 in proportion to σ_i², "
+            "the noiseless ones share the other L∞/2 equally; A = (Σσ_i√L_i)²."
+        ),
     )
 
 
 @register("ex-upper-bounds-7")
-def curvature_carries_the_gain(answer: Any) -> Feedback:
-    d = 100
+def one_noisy_coordinate(answer: Any) -> Feedback:
+    d, k, eps = 100, 1, 0.1
     sigma = np.zeros(d)
     sigma[0] = 1.0
-    iso = d * (sigma * np.sqrt(np.full(d, 1 / d))).sum() ** 2
-    aligned = d * (sigma * np.sqrt(sigma**2 / (sigma**2).sum())).sum() ** 2
+    maximiser = sigma**2 / (sigma**2).sum()
+    coordinates = int(np.count_nonzero(maximiser))
+    gain = mechanism.steps_estimate(d, k, eps, wells_share=0.5) / mechanism.steps_estimate(
+        d, k, eps, wells_share=k / d
+    )
     return close(
         "ex-upper-bounds-7",
         answer,
-        (iso, aligned),
+        (coordinates, gain),
         rtol=1e-6,
-        hint="answer (isotropic, allocated): d·(Σσ_i√L_i)² with L_i = 1/d, then with L = e₁.",
+        hint=(
+            "answer (a, b): (a) which L_i are nonzero at L_i ∝ σ_i²? (b) the estimate is "
+            "proportional to the wells' curvature L_w = s·L∞/k."
+        ),
     )
+
+
+def _count_ratios() -> tuple[float, float]:
+    """SGD's proven steps at k = 5 over k = 20 (d = 1000, ε = 0.1), aligned and isotropic."""
+    d, eps = 1000, 0.1
+    ratios = []
+    for share in (lambda k: 0.5, lambda k: k / d):
+        steps = [
+            mechanism.allocated_instance(d, k, eps, wells_share=share(k)).sgd_steps_lower()
+            for k in (5, 20)
+        ]
+        ratios.append(steps[0] / steps[1])
+    return ratios[0], ratios[1]
+
+
+@register("ex-upper-bounds-8")
+def count_scaling(answer: Any) -> Feedback:
+    expected = _count_ratios()
+    try:
+        got = np.asarray(answer, dtype=float)
+    except (TypeError, ValueError):
+        got = None
+    if got is None or got.shape != (2,) or not np.isfinite(got).all():
+        return Feedback("ex-upper-bounds-8", False, "answer a tuple of two numbers.")
+    verdicts = []
+    for name, g, e in zip(("aligned", "isotropic"), got, expected, strict=True):
+        if abs(g - e) <= 0.03 * e:
+            verdicts.append(f"{name}: holds ({e:.3f})")
+        else:
+            verdicts.append(f"{name}: does not hold (too {'high' if g > e else 'low'})")
+    correct = all("holds (" in v for v in verdicts)
+    advice = "" if correct else " The count is ∝ (d − k)·L_w: how does L_w change with k?"
+    return Feedback("ex-upper-bounds-8", correct, "; ".join(verdicts) + "." + advice)

@@ -80,8 +80,8 @@ def _notation(geometry: str) -> dict[str, Any]:
             "$\\|\\eta\\,\\mathrm{msign}(G_t)\\|_{op} \\le \\eta$"
         ),
         "align": (
-            "$\\langle \\nabla F, \\mathrm{msign}(G)\\rangle \\ge \\|\\nabla F\\|_* - "
-            "2\\|\\nabla F - G\\|_*$ (von Neumann's trace inequality)"
+            "with $N = G - \\nabla F$, $\\langle \\nabla F, \\mathrm{msign}(G)\\rangle \\ge "
+            "\\|\\nabla F\\|_* - 2\\|N\\|_*$ (von Neumann's trace inequality)"
         ),
         "noise": (
             "Noise covariance $\\mathbb{E}[NN^\\top] \\preceq \\Sigma^2/B$ for a mean of "

@@ -34,6 +34,7 @@ from signlab import _validate
 from signlab._arrays import numpy_or_torch
 from signlab.sim.noise import Bimodal, Oracle
 from signlab.theory.lowerbound.resisting import resisting_gradient, resisting_value
+from signlab.theory.lowerbound.stall import stall_probability
 
 TERMS = ("noiseless", "noise")
 
@@ -191,6 +192,24 @@ class SeparableHardInstance:
         coordinate)."""
         e, s = self.eps[self.active], self.sigma_rescaled[self.active]
         return float(((self.cells[self.active] + 1) * (s**2 + 4 * e**2) / (8 * e**2)).min())
+
+    def stall_probability(self, steps: Any, batch: Any = 1) -> float:
+        r"""The exact probability that SignSGD (step :attr:`lr`, batch B) started at x₁ has left
+        no coordinate's grid after ``steps`` steps: Π_i P(M_i ≤ n_i), M_i ~ Bin(T, 1 − q_i^B).
+
+        Coordinate i moves one cell on a step where one of its B bimodal draws is non-zero
+        (:func:`~signlab.theory.lowerbound.stall_probability`, in its rescaled units), and the
+        coordinates draw independently, so the probabilities multiply. Noiseless coordinates
+        move at every step (q_i = 0).
+        """
+        steps = _validate.integer("steps", steps, low=1)
+        batch = _validate.integer("batch", batch, low=1)
+        p = 1.0
+        for i in np.flatnonzero(self.active):
+            p *= stall_probability(
+                self.eps[i], self.sigma_rescaled[i], steps, batch, n=int(self.cells[i])
+            )
+        return p
 
     def grid_top(self) -> np.ndarray:
         """Per coordinate, the last grid point in x units: a run is stalled while x_i stays below

@@ -40,11 +40,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from signlab import _validate
 from signlab._arrays import numpy_or_torch
 from signlab.sim.noise import Gaussian
+from signlab.theory.lowerbound import _sgd_paths as _paths
 
 TERMS = ("noiseless", "noise")
 
@@ -203,12 +205,104 @@ class HardSGDInstance:
             lo, hi = (mid, hi) if floor(mid) <= eps else (lo, mid)
         return A / lo
 
+    def _classes(self, quadratic: bool) -> tuple[np.ndarray, ...]:
+        """(L, σ or kink, x₀, multiplicity) of the distinct quadratic (or Huber) coordinates: equal
+        stored coordinates move alike, so each class is computed once."""
+        mask = ~torch.isfinite(self.kink) if quadratic else torch.isfinite(self.kink)
+        second = self.sigma if quadratic else self.kink
+        cols = torch.stack([self.L, second, self.x0], dim=1)[mask].numpy()
+        weights = self.multiplicity[mask].numpy()
+        if not len(cols):
+            return tuple(np.zeros(0) for _ in range(4))
+        rows, inverse = np.unique(cols, axis=0, return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(rows))
+        return rows[:, 0], rows[:, 1], rows[:, 2], counts
+
+    def _step_sizes(self, lr: Any) -> np.ndarray:
+        eta = np.atleast_1d(np.asarray(lr, dtype=float))
+        if eta.ndim != 1 or eta.size == 0:
+            raise ValueError(f"lr must be a step size or a 1-D sequence of them (got {lr!r})")
+        for value in eta:
+            _validate.positive("lr", value)
+        if bool((self.sigma[torch.isfinite(self.kink)] > 0).any()):
+            raise ValueError("the exact expectation needs noiseless Huber coordinates")
+        return eta
+
+    def _chunks(self, eta: np.ndarray, steps: int, chunk: int = 2048):
+        """Yield (t, stiff, flat) for t = 0..steps in chunks of ``chunk`` steps."""
+        quadratic, huber = self._classes(True), self._classes(False)
+        closed = (eta[:, None] * huber[0][None, :] < 2).all(axis=1)
+        stepper = _paths.HuberStepper(*huber, eta[~closed])
+        for t0 in range(0, steps + 1, chunk):
+            t = np.arange(t0, min(steps + 1, t0 + chunk))
+            flat = np.empty((len(eta), len(t)))
+            flat[closed] = _paths.huber_closed(*huber, eta[closed], t)
+            flat[~closed] = stepper.advance(len(t))
+            yield t, _paths.quadratic_part(*quadratic, eta, t), flat
+
+    def sgd_expectation(self, lr: Any, steps: int) -> dict[str, np.ndarray]:
+        r"""E‖∇f(x_t)‖₁ of SGD (batch 1, constant step ``lr``) at t = 0, …, ``steps``, exactly.
+
+        No Monte Carlo is needed (:mod:`signlab.theory.lowerbound._sgd_paths`): a quadratic
+        coordinate under SGD is Gaussian, with mean (1 − ηL)^t x₀ and variance
+        η²σ²Σ_{s<t}(1 − ηL)^{2s}, so E|Lx_t| is the mean of a folded normal; a Huber coordinate
+        is noiseless and moves deterministically. Returns ``{"stiff", "flat", "total"}``: the
+        quadratic coordinates' part (the noisy wells, or the stiff x₁), the Huber coordinates'
+        part and their sum, each of shape (len(lr), steps + 1), or (steps + 1,) for a scalar
+        ``lr``. The mean over seeds of the engine's runs estimates ``"total"``.
+        """
+        eta = self._step_sizes(lr)
+        steps = _validate.integer("steps", steps, low=0)
+        parts = list(zip(*self._chunks(eta, steps), strict=True))
+        stiff, flat = np.concatenate(parts[1], axis=1), np.concatenate(parts[2], axis=1)
+        out = {"stiff": stiff, "flat": flat, "total": stiff + flat}
+        return {k: v[0] for k, v in out.items()} if np.ndim(lr) == 0 else out
+
+    def sgd_steps(self, lr: Any, steps: int) -> Any:
+        r"""N(ε) of SGD exactly: per step size, the first t ≤ ``steps`` with E‖∇f(x_t)‖₁ ≤ ε
+        (inf if there is none), from :meth:`sgd_expectation` (B = 1, so t gradients).
+
+        A float for a scalar ``lr``, else an array. No mean over seeds is involved, so no count
+        comes early because a finite mean dipped below ε by chance. When every quadratic
+        coordinate starts at its minimum (the noise instance), its part of E‖∇f‖₁ only grows
+        with t, so a step size whose wells alone exceed ε is done: it never gets there.
+        """
+        eta = self._step_sizes(lr)
+        steps = _validate.integer("steps", steps, low=0)
+        found = np.full(len(eta), np.inf)
+        quadratic, huber = self._classes(True), self._classes(False)
+        closed = (eta[:, None] * huber[0][None, :] < 2).all(axis=1)
+        stepped = np.flatnonzero(~closed)  # rare: a flat coordinate overshoots; no shortcut
+        for t, stiff, flat in self._chunks(eta[stepped], steps) if len(stepped) else ():
+            _first_hits(found, stepped, t, stiff + flat, self.eps)
+            if np.isfinite(found[stepped]).all():
+                break
+        growing = bool((quadratic[2] == 0).all())
+        pending, t0, chunk = np.flatnonzero(closed), 0, 256
+        while len(pending) and t0 <= steps:
+            t = np.arange(t0, min(steps + 1, t0 + chunk))
+            stiff = _paths.quadratic_part(*quadratic, eta[pending], t)
+            total = stiff + _paths.huber_closed(*huber, eta[pending], t)
+            _first_hits(found, pending, t, total, self.eps)
+            last = stiff[:, -1]
+            done = np.isfinite(found[pending]) | ~np.isfinite(last)
+            done |= growing & (last > self.eps)  # the wells alone stay above ε from now on
+            pending, t0, chunk = pending[~done], t[-1] + 1, min(4 * chunk, 65536)
+        return float(found[0]) if np.ndim(lr) == 0 else found
+
     def signsgd_steps_upper(self) -> float:
         """Noiseless instance only: SignSGD with η = ε/L∞ has ‖∇f‖₁ ≤ ε after ⌈b/η⌉ + 1 steps."""
         if self.term != "noiseless":
             raise ValueError("signsgd_steps_upper is proved for the noiseless instance only")
         eta = self.eps / self.linf_smoothness
         return math.ceil(float(self.x0.abs().max()) / eta) + 1
+
+
+def _first_hits(found: np.ndarray, rows: np.ndarray, t: np.ndarray, total: np.ndarray, eps: float):
+    """Write into ``found[rows]`` the first time of ``t`` with ``total`` ≤ ε, where not yet found."""
+    below = (total <= eps) & np.isinf(found[rows])[:, None]
+    hit = below.any(axis=1)
+    found[rows[hit]] = t[np.argmax(below[hit], axis=1)]
 
 
 def _common(d: int, eps: float, L_inf: float, Delta: float) -> tuple[int, float, float, float]:
