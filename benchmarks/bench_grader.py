@@ -47,12 +47,14 @@ SOLUTIONS = {
     "ex-geometry-3": "(8, 5)",
     "ex-geometry-4": "[-1.75, 1.75, -1.75]",
     "ex-geometry-5": "[1, -1, 1, 1]",
+    "ex-geometry-6": "40.0",
 }
 """The geometry chapter's answers (its solutions' values), as a student would type them."""
 
 
 def submission(chapter: str) -> nbformat.NotebookNode:
-    """The chapter's student release with every answer cell answered."""
+    """The chapter's student release with every answer cell answered (``ValueError`` for an
+    exercise :data:`SOLUTIONS` does not know)."""
     book = Book(ROOT)
     page = next(c for c in book.project.notebooks() if c.name == chapter)
     nb = book.notebook(page, EDITIONS["student"])
@@ -60,6 +62,8 @@ def submission(chapter: str) -> nbformat.NotebookNode:
         m = re.search(r"""check\(\s*["'](ex-[\w-]+)["']""", cell.source)
         if cell.cell_type == "code" and m and m[1] in SOLUTIONS:
             cell.source = re.sub(r"answer = \.\.\.", f"answer = {SOLUTIONS[m[1]]}", cell.source)
+        elif cell.cell_type == "code" and m:
+            raise ValueError(f"no solution for {m[1]}: add it to SOLUTIONS")
     return nb
 
 
