@@ -443,6 +443,18 @@ def test_answers_travel_as_json():
     assert to_json("sgd") == "sgd" and to_json(None) is None and to_json(True) is True
 
 
+def test_while_recording_an_exercise_without_a_public_check_is_recorded(tmp_path, monkeypatch):
+    from signbook.checks import RECORD_ENV, check
+
+    with pytest.raises(ValueError, match="exercise must be one of"):
+        check("ex-mine-1", 3)
+    monkeypatch.setenv(RECORD_ENV, str(tmp_path / "answers.jsonl"))
+    feedback = check("ex-mine-1", (3, 4))
+    assert not feedback.correct and feedback.message == "recorded for grading (no public check)"
+    assert check("ex-geometry-1", 8).correct
+    assert run.read_answers(tmp_path / "answers.jsonl") == {"ex-mine-1": [3, 4], "ex-geometry-1": 8}
+
+
 def test_which_cell_answers_and_how_a_cell_is_named():
     assert judge.answer_cells(SOURCES) == {"ex-geometry-1": 3, "ex-geometry-2": 4}
     assert judge.cell_name(3, SOURCES) == "cell 4 (`answer = f(3)`)"
