@@ -121,8 +121,11 @@ def rounds(task, nb, work: Path, args) -> dict:
     """Every mode of :data:`MODES` on ``--batch`` copies per round, the order turning each round;
     each mode's time against ``serial``'s in the same round."""
     paths = copies(nb, work / "batch", args.batch)
-    times: dict[str, list[float]] = {name: [] for name in MODES}
-    names = list(MODES)
+    names = args.modes.split(",")
+    unknown = set(names) - set(MODES) | ({"serial"} - set(names))
+    if unknown:
+        raise SystemExit(f"--modes: serial and some of {', '.join(MODES)} (not {unknown})")
+    times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(args.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             settings = Settings(task, HiddenChecks(), timeout=args.timeout, **MODES[name])
@@ -149,6 +152,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--rounds", type=int, default=0, help="also: MODES in interleaved rounds")
     parser.add_argument("--batch", type=int, default=4, help="copies per mode and round")
+    parser.add_argument("--modes", default=",".join(MODES), help="the MODES compared, by name")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     task = assignment.from_book(ROOT, args.chapter)
