@@ -18,6 +18,8 @@ Reported (the summary at the end lists each against its target):
 - Muon vs ``torch.optim.Muon`` on the same matrices (those of one block of width ``--muon-size``)
   in the same working dtype: bfloat16 (torch.optim.Muon always uses it) and float32 (torch's
   Newton–Schulz routine re-run with ``.float()`` for ``.bfloat16()``), and signlab's CPU default;
+  signlab Muon with each per-step schedule ("you", "cans", "polar_express", bfloat16) and with the
+  exact SVD (float32), each against torch.optim.Muon (bf16) in the same run;
 - with ``--chunk-sweep``, the SignSGD step for several ``_fused.CHUNK`` values (elements per torch
   thread; a chunk is CHUNK × threads long).
 """
@@ -34,6 +36,7 @@ from contextlib import contextmanager
 import torch
 import torch.optim._muon as torch_muon
 
+from signlab.geometry.matrix import working_dtype
 from signlab.optim import Lion, Muon, SignSGD, Signum, _fused
 
 WIDTH, BLOCKS = 512, 3
@@ -164,9 +167,14 @@ def torch_muon_newton_schulz(dtype):
         torch_muon._zeropower_via_newtonschulz = original
 
 
+SCHEDULES = ("you", "cans", "polar_express")
+"""Per-step Newton–Schulz schedules timed beside torch.optim.Muon (same 3 products per step)."""
+
+
 def muon(rounds: int, size: int) -> dict[str, float]:
     shapes = [s for s in block_shapes(size, 1) if len(s) == 2]
     kw = dict(lr=0.02, weight_decay=0.1, momentum=0.95, nesterov=True)
+    default = str(working_dtype(torch.device("cpu"))).removeprefix("torch.")
     torch_f32 = torch.optim.Muon(make_params(shapes), **kw)
 
     def torch_f32_step():
@@ -177,10 +185,18 @@ def muon(rounds: int, size: int) -> dict[str, float]:
         "torch.optim.Muon (bfloat16 NS)": torch.optim.Muon(make_params(shapes), **kw).step,
         "signlab Muon (bfloat16 NS)": Muon(make_params(shapes), dtype=torch.bfloat16, **kw).step,
         "torch.optim.Muon (its NS in float32)": torch_f32_step,
-        "signlab Muon (float32 NS, the CPU default)": Muon(make_params(shapes), **kw).step,
+        "signlab Muon (float32 NS)": Muon(make_params(shapes), dtype=torch.float32, **kw).step,
+        f"signlab Muon (the CPU default: {default})": Muon(make_params(shapes), **kw).step,
         "signlab Muon (float32 NS via eigh)": Muon(
             make_params(shapes), method="newton_schulz_eigh", **kw
         ).step,
+        **{
+            f"signlab Muon {name} (bfloat16 NS)": Muon(
+                make_params(shapes), dtype=torch.bfloat16, ns_coefficients=name, **kw
+            ).step
+            for name in SCHEDULES
+        },
+        "signlab Muon exact SVD (float32)": Muon(make_params(shapes), method="svd", **kw).step,
     }
     t = time_rounds(candidates, rounds, warmup=1)
     m = {name: med(v) for name, v in t.items()}
@@ -195,12 +211,16 @@ def muon(rounds: int, size: int) -> dict[str, float]:
     for name, seconds in m.items():
         print(f"| {name} | {seconds * 1e3:.1f} | {iqr(t[name])} | {seconds / ref:.2f} |")
     return {
+        **{
+            f"Muon {name} bf16 / torch.optim.Muon bf16": m[f"signlab Muon {name} (bfloat16 NS)"]
+            / ref
+            for name in SCHEDULES
+        },
+        "Muon SVD f32 / torch.optim.Muon bf16": m["signlab Muon exact SVD (float32)"] / ref,
         "Muon bf16 / torch.optim.Muon bf16": m["signlab Muon (bfloat16 NS)"] / ref,
-        "Muon f32 / torch.optim.Muon f32": m["signlab Muon (float32 NS, the CPU default)"]
+        "Muon f32 / torch.optim.Muon f32": m["signlab Muon (float32 NS)"]
         / m["torch.optim.Muon (its NS in float32)"],
-        "Muon default (f32) / torch.optim.Muon (bf16)": m[
-            "signlab Muon (float32 NS, the CPU default)"
-        ]
+        "Muon default / torch.optim.Muon (bf16)": m[f"signlab Muon (the CPU default: {default})"]
         / ref,
     }
 
@@ -245,7 +265,12 @@ TARGETS = {
     "Lion / AdamW": ("≤", 1.0),
     "Muon bf16 / torch.optim.Muon bf16": ("≤", 1.0),
     "Muon f32 / torch.optim.Muon f32": ("≤", 1.0),
-    "Muon default (f32) / torch.optim.Muon (bf16)": None,
+    "Muon default / torch.optim.Muon (bf16)": None,
+    **{
+        f"Muon {name} bf16 / torch.optim.Muon bf16": None
+        for name in ("you", "cans", "polar_express")
+    },
+    "Muon SVD f32 / torch.optim.Muon bf16": None,
 }
 
 
@@ -299,7 +324,7 @@ def main() -> None:
         print(f"\n# Repeat {r + 1} of {args.repeats} (load average {os.getloadavg()[0]:.2f})")
         result = elementwise(args.rounds)
         if not args.skip_muon:
-            result |= muon(max(3, args.rounds // 3), args.muon_size)
+            result |= muon(max(7, args.rounds // 3), args.muon_size)
         runs.append(result)
     if args.chunk_sweep:
         chunk_sweep(args.rounds, [14, 15, 16, 17, 18, 20])

@@ -198,56 +198,62 @@ def colab_env(copy: Path, **extra: str) -> dict:
     return env
 
 
+#: The seeds and CPU paths every chapter must pass at, each notebook alone in the Colab-like venv,
+#: besides the build's own (seed 0, this CPU's best path, two threads): (seed, torch's CPU path,
+#: threads, more environment). One-thread runs go two notebooks at a time. The seed-1 run also
+#: forces the GPT-2 chapter's GPU branch onto the CPU at its stand-in scale (issue 23).
+READER_CONFIGS = {
+    "seed1-default-1thread": ("1", "default", "1", {"SIGNLAB_GPT_SCALE": "standin"}),
+    "seed2-default-2threads": ("2", "default", "2", {}),
+}
+
+
 @pytest.fixture(scope="module")
-def executed(colab, colab_venv, tmp_path_factory):
+def reader_runs(colab, colab_venv, tmp_path_factory):
+    """Every notebook of the edition run alone under each of READER_CONFIGS: {config: (results,
+    folder of the executed notebooks)}."""
     python, copy = colab_venv
-    keep = tmp_path_factory.mktemp("executed")
-    env = colab_env(copy)
-    results = {}
-    for path in colab:
-        result = run_alone(path, python=python, timeout=600, env=env, keep=keep)
-        print(f"{path.name}: executed alone in a Colab-like venv in {result.seconds:.0f} s")
-        results[path.name] = result
-    return results, keep
-
-
-#: (seed, torch's CPU path, threads): the seeds and CPU paths every chapter must pass at besides the
-#: build's own (seed 0, this CPU's best path, two threads). One-thread runs go two at a time.
-READER_CONFIGS = [("1", "default", "1"), ("2", "default", "2")]
-
-
-@pytest.mark.parametrize(("seed", "capability", "threads"), READER_CONFIGS)
-def test_every_chapter_passes_at_another_seed_and_cpu_path(
-    colab, colab_venv, seed, capability, threads
-):
-    python, copy = colab_venv
-    env = colab_env(
-        copy, SIGNLAB_SEED=seed, ATEN_CPU_CAPABILITY=capability, OMP_NUM_THREADS=threads
-    )
-
-    def run(path):
-        return path.name, run_alone(path, python=python, timeout=600, env=env)
-
-    with ThreadPoolExecutor(max_workers=2 if threads == "1" else 1) as pool:
-        results = dict(pool.map(run, colab))
-    for name, result in results.items():
-        print(
-            f"{name}: seed {seed}, {capability} path, {threads} thread(s): {result.seconds:.0f} s"
+    runs = {}
+    for name, (seed, capability, threads, extra) in READER_CONFIGS.items():
+        keep = tmp_path_factory.mktemp(name)
+        env = colab_env(
+            copy,
+            SIGNLAB_SEED=seed,
+            ATEN_CPU_CAPABILITY=capability,
+            OMP_NUM_THREADS=threads,
+            **extra,
         )
+
+        def run(path, env=env, keep=keep):
+            return path.name, run_alone(path, python=python, timeout=600, env=env, keep=keep)
+
+        with ThreadPoolExecutor(max_workers=2 if threads == "1" else 1) as pool:
+            results = dict(pool.map(run, colab))
+        for chapter, result in results.items():
+            print(f"{chapter}: {name}: executed alone in {result.seconds:.0f} s")
+        runs[name] = (results, keep)
+    return runs
+
+
+@pytest.mark.parametrize("config", READER_CONFIGS)
+def test_every_chapter_passes_alone_at_another_seed_and_cpu_path(reader_runs, config):
+    results, _ = reader_runs[config]
     failed = {name: r.errors for name, r in results.items() if not r.ok}
-    assert not failed, (
-        f"seed {seed}, ATEN_CPU_CAPABILITY={capability}, {threads} thread(s): {failed}"
-    )
+    assert not failed, f"{config}: {failed}"
 
 
-def test_every_colab_notebook_runs_alone_top_to_bottom(executed):
-    results, _ = executed
-    failed = {name: r.errors for name, r in results.items() if not r.ok}
-    assert not failed, failed
+def test_the_gpt2_chapter_ran_its_gpu_branch_in_the_standin_run(reader_runs):
+    """Issue 23: run alone with the GPU branch forced onto the CPU, the chapter trained the recipe
+    and drew its figures from the runs' logs (its own hidden check asserts every run finished)."""
+    _, keep = reader_runs["seed1-default-1thread"]
+    nb = nbformat.read(keep / "gpt2.ipynb", as_version=4)
+    shown = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    assert "this runtime's scale: standin" in shown and "chose lr" in shown
+    assert shown.count("GPU recipe on") >= 2  # the gap and the φ figures of the GPU runs
 
 
-def test_student_release_runs_the_same_code_and_says_not_answered_yet(book, executed):
-    results, keep = executed
+def test_student_release_runs_the_same_code_and_says_not_answered_yet(book, reader_runs):
+    _, keep = reader_runs["seed1-default-1thread"]
     for chapter in book.project.notebooks():
         student = book.notebook(chapter, EDITIONS["student"])
         colab = book.notebook(chapter, EDITIONS["colab"])

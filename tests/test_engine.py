@@ -407,3 +407,17 @@ def test_tuning_reads_groups_and_bootstraps_from_its_records():
     # seed 0 twice: step size 1 is at 1.0 ≤ ε after 2 gradients; seed 1 twice: at 0.5 after 4;
     # both seeds: the full means, 4 gradients
     np.testing.assert_array_equal(tuned.resampled([[0, 0], [1, 1], [0, 1]]), [2.0, 4.0, 4.0])
+    # a larger target, read off the same record: at 2.5 both seeds' mean crosses after 2 gradients
+    # (step size 0: 4, 2.5; step size 1: 4, 2.0), seed 1 alone after 4 (3, then 2 and 0.5)
+    both = tuned.resampled([[0, 0], [1, 1], [0, 1]], eps=[2.5, 1.0])
+    np.testing.assert_array_equal(both, [[2.0, 2.0], [4.0, 4.0], [2.0, 4.0]])
+    assert tuned.resampled([[0, 1]], eps=2.5).shape == (1,)
+    # every step size's own count, the mean over both seeds: at 1.0 (6, 4) as tuned; at 2.5 (2, 2)
+    np.testing.assert_array_equal(tuned.crossings(), tuned.gradients)
+    np.testing.assert_array_equal(tuned.crossings([2.5, 1.0]), [[2.0, 6.0], [2.0, 4.0]])
+    with pytest.raises(ValueError, match="eps"):
+        tuned.crossings(0.5)
+    with pytest.raises(ValueError, match="eps"):
+        tuned.resampled([[0, 1]], eps=[0.5])  # below the tuned target: the record may stop early
+    with pytest.raises(ValueError, match="eps"):
+        tuned.resampled([[0, 1]], eps=[])

@@ -257,3 +257,27 @@ def test_run_log_rewrites_kept_records_and_closes_on_error(tmp_path):
         {"step": 3, "diverged": "x"},
     ]
     assert log.records == [{"step": 0}, {"step": 1}, {"step": 2, "train_loss": 1.0}]
+
+
+def test_progress_draws_a_notebook_bar_inside_a_kernel(monkeypatch):
+    import types
+
+    from signlab.gpt import runlog
+
+    assert runlog.in_notebook() is False  # pytest is no Jupyter kernel
+    shell = types.SimpleNamespace(config={"IPKernelApp": {}})
+    fake = types.SimpleNamespace(get_ipython=lambda: shell)
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    assert runlog.in_notebook() is True
+    made = []
+
+    class Bar:
+        def __init__(self, **kw):
+            made.append(kw)
+            self.n = kw["initial"]
+
+    import tqdm.notebook
+
+    monkeypatch.setattr(tqdm.notebook, "tqdm", Bar)
+    bar = Progress(total=8, start=3, desc="sgd")
+    assert isinstance(bar.bar, Bar) and made == [{"total": 8, "initial": 3, "desc": "sgd"}]

@@ -55,7 +55,7 @@ def test_cnn_density_uses_training_mode_gradients():
     model = DigitsCNN("resnet", seed=0)
     x, y, _, _ = load_digits()
     run = CNNRun(density_samples=3, batch_size=5)
-    phi, layers = cnn_density(model, x, y, run, seed=3)
+    phi, layers, _ = cnn_density(model, x, y, run, seed=3)
     gen = torch.Generator().manual_seed(3)
     from signlab.gpt.density import coordinate_subsets
 

@@ -140,3 +140,22 @@ def test_sha256_file_matches_hashlib_across_chunks(tmp_path, rng):
     path = tmp_path / "blob.bin"
     path.write_bytes(payload)
     assert data.sha256_file(path, chunk=333) == hashlib.sha256(payload).hexdigest()
+
+
+def test_ensure_web_packages_installs_only_what_is_missing(monkeypatch):
+    import importlib.util
+    import sys
+
+    from signlab.gpt import data as gdata
+
+    calls = []
+    present = {"tiktoken"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: object() if name in present else None
+    )
+    assert gdata.ensure_web_packages(run=lambda cmd, check: calls.append(cmd)) == ["datasets"]
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q", "datasets"]]
+    present.add("datasets")
+    calls.clear()
+    assert gdata.ensure_web_packages(run=lambda cmd, check: calls.append(cmd)) == []
+    assert calls == []

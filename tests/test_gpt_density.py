@@ -153,3 +153,32 @@ def test_embedding_split_separates_bytes_that_occur_from_bytes_that_never_do():
     )
     assert np.isclose(split["scale_ratio"], sigma[~used].mean() / sigma[used].mean())
     assert split["scale_ratio"] < 1  # tied head: absent bytes get only the small softmax term
+
+
+def test_subsample_densities_use_the_first_draws(rng):
+    from signlab.gpt.density import subsample_densities
+
+    stacks = {
+        "a": torch.from_numpy(rng.standard_normal((8, 5))),
+        "b": torch.from_numpy(rng.standard_normal((8, 3)) * 10),
+    }
+    got = subsample_densities(stacks, (4, 8))
+    for n in (4, 8):  # φ of the per-coordinate sample std of the first n rows, written out
+        sigma = np.concatenate([s[:n].numpy().std(axis=0, ddof=1) for s in stacks.values()])
+        assert got[str(n)] == pytest.approx(sigma.sum() ** 2 / (sigma.size * (sigma**2).sum()))
+    with pytest.raises(ValueError, match="n must be at most the number of draws 8"):
+        subsample_densities(stacks, (9,))
+
+
+def test_sparse_example_density_is_biased_low_for_sparse_examples():
+    from signlab.gpt.density import sparse_example_density
+
+    dense = sparse_example_density(1.0, n=16, seed=1)
+    sparse = sparse_example_density(0.01, n=16, seed=1)
+    # Gaussian draws: E[σ̂]²/E[σ̂²] for n = 16 is c₄(16)² ≈ 0.967 (c₄ the unbiasing constant)
+    from math import gamma, sqrt
+
+    c4 = sqrt(2 / 15) * gamma(8) / gamma(7.5)
+    assert dense == pytest.approx(c4**2, abs=0.005)
+    assert sparse < 0.75 < dense
+    assert sparse_example_density(0.01, n=128, seed=1) > 0.93

@@ -12,7 +12,7 @@ import pytest
 from signbook.checks import check
 
 CHAPTER = Path(__file__).resolve().parents[1] / "book" / "gpt2.ipynb"
-LABELS = [f"ex-gpt2-{k}" for k in range(1, 6)]
+LABELS = [f"ex-gpt2-{k}" for k in range(1, 7)]
 
 
 def _cells():
@@ -41,7 +41,7 @@ def test_every_exercise_follows_the_convention():
         assert "{solution-start} " + label in "".join(cells[k + 2]["source"])
 
 
-@pytest.mark.parametrize("label", LABELS)
+@pytest.mark.parametrize("label", LABELS[:5])
 def test_checker_accepts_the_solution_and_rejects_perturbations(label):
     answer = eval(_solutions()[label], {"math": math, "np": np})
     assert check(label, answer).correct
@@ -75,6 +75,23 @@ def test_answers_match_independent_computations(rng):
     assert check("ex-gpt2-4", 1.5e6 * (6 * n + 12 * 6 * 512 * 384) / 989e12).correct
     b = np.polyfit(np.log([32, 64, 128]), np.log([1.0, 1.2, 1.44]), 1)[0]
     assert check("ex-gpt2-5", b).correct
+
+
+def test_the_prediction_exercise_accepts_a_band_around_the_run(seed):
+    # ex-gpt2-6: the estimator on noise with true φ = 1, written here from its definition:
+    # per example N(0, 1) with probability 0.01, minibatch = mean of 16, n = 128 minibatches
+    rng = np.random.default_rng(seed)
+    n, batch, d = 128, 16, 20_000
+    examples = rng.standard_normal((n, batch, d)) * (rng.random((n, batch, d)) < 0.01)
+    sigma = (examples.mean(axis=1)).std(axis=0, ddof=1)
+    phi_hat = sigma.sum() ** 2 / (d * (sigma**2).sum())
+    assert 0.93 < phi_hat < 0.99
+    assert check("ex-gpt2-6", phi_hat).correct
+    assert check("ex-gpt2-6", 0.96).correct  # the solution's prediction
+    for wrong in (0.69, 1.0, 0.5, 0.9):  # no change, no bias, ...
+        assert not check("ex-gpt2-6", wrong).correct
+    placeholder = check("ex-gpt2-6", ...)
+    assert not placeholder.correct and "placeholder" in placeholder.message
 
 
 def test_wrong_types_are_not_accepted():

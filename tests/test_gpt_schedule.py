@@ -34,8 +34,18 @@ def test_shape():
 
 
 @pytest.mark.parametrize(
-    "args", [(-1, 10, 1), (0, 0, 0), (0, 10, 11), (0, 10, 1, 1.0), (0.5, 10, 1)]
+    "args", [(-1, 10, 1), (0, 0, 0), (0, 10, 11), (0, 10, 1, 1.5), (0.5, 10, 1)]
 )
 def test_bad_arguments_raise(args):
     with pytest.raises(ValueError):
         lr_multiplier(*args)
+
+
+def test_fraction_allows_the_closed_interval():
+    from signlab.gpt.schedule import fraction
+
+    assert fraction("f", 1) == 1.0 and fraction("f", 0.0) == 0.0
+    for bad in (-0.1, 1.5, "x", True):
+        with pytest.raises(ValueError, match=r"f must lie in \[0, 1\]"):
+            fraction("f", bad)
+    assert lr_multiplier(5, 10, 0, min_frac=1.0) == 1.0  # a constant rate

@@ -123,6 +123,30 @@ def test_gpt_optimizers_use_the_documented_hyperparameters(name):
         assert group["lr"] == 0.01 and group["weight_decay"] in (0.1, 0.0)
 
 
+@pytest.mark.parametrize(
+    "msign, method, coefficients",
+    [
+        ("jordan", "newton_schulz", (3.4445, -4.775, 2.0315)),
+        ("polar_express", "newton_schulz", 8),
+        ("svd", "svd", (3.4445, -4.775, 2.0315)),
+    ],
+)
+def test_muon_runs_take_their_matrix_sign(msign, method, coefficients):
+    """RunConfig.msign reaches Muon's groups: the schedule (8 triples for Polar Express) or SVD,
+    with the Newton–Schulz dtype asked for; an unknown name fails naming the option."""
+    model = GPT(GPTConfig(n_layer=1, n_embd=16, n_head=2), seed=0)
+    opt = make_optimizer("muon", model, 0.01, msign=msign, ns_dtype=torch.float32)
+    groups = [g for g in opt.param_groups if g["use_muon"]]
+    for group in groups:
+        assert group["method"] == method and group["dtype"] == torch.float32
+        got = group["ns_coefficients"]
+        assert got == coefficients if isinstance(coefficients, tuple) else len(got) == coefficients
+    with pytest.raises(ValueError, match="msign"):
+        make_optimizer("muon", model, 0.01, msign="septic")
+    with pytest.raises(ValueError, match="msign"):
+        RunConfig(optimizer="muon", msign="septic")
+
+
 def test_signsgd_step_is_lr_times_sign():
     model = GPT(GPTConfig(n_layer=1, n_embd=16, n_head=2), seed=0)
     opt = make_optimizer("signsgd", model, 0.01)

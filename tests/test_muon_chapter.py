@@ -169,15 +169,106 @@ def test_newton_schulz_trace_and_msign_times():
     assert len(trace["error"]) == 21 and trace["error"][-1] < 1e-8 < trace["error"][0]
     x0 = np.linalg.svd(G.numpy(), compute_uv=False) / np.linalg.norm(G.numpy())
     np.testing.assert_allclose(np.sort(trace["singular_values"][0]), np.sort(x0), rtol=1e-12)
+    # in float64 both errors are the worst |p^k(x) - 1| over G's normalised singular values
+    for k in (0, 3, 7):
+        y = x0.copy()
+        for _ in range(k):
+            y = 1.5 * y - 0.5 * y**3
+        assert trace["sv_error"][k] == pytest.approx(np.abs(y - 1).max(), rel=1e-9)
+        assert trace["error"][k] == pytest.approx(np.abs(y - 1).max(), rel=1e-9)
     times = msign_times((4, 8), ("svd", "newton_schulz"), repeats=2)
     assert set(times) == {"svd", "newton_schulz"} and set(times["svd"]) == {4, 8}
     assert all(t > 0 for per in times.values() for t in per.values())
 
 
-def test_low_rank_floors_average_the_last_recorded_points():
-    from signlab.experiments.muon import low_rank_floors, low_rank_race
+def test_log_spaced_matrix_has_the_asked_singular_values(seed):
+    from signlab.experiments.muon import log_spaced_matrix
 
-    floors = low_rank_floors((1, 8), last=5)
-    for method, values in floors.items():
-        run = low_rank_race(8)[method]
-        assert values[1] == pytest.approx(run["grad_nuc"].mean(axis=0)[-5:].mean())
+    G = log_spaced_matrix(6, 9, x_min=1e-2, seed=seed)
+    assert G.shape == (6, 9) and G.dtype == torch.float64
+    s = np.linalg.svd(G.numpy(), compute_uv=False)
+    np.testing.assert_allclose(np.sort(s), np.geomspace(1e-2, 1, 6), rtol=1e-12)
+    with pytest.raises(ValueError, match="n"):
+        log_spaced_matrix(6, 5)
+
+
+def test_polar_factor_error_measures_storage_and_input_rounding(seed):
+    """The exact polar factor stored in float64 is exact; stored in bf16 its singular values move
+    by about bf16's spacing; the polar factor of the bf16-rounded input moves far more when G has
+    singular values below the rounding (an ill-conditioned G), hardly at all when it has not."""
+    from signlab.experiments.muon import log_spaced_matrix, polar_factor_error
+
+    ill = log_spaced_matrix(64, x_min=1e-3, seed=seed)
+    assert polar_factor_error(ill, torch.float64) == {
+        "sv_error": pytest.approx(0, abs=1e-13),
+        "error": 0.0,
+        "input_error": 0.0,
+    }
+    bf16 = polar_factor_error(ill, torch.bfloat16)
+    assert 1e-4 < bf16["sv_error"] < 1e-2 and 1e-4 < bf16["error"] < 1e-2
+    assert bf16["input_error"] > 0.05
+    good = log_spaced_matrix(64, x_min=0.5, seed=seed)
+    assert polar_factor_error(good, torch.bfloat16)["input_error"] < 0.03
+
+
+def test_low_rank_race_levels_tuning_and_ratios_against_the_curves():
+    """level = mean over the last tenth of T of the recorded ‖∇F‖_*; the tuned level is the best
+    step size's seed mean; the ratio divides two of them (values recomputed here from curves)."""
+    from signlab.experiments.muon import LowRankRace, low_rank_race
+
+    grids = {"sgd": (3e-3, 1e-2), "muon": (1e-2, 3e-2)}
+    race = low_rank_race((1, 4), budgets=(20, 40), lrs=grids, m=4, seeds=3, every=2)
+    assert isinstance(race, LowRankRace) and race.ranks == (1, 4) and race.budgets == (20, 40)
+    for method in grids:
+        for r_index, rank in enumerate((1, 4)):
+            curves = race.curves[method][r_index]  # (lrs, seeds, points)
+            window = (race.steps >= 36) & (race.steps <= 40)
+            level = curves[..., window].mean(axis=-1)
+            np.testing.assert_allclose(race.level(method, rank, 40), level)
+            k = int(np.argmin(level.mean(axis=1)))
+            assert race.best_lr(method, rank, 40) == grids[method][k]
+            est = race.tuned(method, rank, 40)
+            assert est.value == pytest.approx(level.mean(axis=1).min()) and est.se > 0
+    q = race.ratio("muon", "sgd", 4, 20)
+    expected = race.tuned("muon", 4, 20).value / race.tuned("sgd", 4, 20).value
+    assert q.value == pytest.approx(expected) and q.se > 0
+
+
+def test_ex_muon_6_accepts_the_runs_answer_and_rejects_the_plausible_wrong_ones():
+    """The steps to a worst error ≤ 1e-3, counted here on a grid from the greedy schedule, and
+    the answers of a student who predicted "as many" or "more" steps for the easier interval."""
+    from signbook.checks import check
+    from signlab.geometry.ns_schedules import minimax_schedule
+
+    def steps(lower):
+        x = np.geomspace(lower, 1, 50001)
+        schedule = minimax_schedule(lower, 10)
+        for k, (a, b, c) in enumerate(schedule, start=1):
+            x = a * x + b * x**3 + c * x**5
+            if np.abs(x - 1).max() <= 1e-3:
+                return k
+        raise AssertionError("never reached 1e-3")
+
+    expected = (steps(1e-3), steps(1e-2))
+    assert expected == (6, 5)
+    assert check("ex-muon-6", expected).correct
+    for wrong in [(6, 6), (6, 7), (5, 5), (7, 6), (6.0, 5.5)]:
+        assert not check("ex-muon-6", wrong).correct
+
+
+@pytest.mark.parametrize("shape", [(5, 8), (8, 5)])
+def test_newton_schulz_gains_are_the_composition_along_each_direction(shape, seed):
+    """In float64 the gain along the i-th singular direction is p^k(x_i) (written out here, for a
+    schedule whose composition is not monotone); in bf16 it drifts by about bf16's precision."""
+    from signlab.experiments.muon import newton_schulz_gains
+
+    G = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    s = np.linalg.svd(G.numpy(), compute_uv=False) / np.linalg.norm(G.numpy())
+    y = s.copy()
+    for a, b, c in [(3.4445, -4.7750, 2.0315)] * 7:
+        y = a * y + b * y**3 + c * y**5
+    x, gains = newton_schulz_gains(G, "jordan", 7)
+    np.testing.assert_allclose(x, s, rtol=1e-12)
+    np.testing.assert_allclose(gains, y, atol=1e-10)
+    _, low = newton_schulz_gains(G, "jordan", 7, torch.bfloat16)
+    assert 1e-4 < np.abs(low - y).max() < 0.1

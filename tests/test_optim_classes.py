@@ -102,7 +102,7 @@ MUON_KWARGS = [
 def race_torch_muon(kwargs, seed, ours_extra):
     params, gen = params_for(seed, [(16, 24), (24, 16), (12, 12)])
     ref = [p.detach().clone().requires_grad_() for p in params]
-    opt = Muon(params, **kwargs, **ours_extra)
+    opt = Muon(params, **{**kwargs, **ours_extra})
     opt_ref = torch.optim.Muon(ref, **kwargs)
     for _ in range(STEPS):
         for p, r in zip(params, ref, strict=True):
@@ -149,6 +149,51 @@ def test_muon_in_float32_matches_torch_muon_with_float32_newton_schulz(kwargs, s
     monkeypatch.setattr(torch_muon, "_zeropower_via_newtonschulz", newton_schulz_float32)
     for ours, theirs in race_torch_muon(kwargs, seed, dict(dtype=torch.float32)):
         torch.testing.assert_close(ours, theirs, rtol=0, atol=2e-6)
+
+
+# Polar Express's published schedule (Amsel et al., ICLR 2026), safety factor 1.01 applied to all
+# but the last triple, as written in the authors' code (NoahAmsel/PolarExpress, basic.py).
+POLAR_EXPRESS = [
+    (a / 1.01, b / 1.01**3, c / 1.01**5)
+    for a, b, c in [
+        (8.28721201814563, -23.595886519098837, 17.300387312530933),
+        (4.107059111542203, -2.9478499167379106, 0.5448431082926601),
+        (3.9486908534822946, -2.908902115962949, 0.5518191394370137),
+        (3.3184196573706015, -2.488488024314874, 0.51004894012372),
+        (2.300652019954817, -1.6689039845747493, 0.4188073119525673),
+        (1.891301407787398, -1.2679958271945868, 0.37680408948524835),
+        (1.8750014808534479, -1.2500016453999487, 0.3750001645474248),
+    ]
+] + [(1.875, -1.25, 0.375)]
+
+
+def polar_express_float32(grad, ns_coefficients, ns_steps, eps):
+    """Newton–Schulz with Polar Express's triple k at step k (the last one repeated), written out
+    in float32; torch.optim.Muon's own triple is ignored."""
+    X = grad.float()
+    tall = X.size(0) > X.size(1)
+    if tall:
+        X = X.T
+    X = X / X.norm().clamp(min=eps)
+    for k in range(ns_steps):
+        a, b, c = POLAR_EXPRESS[min(k, len(POLAR_EXPRESS) - 1)]
+        A = X @ X.T
+        X = a * X + (b * A + c * A @ A) @ X
+    return X.T if tall else X
+
+
+@pytest.mark.parametrize("ns_steps", [5, 10])
+def test_muon_with_a_schedule_matches_torch_muon_running_that_schedule(ns_steps, monkeypatch):
+    """Per-step coefficients are signlab's extension: torch.optim.Muon with its NS routine replaced
+    by the schedule written out above takes the same steps as Muon(ns_coefficients=...)."""
+    import torch.optim._muon as torch_muon
+
+    monkeypatch.setattr(torch_muon, "_zeropower_via_newtonschulz", polar_express_float32)
+    kwargs = dict(lr=0.02, weight_decay=0.1, ns_steps=ns_steps)
+    for name in ("polar_express", POLAR_EXPRESS):
+        extra = dict(dtype=torch.float32, ns_coefficients=name)
+        for ours, theirs in race_torch_muon(kwargs, 3, extra):
+            torch.testing.assert_close(ours, theirs, rtol=0, atol=2e-6)
 
 
 @pytest.mark.parametrize("foreach", [True, False])
@@ -444,6 +489,24 @@ def test_muon_state_dict_round_trip_continues_identically(generator):
             opt.state[p]["momentum_buffer"], opt2.state[t]["momentum_buffer"]
         )
         torch.testing.assert_close(p, t)
+
+
+def test_a_schedule_travels_in_the_state_dict(generator):
+    """A Muon made with Jordan's default continues as Polar Express after loading the state of a
+    Polar Express Muon: the per-step triples are part of the param group, as torch's triple is."""
+    shapes = [(6, 8), (8, 6)]
+    params = [torch.randn(s, generator=generator).requires_grad_() for s in shapes]
+    make = lambda ps, **kw: Muon(ps, lr=0.05, weight_decay=0.1, ns_steps=7, **kw)
+    grads = [[torch.randn(s, generator=generator) for s in shapes] for _ in range(4)]
+    opt, opt2, twin = continue_after_reload(
+        lambda ps, **kw: make(ps, **{"ns_coefficients": "polar_express", **kw}), params, grads
+    )
+    assert opt2.param_groups[0]["ns_coefficients"] == tuple(pytest.approx(t) for t in POLAR_EXPRESS)
+    for p, t in zip(params, twin, strict=True):
+        torch.testing.assert_close(p, t)
+    jordan = make([p.detach().clone().requires_grad_() for p in twin])
+    jordan.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert jordan.param_groups[0]["ns_coefficients"] == opt.param_groups[0]["ns_coefficients"]
 
 
 def test_a_new_rule_becomes_an_optimizer_by_subclassing_the_base(generator):

@@ -69,13 +69,15 @@ ASSESSES: dict[str, str] = {
     "ex-sparse_noise-2": "Inverting the 1/φ = d/k gap between the bounds: how sparse the noise must "
     "be for a given factor.",
     "ex-sparse_noise-3": "Estimating φ from sampled gradients: per-coordinate standard deviations "
-    "first, then the density of that vector.",
+    "first, then the density of that vector, and seeing it fall a little below the true φ.",
     "ex-sparse_noise-4": "The bimodal oracle's construction: the zero-draw probability and the "
     "non-zero value that keep it unbiased with variance σ².",
     "ex-sparse_noise-5": "Reading N(ε), the gradients needed to reach a target, off a recorded run "
-    "with the library.",
+    "with the library, counting B gradients per step.",
     "ex-sparse_noise-6": "Running the noiseless control of an experiment and judging whether a gain "
     "that grows as φ falls is a noise effect or a curvature effect.",
+    "ex-sparse_noise-7": "Predicting from a mechanism (the noisy coordinates' share of the gradient) "
+    "where SignSGD's count jumps at a target not shown, then checking the prediction with a run.",
     # ---- 5. Muon ---------------------------------------------------------------------------------
     "ex-muon-1": "The pairing of a matrix with its msign is its nuclear norm (spectral and nuclear "
     "norms are dual), on a symmetric matrix.",
@@ -86,6 +88,8 @@ ASSESSES: dict[str, str] = {
     "rank over the size).",
     "ex-muon-5": "Muon's shape-dependent step scaling: the original rule and Moonlight's, for a "
     "rectangular weight.",
+    "ex-muon-6": "Predicting, then checking by a run, how the interval a minimax Newton–Schulz "
+    "schedule is built for decides how many steps it needs.",
     # ---- 6. heavy tails --------------------------------------------------------------------------
     "ex-heavy-tails-1": "How averaging shrinks α-stable noise (B to the power 1/α − 1), more slowly "
     "than Gaussian noise.",
@@ -119,4 +123,6 @@ ASSESSES: dict[str, str] = {
     "device's peak.",
     "ex-gpt2-5": "Reading the slope of a log–log fit of a speed-up against width, as the width "
     "sweep reports it.",
+    "ex-gpt2-6": "Predicting how the bias of the noise-density estimate from few minibatches "
+    "shrinks with more draws when per-example gradients are sparse, checked against a run.",
 }

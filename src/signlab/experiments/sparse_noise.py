@@ -1,23 +1,25 @@
 r"""The sparse-noise chapter's simulations: SGD against SignSGD with k noisy coordinates out of d.
 
 Two effects are measured apart, each with tuned step sizes (every step size of a grid, as one
-population of the engine: :func:`signlab.sim.engine.tune`), 32 seeds and fitted log-log slopes:
+population of the engine: :func:`signlab.sim.engine.tune`), 32 seeds, and for a range of targets ε
+read off the same runs (a target decides what a count says, so no claim rests on one):
 
 - :func:`d_factor`: the *noiseless* d factor of Theorem 3's first term, on one stiff coordinate
   (L₁ = L∞/2) and d − 1 flat ones sharing the other half of L∞, with exact gradients;
-- :func:`phi_factor`: k noisy coordinates out of d (φ = k/d) on a curvature that does not depend
-  on k, beside the same runs without noise (``noise_l1=0``), the control.
+- :func:`phi_factor`: k noisy coordinates out of d (φ = k/d), beside the same runs without noise
+  (``noise_l1=0``), the control.
 
-Both reach large d exactly through multiplicities: noiseless coordinates with the same curvature
-and the same start move identically under SGD and SignSGD, so one stored coordinate stands for all
-of them (:mod:`signlab.sim.problems`). (An earlier single sweep, whose curvature followed the noise,
-measured mostly the noiseless effect and called it the noise's; :func:`phi_factor`'s "follows"
-curvature without noise is that sweep's control.)
+Every count N(ε) comes with bootstrap replicates over the seeds, the step size chosen again inside
+each (:class:`Counts`), so counts, their ratios (:func:`count_ratio`) and fitted slopes
+(:func:`factor_slopes`) carry their uncertainty. Large d is exact through multiplicities:
+noiseless coordinates with the same curvature and the same start move identically under SGD and
+SignSGD, so one stored coordinate stands for all of them (:mod:`signlab.sim.problems`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,9 @@ from signlab.sim.problems import SeparableQuadratic
 
 __all__ = [
     "CURVATURES",
+    "METHODS",
+    "Counts",
+    "count_ratio",
     "d_factor",
     "d_factor_problem",
     "density_estimates",
@@ -41,6 +46,9 @@ __all__ = [
     "phi_factor",
     "phi_factor_problem",
     "sgd_grid",
+    "signsgd_grid",
+    "signsgd_threshold",
+    "spread",
     "toy_stochastic_prediction",
 ]
 
@@ -72,13 +80,14 @@ def noise_comparison(
     steps: int = 300,
     seeds: int = 32,
     seed: int = 0,
+    every: int = 1,
 ) -> dict[str, Trajectory]:
     r"""SGD and SignSGD on :func:`lift_problem` with Gaussian noise on ``k`` of ``d`` coordinates.
 
     σ_i = ``noise_l1``/k on the first k coordinates (so ‖σ‖₁ = ``noise_l1`` and φ = k/d), x₀ ~ N(0, I).
     SGD's step is η = ``sgd_rate``/max_i L_i (it diverges for ``sgd_rate`` ≥ 2), SignSGD's is
     ``lr_signsgd``. Both methods see the same noise draws (common random numbers) and record ‖∇f‖₁
-    at every step. float32, for speed: this is the chapter's live simulation.
+    every ``every`` steps. float32, for speed: this is the chapter's live simulation.
     """
     d = _validate.integer("d", d, low=1)
     k = _validate.integer("k", k, low=1, high=d)
@@ -89,34 +98,70 @@ def noise_comparison(
     noise = Gaussian(sigma.float())
     x0 = initial_point(seeds, d, seed, dtype=torch.float32)
     lrs = {"sgd": sgd_rate / float(problem.L.max()), "signsgd": lr_signsgd}
-    return race(problem, noise, x0, lrs, steps=steps, batch=batch, seed=seed)
+    return race(problem, noise, x0, lrs, steps=steps, batch=batch, seed=seed, every=every)
 
 
 # ---------------------------------------------------------------------------------------------
-# The two factors, measured apart.
+# The two factors, measured apart, over a range of targets ε.
 
 CURVATURES = ("isotropic", "follows")
 """Curvatures of :func:`phi_factor_problem`: L_i = L∞/d, or L_i = (L∞/2)(1/d + 1[i < k]/k)."""
 
+SGD_HALVINGS = 11
+"""SGD's grid reaches 2⁻¹¹ times the stiffest coordinate's stability limit (more where noise asks)."""
 
-def sgd_grid(L: Any) -> np.ndarray:
-    r"""SGD's step sizes for curvatures ``L``: η = (1.9/max L)·2^j, j = −11, …, ⌊log₂(max L/min L)⌋.
+SIGNSGD_SPAN = (4.0, 1 / 32)
+"""SignSGD's grid runs from 4·max ε/L∞ down to min ε/(32 L∞), by factors of √2."""
 
-    From far below the stability limit 2/max L of the stiffest coordinate up to that of the
-    flattest one, by factors of 2: a step beyond 2/max L diverges unless the stiff coordinates sit
-    at their minimum (then only the noise moves them), so the grid must reach that far too.
+BOOTSTRAP = 200
+"""Bootstrap resamples of the seeds behind every count's and every slope's uncertainty."""
+
+
+def sgd_grid(L: Any, *, noise_l1: float = 0.0, eps: float | None = None) -> np.ndarray:
+    r"""SGD's step sizes for curvatures ``L``, by factors of 2, largest first.
+
+    From the stability limit 2/min L of the flattest coordinate (a step beyond 2/max L diverges
+    unless the stiff coordinates sit at their minimum, where only the noise moves them) down to
+    (1.9/max L)·2⁻¹¹. With noise, SGD settles where E‖∇f‖₁ ≈ ‖σ‖₁√(ηL/π) on a coordinate of
+    curvature L; to reach a target ``eps`` its step must fall to about π(ε/‖σ‖₁)²/max L, and
+    the grid then goes a factor 4 below that.
     """
     L = np.asarray(L, dtype=float)
     L = L[L > 0]
+    noise_l1 = _validate.nonnegative("noise_l1", noise_l1)
     top = int(math.floor(math.log2(L.max() / L.min()) + 1e-9))
-    return 1.9 / L.max() * 2.0 ** np.arange(top, -12, -1)
+    low = SGD_HALVINGS
+    if noise_l1 > 0 and eps is not None:
+        eps = _validate.positive("eps", eps)
+        needed = 4 * 1.9 * noise_l1**2 / (math.pi * eps**2)
+        low = max(low, int(math.ceil(math.log2(needed))))
+    return 1.9 / L.max() * 2.0 ** np.arange(top, -low - 1, -1)
 
 
-SIGNSGD_GRID = tuple(2.0 ** (np.arange(8, -8, -1) / 2))
-"""SignSGD's step sizes in units of ε/L∞ (its oscillation floor is about L∞η/2): 16, 11.3, …, 0.09."""
+def signsgd_grid(eps: Any, *, linf: float = 1.0) -> np.ndarray:
+    r"""SignSGD's step sizes for the targets ``eps``, by factors of √2, largest first.
 
-BOOTSTRAP = 200
-"""Bootstrap resamples of the seeds behind every slope's uncertainty."""
+    SignSGD's step sets its floor (about L∞η/2 without noise, more with dense noise, where the best
+    step was measured near ε/(10 L∞)), so the grid spans :data:`SIGNSGD_SPAN`: 4·max ε/L∞ down to
+    min ε/(32 L∞).
+    """
+    targets = _targets(eps)
+    linf = _validate.positive("linf", linf)
+    hi, lo = SIGNSGD_SPAN[0] * targets.max() / linf, SIGNSGD_SPAN[1] * targets.min() / linf
+    count = int(math.floor(2 * math.log2(hi / lo) + 1e-9)) + 1
+    return hi * 2.0 ** (-np.arange(count) / 2)
+
+
+def _targets(eps: Any) -> np.ndarray:
+    """One target or several, as a sorted 1-D array of positive floats (largest first)."""
+    arr = np.atleast_1d(np.asarray(eps, dtype=float))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError("eps must be a target or a non-empty 1-D sequence of targets")
+    for value in arr.tolist():
+        _validate.positive("eps", value)
+    if len(set(arr.tolist())) != arr.size:
+        raise ValueError(f"eps must not repeat a target (got {arr.tolist()})")
+    return np.sort(arr)[::-1]
 
 
 def _values(name: str, values: Any, low: int) -> np.ndarray:
@@ -128,14 +173,50 @@ def _values(name: str, values: Any, low: int) -> np.ndarray:
     return arr.astype(int)
 
 
+@dataclass(frozen=True)
+class Counts:
+    r"""N(ε) of SGD and SignSGD over a swept parameter ``x`` and a range of targets ``eps``.
+
+    ``n[method]`` has shape (len(x), len(eps)): the fewest stochastic gradients after which the
+    mean over the seeds of ‖∇f‖₁ is at most ε, the best over the method's step-size grid (inf:
+    not reached). ``boot[method]``, shape (:data:`BOOTSTRAP`, len(x), len(eps)): the same count
+    for resamples of the seeds, with the step size chosen again inside each resample, so the
+    spread includes the tuning. Every experiment of one call resamples the same seeds, so ratios
+    of its counts (and of two calls with the same ``seeds`` and ``seed``) are paired
+    (:func:`count_ratio`). ``lr[method]``: the chosen step sizes; ``edge[method]``: True where the
+    chosen step size is the smallest or largest of its grid (the grid may be too short there).
+    """
+
+    x: np.ndarray
+    eps: np.ndarray
+    n: dict[str, np.ndarray]
+    boot: dict[str, np.ndarray]
+    lr: dict[str, np.ndarray]
+    edge: dict[str, np.ndarray]
+
+    def se(self, method: str) -> np.ndarray:
+        """The bootstrap standard error of ``n[method]`` (:func:`spread`)."""
+        return spread(self.boot[_validate.choice("method", method, self.n)])
+
+    def column(self, eps: float) -> int:
+        """The index of the target ``eps`` in :attr:`eps`."""
+        hit = np.flatnonzero(np.isclose(self.eps, eps, rtol=1e-9, atol=0.0))
+        if hit.size == 0:
+            raise ValueError(f"eps must be one of the targets {self.eps.tolist()} (got {eps!r})")
+        return int(hit[0])
+
+
 def d_factor_problem(d: int, *, linf: float = 1.0) -> SeparableQuadratic:
     r"""f(x) = ½(L∞/2)x₁² + ½ Σ_{i≥2} (L∞/(2(d−1))) x_i², stored as two coordinates.
 
-    Theorem 3's noiseless allocation, ‖L‖∞ = L₁ = L∞/2 and ‖L‖₁ = L∞, on a quadratic: the d − 1
-    flat coordinates are one class (multiplicity d − 1) and must share their start. SGD's one step
-    size must stay below 2/L₁ = 4/L∞ (else x₁ diverges), so a flat coordinate contracts by at most
-    1 − 2/(d − 1) per step: its count grows like d. SignSGD moves every coordinate by η per step,
-    whatever its curvature. L∞ and, for the same start, Δ and ‖∇f(x₀)‖₁ do not depend on d.
+    Theorem 3's noiseless term √(d‖L‖∞Δ/T) grows with ‖L‖∞, which under ‖L‖₁ = L∞ is largest,
+    L∞, when one coordinate holds all the curvature; but then the others have none, f does not
+    depend on them, and no method needs to move them. This instance keeps half, ‖L‖∞ = L₁ = L∞/2,
+    and spreads the other half over the d − 1 flat coordinates (one class, multiplicity d − 1,
+    sharing their start), which still have to move. SGD's one step size must stay below
+    2/L₁ = 4/L∞ (else x₁ diverges), so a flat coordinate contracts by at most 1 − 2/(d − 1) per
+    step: its count grows like d. SignSGD moves every coordinate by η per step, whatever its
+    curvature. L∞ and, for the same start, Δ and ‖∇f(x₀)‖₁ do not depend on d.
     """
     d = _validate.integer("d", d, low=2)
     linf = _validate.positive("linf", linf)
@@ -143,54 +224,85 @@ def d_factor_problem(d: int, *, linf: float = 1.0) -> SeparableQuadratic:
     return SeparableQuadratic(L, multiplicity=torch.tensor([1.0, d - 1.0], dtype=torch.float64))
 
 
+def spread(replicates: Any) -> np.ndarray:
+    r"""The standard error behind bootstrap ``replicates`` (axis 0): half the distance between their
+    15.9% and 84.1% quantiles, which is one standard deviation for a normal law.
+
+    Quantiles rather than the standard deviation, because a few resamples may not reach the target
+    before the runs stopped (an infinite count): they sit in the upper tail, where they move the
+    quantile little, and the error is infinite only when more than 15.9% of them never got there.
+    """
+    reps = np.asarray(replicates, dtype=float)
+    if reps.ndim == 0 or reps.shape[0] < 2:
+        raise ValueError(f"replicates must hold at least 2 rows (got shape {reps.shape})")
+    reps = np.where(np.isnan(reps), np.inf, reps)
+    with np.errstate(invalid="ignore"):  # interpolating towards an infinite replicate
+        lo, hi = np.quantile(reps, [0.5 - 0.3413, 0.5 + 0.3413], axis=0, method="linear")
+        return np.where(np.isfinite(hi), (hi - lo) / 2, math.inf)
+
+
 def _boot_indices(seeds: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng((seed, 0xB007))
     return rng.integers(0, seeds, size=(BOOTSTRAP, seeds))
 
 
-def _sweep(cases, eps: float, seeds: int, seed: int, budget) -> dict[str, np.ndarray]:
-    """Run both methods on every (problem, oracle, x₀, max L) of ``cases``; tuned counts and
-    their bootstrap replicates over the seeds."""
+METHODS = ("sgd", "signsgd")
+"""The two methods the chapter races."""
+
+
+def _sweep(cases, targets: np.ndarray, seeds: int, seed: int, noise_l1: float, methods) -> dict:
+    """Run ``methods`` on every (problem, oracle, x₀, max steps) of ``cases``, tuned for the
+    smallest target; every target's count and its bootstrap replicates read off the same runs."""
     boot = _boot_indices(seeds, seed)
-    out: dict[str, list] = {k: [] for k in ("sgd", "signsgd", "sgd_lr", "signsgd_lr")}
-    reps: dict[str, list] = {"sgd": [], "signsgd": []}
+    everyone = np.arange(seeds)[None]
+    parts: dict[str, dict[str, list]] = {k: {} for k in ("n", "boot", "lr", "edge")}
     for problem, oracle, x0, steps in cases:
-        grids = {
-            "sgd": sgd_grid(problem.L),
-            "signsgd": np.asarray(SIGNSGD_GRID) * eps / problem.linf_smoothness,
-        }
-        for method, lrs in grids.items():
-            run = tune(problem, oracle, method, x0, lrs, eps, steps=steps, seed=seed, margin=1.3)
-            out[method].append(run.best)
-            out[f"{method}_lr"].append(math.nan if run.lr is None else run.lr)
-            reps[method].append(run.resampled(boot))
-    result = {k: np.asarray(v, dtype=float) for k, v in out.items()}
-    for method, r in reps.items():
-        result[f"{method}_boot"] = np.asarray(r, dtype=float).T
-    return result
+        for method in methods:
+            if method == "sgd":
+                lrs = sgd_grid(problem.L, noise_l1=noise_l1, eps=float(targets.min()))
+            else:
+                lrs = signsgd_grid(targets, linf=problem.linf_smoothness)
+            run = tune(
+                problem, oracle, method, x0, lrs, float(targets.min()), steps=steps, seed=seed,
+                margin=1.3,
+            )  # fmt: skip
+            chosen, edge = _chosen(run, targets)
+            parts["n"].setdefault(method, []).append(run.resampled(everyone, targets)[0])
+            parts["boot"].setdefault(method, []).append(run.resampled(boot, targets))
+            parts["lr"].setdefault(method, []).append(chosen)
+            parts["edge"].setdefault(method, []).append(edge)
+    stack = {"n": 0, "boot": 1, "lr": 0, "edge": 0}
+    return {
+        key: {m: np.stack(v, axis=stack[key]) for m, v in per.items()} for key, per in parts.items()
+    }
 
 
-def d_factor(d_values: Any, *, eps: float, seeds: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
-    r"""The noiseless d factor: gradients N(ε) for E‖∇f‖₁ ≤ ε on :func:`d_factor_problem`, per d.
+def _chosen(run, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The best step size of ``run`` at each target (NaN where none got there), and whether only
+    the first or the last step size of the grid reached that best count."""
+    counts = run.crossings(targets)  # (step sizes, targets)
+    best = counts.min(axis=0)
+    interior = counts[1:-1].min(axis=0) if len(counts) > 2 else np.full(len(targets), math.inf)
+    chosen = np.where(np.isfinite(best), run.lrs[np.argmin(counts, axis=0)], math.nan)
+    return chosen, np.isfinite(best) & (interior > best)
+
+
+def d_factor(d_values: Any, *, eps: Any, seeds: int = 32, seed: int = 0) -> Counts:
+    r"""The noiseless d factor: N(ε) for E‖∇f‖₁ ≤ ε on :func:`d_factor_problem`, per d and ε.
 
     Exact gradients, L∞ = 1; x₀: per seed, one N(0, 1) value for the stiff coordinate and one
     shared by the d − 1 flat ones (``initial_point(seeds, 2, seed)``), so E‖∇f(x₀)‖₁ = √(2/π).
-    Each method runs every step size of its grid (:func:`sgd_grid`, :data:`SIGNSGD_GRID` in units of
-    ε/L∞) and keeps the best. Returns ``{"d", "sgd", "signsgd"}``
-    (inf where no step size reached ε), the best step sizes ``"sgd_lr"``, ``"signsgd_lr"``, and
-    ``"sgd_boot"``, ``"signsgd_boot"``: the counts for :data:`BOOTSTRAP` resamples of the seeds
-    (for :func:`~signlab.experiments.common.loglog_fit`).
+    ``eps``: one target or several (read off the same runs). Each method runs every step size of
+    its grid (:func:`sgd_grid`, :func:`signsgd_grid`) and keeps the best; ``Counts.x`` holds d.
     """
     ds = _values("d_values", d_values, low=2)
-    eps = _validate.positive("eps", eps)
+    targets = _targets(eps)
     seeds = _validate.integer("seeds", seeds, low=2)
     seed = _validate.integer("seed", seed, low=0)
     x0 = initial_point(seeds, 2, seed)
-    cases = []
-    for d in ds.tolist():
-        problem = d_factor_problem(d)
-        cases.append((problem, None, x0, 40 * d + 10_000))
-    return {"d": ds.astype(float), **_sweep(cases, eps, seeds, seed, None)}
+    steps = 40 * int(ds.max()) * max(1, math.ceil(math.log(1 / targets.min()))) + 10_000
+    cases = [(d_factor_problem(d), None, x0, steps) for d in ds.tolist()]
+    return Counts(ds.astype(float), targets, **_sweep(cases, targets, seeds, seed, 0.0, METHODS))
 
 
 def phi_factor_problem(
@@ -230,33 +342,38 @@ def phi_factor(
     *,
     d: int,
     noise_l1: float,
-    eps: float,
+    eps: Any,
     seeds: int = 32,
     seed: int = 0,
     curvature: str = "isotropic",
     at_rest: bool = False,
-) -> dict[str, np.ndarray]:
-    r"""The noise factor: N(ε) for E‖∇f‖₁ ≤ ε with k noisy coordinates out of d, per k.
+    methods: Any = METHODS,
+) -> Counts:
+    r"""The noise factor: N(ε) for E‖∇f‖₁ ≤ ε with k noisy coordinates out of d, per k and ε.
 
     Problem: :func:`phi_factor_problem` (L∞ = 1, ‖σ‖₁ = ``noise_l1``); ``noise_l1=0`` runs the
     same curvature without noise, the control: a gain that is still there without noise is not
     the noise effect. x₀: ``initial_point(seeds, stored, seed)`` (the class of noiseless
     coordinates shares its value); ``at_rest=True`` starts the k noisy coordinates at their
     minimum 0, as in Theorem 3's noise-term instance, so that only the noise moves them. B = 1,
-    each method tuned over its grid (see :func:`d_factor`).
-    Returns ``{"phi", "k", "sgd", "signsgd", "sgd_lr", "signsgd_lr", "sgd_boot",
-    "signsgd_boot"}``.
+    each method tuned over its grid (see :func:`d_factor`); ``eps``: one target or several;
+    ``methods``: which of "sgd" and "signsgd" to run. ``Counts.x`` holds φ = k/d.
     """
     d = _validate.integer("d", d, low=1)
     ks = _values("k_values", k_values, low=1)
     if bool((ks > d).any()):
         raise ValueError(f"k_values must be <= d = {d} (got {ks.tolist()})")
     noise_l1 = _validate.nonnegative("noise_l1", noise_l1)
-    eps = _validate.positive("eps", eps)
+    targets = _targets(eps)
     seeds = _validate.integer("seeds", seeds, low=2)
     seed = _validate.integer("seed", seed, low=0)
     if at_rest is not True and at_rest is not False:
         raise ValueError(f"at_rest must be True or False (got {at_rest!r})")
+    methods = tuple(methods) if not isinstance(methods, str) else (methods,)
+    if not methods or len(set(methods)) != len(methods):
+        raise ValueError(f"methods must name distinct methods of {METHODS} (got {methods!r})")
+    for method in methods:
+        _validate.choice("methods", method, METHODS)
     if at_rest and bool((ks == d).any()):
         raise ValueError("k_values must be < d with at_rest=True (some coordinate must start away)")
     cases = []
@@ -265,26 +382,61 @@ def phi_factor(
         x0 = initial_point(seeds, problem.shape[0], seed)
         if at_rest:
             x0[:, :k] = 0.0
-        cases.append((problem, oracle, x0, 200_000))
-    return {"phi": ks / d, "k": ks.astype(float), **_sweep(cases, eps, seeds, seed, None)}
+        cases.append((problem, oracle, x0, 400_000))
+    return Counts(ks / d, targets, **_sweep(cases, targets, seeds, seed, noise_l1, methods))
 
 
-def factor_slopes(result: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
-    r"""Fitted log-log slopes, with their bootstrap uncertainty, of a :func:`d_factor` or
-    :func:`phi_factor` result against its x values: ``{"sgd", "signsgd", "ratio"}`` → (slope, se).
+def count_ratio(
+    top: Counts, top_method: str, bottom: Counts, bottom_method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""N_top/N_bottom per (x, ε) and its bootstrap standard error.
+
+    The two counts must come from runs on the same seeds (one call, or two calls with the same
+    ``seeds`` and ``seed``, such as a noisy run and its control): their replicates resample the
+    same seeds, so the ratio's replicates are paired and its spread is the ratio's own.
+    """
+    if top.boot[top_method].shape != bottom.boot[bottom_method].shape or not np.array_equal(
+        top.eps, bottom.eps
+    ):
+        raise ValueError("top and bottom must have the same x, eps and bootstrap shape")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = top.n[top_method] / bottom.n[bottom_method]
+        reps = top.boot[top_method] / bottom.boot[bottom_method]
+    return value, spread(reps)
+
+
+def factor_slopes(counts: Counts, eps: float) -> dict[str, tuple[float, float]]:
+    r"""Fitted log-log slopes of N(ε) against ``counts.x`` at the target ``eps``, with their
+    bootstrap uncertainty: ``{"sgd", "signsgd", "ratio"}`` → (slope, se).
 
     The ratio is N_SGD/N_SignSGD; its replicates are the ratios of the two methods' replicates
-    over the same resampled seeds (replicates with a non-finite count at some x are left out).
+    over the same resampled seeds (replicates with a non-finite count at some x are left out). A
+    slope summarises a power law only where the counts follow one: look at them first.
     """
-    x = result["d"] if "d" in result else result["phi"]
+    j = counts.column(eps)
+    n = {m: counts.n[m][:, j] for m in METHODS}
+    reps = {m: counts.boot[m][:, :, j] for m in METHODS}
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = result["sgd"] / result["signsgd"]
-        ratio_boot = result["sgd_boot"] / result["signsgd_boot"]
-    return {
-        "sgd": loglog_fit(x, result["sgd"], result["sgd_boot"]),
-        "signsgd": loglog_fit(x, result["signsgd"], result["signsgd_boot"]),
-        "ratio": loglog_fit(x, ratio, ratio_boot),
-    }
+        n["ratio"] = n["sgd"] / n["signsgd"]
+        reps["ratio"] = reps["sgd"] / reps["signsgd"]
+    return {m: loglog_fit(counts.x, n[m], reps[m]) for m in ("sgd", "signsgd", "ratio")}
+
+
+def signsgd_threshold(eps: Any, *, linf: float = 1.0) -> Any:
+    r"""φ* = (ε/L∞)·√(π/2): below this noise density SignSGD can reach ε without taming the noise.
+
+    On the isotropic problem of :func:`phi_factor_problem` (L_i = L∞/d, x₀ ~ N(0, I)) the k noisy
+    coordinates carry E Σ_{i≤k} L_i|x₀ᵢ| = φ L∞ √(2/π) of ‖∇f(x₀)‖₁. Each gets noise of size
+    ‖σ‖₁/k against a gradient of size L∞/d, so SignSGD's sign is nearly a coin flip there and those
+    coordinates barely move on average. While their share is below ε, SignSGD reaches ε by moving
+    the noiseless coordinates alone; above it, it has to drive noisy coordinates down through the
+    noise. The threshold is where the share equals ε.
+    """
+    linf = _validate.positive("linf", linf)
+    targets = np.asarray(eps, dtype=float)
+    if not np.all(np.isfinite(targets)) or np.any(targets <= 0):
+        raise ValueError(f"eps must hold positive finite targets (got {eps!r})")
+    return targets / linf * math.sqrt(math.pi / 2)
 
 
 def toy_stochastic_prediction(
@@ -330,43 +482,67 @@ def noise_moments(
     models: dict[str, Any], grad: torch.Tensor, batch: int, *, seed: int = 0
 ) -> dict[str, dict[str, np.ndarray]]:
     r"""Sample every oracle of ``models`` at ``grad`` (shape (n, d): n draws of a mean of
-    ``batch``), one generator seeded ``seed`` for all, in order: per model the draws, their mean
-    and σ̂·√B (:func:`signlab.sim.noise.estimate_sigma` times √B, to compare with σ; NaN when
-    n = 1)."""
+    ``batch``), one generator seeded ``seed`` for all, in order. Per model: the ``"draws"``, their
+    ``"mean"`` with its standard error ``"mean_se"`` (s/√n), and ``"sigma"``, σ̂·√B
+    (:func:`signlab.sim.noise.estimate_sigma` times √B, to compare with σ), with its standard error
+    ``"sigma_se"`` by the delta method, √((m₄ − s⁴)/n)/(2s)·√B with m₄ the fourth central moment
+    (heavy tails make it large). NaN where n = 1."""
     from signlab.sim.noise import estimate_sigma
 
     batch = _validate.integer("batch", batch, low=1)
     generator = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
     out = {}
     for name, model in models.items():
-        draws = model.sample(grad, batch, generator)
-        spread = (
-            estimate_sigma(draws).numpy() * math.sqrt(batch)
-            if draws.shape[0] >= 2
-            else np.full(draws.shape[1:], np.nan)
-        )
-        out[name] = {"draws": draws.numpy(), "mean": draws.mean(0).numpy(), "sigma": spread}
+        draws = model.sample(grad, batch, generator).numpy()
+        n = draws.shape[0]
+        if n >= 2:
+            s = estimate_sigma(draws)
+            m4 = ((draws - draws.mean(0)) ** 4).mean(0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sigma_se = np.sqrt(np.maximum(m4 - s**4, 0.0) / n) / (2 * s)
+            stats = {"sigma": s * math.sqrt(batch), "sigma_se": sigma_se * math.sqrt(batch)}
+            stats["mean_se"] = s / math.sqrt(n)
+        else:
+            nan = np.full(draws.shape[1:], np.nan)
+            stats = {"sigma": nan, "sigma_se": nan, "mean_se": nan}
+        out[name] = {"draws": draws, "mean": draws.mean(0), **stats}
     return out
 
 
-def density_estimates(sigma: Any, ns: Any, *, seed: int = 0) -> dict[str, np.ndarray]:
-    r"""φ̂ from the first n of max(ns) Gaussian gradient samples with noise σ, for each n in ``ns``.
+def density_estimates(
+    sigma: Any, ns: Any, *, repeats: int = 100, nu: float | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    r"""How far φ̂ from n sampled gradients lies from the true φ(σ): its mean over ``repeats``
+    independent sets of samples, for each n in ``ns``.
 
-    ``"over_n_minus_1"``: :func:`signlab.sim.noise.estimate_density` (σ̂ with the n − 1 divisor);
-    ``"over_n"``: the same with the 1/n variance; ``"true"``: φ(σ). φ is scale-invariant and the two σ̂ differ by the
-    factor √(n/(n − 1)) in every coordinate, so the two rows agree to rounding.
+    Each repeat draws max(ns) gradients with noise σ (Gaussian, or Student-t with ``nu`` > 2
+    degrees of freedom and standard deviation σ_i: heavier tails) and estimates φ from its first n
+    (:func:`signlab.sim.noise.estimate_density`). Returns ``"n"``; ``"mean"`` and ``"se"`` (the
+    standard error over the repeats) of φ̂; ``"over_n"``, the mean of the same estimate with the
+    1/n variance (φ is scale-invariant and the two σ̂ differ by √(n/(n − 1)) in every
+    coordinate, so it equals ``"mean"`` to rounding); ``"true"``: φ(σ). φ̂ lies below φ on average:
+    sampling error spreads the entries of σ̂ out, and a spread-out vector is less dense. The
+    heavier the tails, the noisier each σ̂_i and the larger that bias.
     """
     from signlab.geometry import density
-    from signlab.sim.noise import estimate_density
+    from signlab.sim.noise import StudentT, estimate_sigma
 
     sigma = torch.as_tensor(sigma, dtype=torch.float64)
     ns = _values("ns", ns, low=2)
+    repeats = _validate.integer("repeats", repeats, low=2)
+    model = Gaussian(sigma) if nu is None else StudentT.with_std(sigma, nu=nu)
     gen = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
-    zeros = torch.zeros(int(ns.max()), sigma.numel(), dtype=torch.float64)
-    samples = Gaussian(sigma).sample(zeros, 1, gen)
-    biased = [float(density(samples[:n].std(dim=0, correction=0))) for n in ns.tolist()]
+    zeros = torch.zeros(int(ns.max()), repeats, sigma.numel(), dtype=torch.float64)
+    samples = model.sample(zeros, 1, gen)  # (n, repeats, d): each repeat's own samples
+    # estimate_density of each repeat's first n samples, all repeats at once
+    est = np.array([density(estimate_sigma(samples[:n])).numpy() for n in ns.tolist()]).T
+    biased = np.array(
+        [density(samples[:n].std(dim=0, correction=0)).numpy() for n in ns.tolist()]
+    ).T
     return {
-        "over_n": np.asarray(biased),
-        "over_n_minus_1": np.asarray([estimate_density(samples[:n]) for n in ns.tolist()]),
+        "n": ns.astype(float),
+        "mean": est.mean(axis=0),
+        "se": est.std(axis=0, ddof=1) / math.sqrt(repeats),
+        "over_n": biased.mean(axis=0),
         "true": float(density(sigma)),
     }

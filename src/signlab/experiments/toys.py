@@ -85,9 +85,11 @@ def toy_stochastic(
 ) -> Losses:
     r"""The paper's stochastic toy: f(x) = ½‖x‖², Gaussian noise of std ``sigma`` on x_1 only.
 
-    Defaults are the paper's: d = 100, σ = 100, 3000 steps, 42 seeds, SGD at lr 10⁻³ and
-    SignSGD at lr 10⁻² (``lrs`` maps method → step size). x₀ ~ N(0, I) per seed (our choice;
-    the paper's description does not fix it). The noise is φ = 1/d sparse.
+    Defaults are the paper's official code's (``toy_models/sto.py``): d = 100, σ = 100, 3000 steps,
+    42 seeds, SGD at lr 10⁻³ and SignSGD at lr 10⁻² (``lrs`` maps method → step size), and
+    x₀ ~ N(0, I) per seed. The noise is φ = 1/d sparse. The seed-to-seed spread is large (SGD's
+    final f is about a scaled squared Gaussian), so compare a 42-seed mean with a prediction within
+    its standard error (:func:`signlab.stats.mean_se`), not within a fixed fraction.
     """
     d = _validate.integer("d", d, low=1)
     sigma = _validate.nonnegative("sigma", sigma)

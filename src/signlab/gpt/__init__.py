@@ -9,7 +9,11 @@ definition of a run's options) and :mod:`~signlab.gpt.cli` (the flags generated 
 checkpoints), :mod:`~signlab.gpt.runlog` (JSONL log and progress), :mod:`~signlab.gpt.density`
 (noise density φ of the gradient), :mod:`~signlab.gpt.cnn` (the image-model contrast),
 :mod:`~signlab.gpt.sweep` (width sweep), :mod:`~signlab.gpt.compare` (the chapter's runs),
-:mod:`~signlab.gpt.throughput` (tokens/s, MFU and the GPU check). Command lines:
+:mod:`~signlab.gpt.throughput` (tokens/s, MFU and the GPU check), :mod:`~signlab.gpt.bpe` (a
+byte-level BPE learned from a corpus, for the offline standard-library corpus),
+:mod:`~signlab.gpt.recipe` (the chapter's GPU scale: the runtime switch, a time budget, a
+learning-rate sweep, resumable runs) and :mod:`~signlab.gpt.figures` (the chapter's figures from
+run logs). Command lines:
 ``python -m signlab.gpt --preset cpu-tiny --optimizer signsgd`` and
 ``python -m signlab.gpt.sweep --help``.
 """

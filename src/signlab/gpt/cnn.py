@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from signlab import _validate
-from signlab.gpt.density import gradient_density, stacked_gradients
+from signlab.gpt.density import gradient_density, stacked_gradients, subsample_densities
 from signlab.gpt.schedule import lr_multiplier, warmup_steps
 
 
@@ -124,6 +124,7 @@ class CNNRun:
     batch_size: int = 16
     density_every: int = 30
     density_samples: int = 16
+    density_subsamples: tuple[int, ...] = ()
     seed: int = 0
     threads: int | None = 1  # torch CPU threads during the run (one is fastest for this size)
 
@@ -132,6 +133,8 @@ class CNNRun:
         for name in ("steps", "batch_size", "density_every"):
             _validate.integer(name, getattr(self, name))
         _validate.integer("density_samples", self.density_samples, low=2)
+        for n in self.density_subsamples:
+            _validate.integer("density_subsamples", n, low=2, high=self.density_samples)
         _validate.positive("lr", self.lr)
         _validate.unit_interval("momentum", self.momentum)
         _validate.integer("seed", self.seed, low=0)
@@ -142,15 +145,17 @@ def _batch(x, y, batch_size, gen):
     return x[idx], y[idx]
 
 
-def cnn_density(model: nn.Module, x, y, run: CNNRun, seed: int) -> tuple[float, dict[str, float]]:
-    """(overall φ, per-tensor φ) of the CNN's minibatch gradient at its current weights."""
+def cnn_density(model: nn.Module, x, y, run: CNNRun, seed: int):
+    """(overall φ, per-tensor φ, {n: overall φ from the first n draws}) of the CNN's minibatch
+    gradient at its current weights (n from ``run.density_subsamples``)."""
 
     def loss(gen: torch.Generator) -> torch.Tensor:
         xb, yb = _batch(x, y, run.batch_size, gen)
         return F.cross_entropy(model(xb), yb)
 
     stacks = stacked_gradients(model, loss, run.density_samples, seed, train_mode=True)
-    return gradient_density(stacks)
+    phi, layers = gradient_density(stacks)
+    return phi, layers, subsample_densities(stacks, run.density_subsamples)
 
 
 def evaluate_cnn(model: nn.Module, x, y) -> tuple[float, float]:
@@ -191,7 +196,7 @@ def _train_cnn(run: CNNRun) -> list[dict]:
         opt.step()
         sched.step()
         if step % run.density_every == 0 or step == run.steps - 1:
-            phi, layers = cnn_density(model, x, y, run, seed=run.seed + 10_000 + step)
+            phi, layers, by_n = cnn_density(model, x, y, run, seed=run.seed + 10_000 + step)
             val_loss, val_accuracy = evaluate_cnn(model, xv, yv)
             records.append(
                 {
@@ -202,5 +207,6 @@ def _train_cnn(run: CNNRun) -> list[dict]:
                     "phi": phi,
                     "phi_layers": layers,
                 }
+                | ({"phi_n": by_n} if by_n else {})
             )
     return records

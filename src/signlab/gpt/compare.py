@@ -15,10 +15,112 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
+from signlab import _validate, stats
 from signlab.gpt.config import RunConfig
 from signlab.gpt.density import embedding_density_split
 from signlab.gpt.sweep import steps_to_target
 from signlab.gpt.train import cpu_threads, load_model, train
+
+
+def run_parallel(fn, jobs: list, workers: int = 1) -> list:
+    """``[fn(job) for job in jobs]``, in ``workers`` separate processes when ``workers > 1``.
+
+    The processes are started fresh (``spawn``), not forked from a notebook's kernel, and each
+    run keeps its own one-thread setting, so the results are the ones a sequential loop gives.
+    """
+    workers = _validate.integer("workers", workers)
+    if workers == 1 or len(jobs) < 2:
+        return [fn(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx) as pool:
+        return list(pool.map(fn, jobs))
+
+
+def train_seeds(
+    optimizers,
+    workdir: str | os.PathLike,
+    seeds,
+    density: tuple[str, ...] = ("sgd",),
+    density_every: int = 30,
+    density_samples: int = 16,
+    workers: int = 1,
+    preset: str = "cpu-tiny",
+    **overrides,
+) -> dict[str, list[list[dict]]]:
+    """{optimizer: [log records of each seed]}: one ``preset`` run per optimizer and seed under
+    ``workdir/<optimizer>/s<seed>``, on CPU, ``workers`` runs at a time (:func:`run_parallel`).
+
+    Every optimizer sees the same initialisation and batches at a given seed, so differences
+    between optimizers can be taken seed by seed (paired). ``overrides`` go to every
+    :class:`RunConfig` (e.g. ``warmup_frac=0, min_lr_frac=1`` for a constant rate).
+    """
+    seeds = [_validate.integer("seed", s, low=0) for s in seeds]
+    jobs = [
+        RunConfig(
+            preset=preset,
+            optimizer=name,
+            out=str(Path(workdir) / name / f"s{seed}"),
+            seed=seed,
+            device="cpu",
+            progress=False,
+            log_every=5,
+            density_every=density_every if name in density else 0,
+            density_samples=density_samples,
+            **overrides,
+        )
+        for name in optimizers
+        for seed in seeds
+    ]
+    records = iter(run_parallel(train, jobs, workers))
+    return {name: [next(records) for _ in seeds] for name in optimizers}
+
+
+def paired_gap(runs: dict, reference: str = "sgd") -> dict[str, dict]:
+    """Per optimizer, its validation loss minus the ``reference``'s at every evaluation, seed by
+    seed: {"steps", "mean", "se"} over the seeds (se 0 with one seed)."""
+    steps, ref = _curves(runs[reference])
+    out = {}
+    for name, seeds in runs.items():
+        s, own = _curves(seeds)
+        if s != steps:
+            raise ValueError(f"runs[{name!r}] is evaluated at other steps than {reference!r}")
+        diff = own - ref
+        se = diff.std(axis=0, ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0 * diff[0]
+        out[name] = {"steps": steps, "mean": diff.mean(axis=0).tolist(), "se": se.tolist()}
+    return out
+
+
+def _curves(seeds: list[list[dict]]) -> tuple[list[int], np.ndarray]:
+    curves = [val_curve(r) for r in seeds]
+    return curves[0][0], np.array([c[1] for c in curves])
+
+
+def final_losses(runs: dict) -> dict[str, stats.Estimate]:
+    """{optimizer: final validation loss, mean ± standard error over its seeds}."""
+    return {name: _estimate([final_val_loss(r) for r in seeds]) for name, seeds in runs.items()}
+
+
+def steps_estimates(runs: dict, target: float) -> dict[str, dict]:
+    """Per optimizer, steps to reach validation loss ``target``: the count of each seed (None:
+    not within the run) and, when every seed reached it, their mean ± standard error."""
+    out = {}
+    for name, seeds in runs.items():
+        counts = [steps_to_target(r, target) for r in seeds]
+        done = None not in counts
+        out[name] = {"seeds": counts, "mean": _estimate(counts) if done else None}
+    return out
+
+
+def _estimate(values) -> stats.Estimate:
+    """mean ± se over seeds (a single value: se 0)."""
+    if len(values) == 1:
+        return stats.Estimate(float(values[0]), 0.0, 1)
+    return stats.mean_se(values)
 
 
 def train_each(
@@ -59,13 +161,18 @@ def val_curve(records: list[dict]) -> tuple[list[int], list[float]]:
     return [s for s, _ in points], [v for _, v in points]
 
 
-def density_curve(records: list[dict], key: str | None = None) -> tuple[list[int], list[float]]:
-    """(steps done, φ) at the density measurements of a run; ``key`` picks one tensor's φ."""
-    points = [
-        (r["step"] + 1, r["phi"] if key is None else r["phi_layers"][key])
-        for r in records
-        if "phi" in r
-    ]
+def density_curve(
+    records: list[dict], key: str | None = None, n: int | None = None
+) -> tuple[list[int], list[float]]:
+    """(steps done, φ) at the density measurements of a run; ``key`` picks one tensor's φ, ``n``
+    the overall φ estimated from only the first n draws (``density_subsamples``)."""
+
+    def value(r):
+        if n is not None:
+            return r["phi_n"][str(n)]
+        return r["phi"] if key is None else r["phi_layers"][key]
+
+    points = [(r["step"] + 1, value(r)) for r in records if "phi" in r]
     return [s for s, _ in points], [v for _, v in points]
 
 
@@ -86,3 +193,42 @@ def embedding_split(
     directory ``run`` (its final checkpoint), on one CPU thread."""
     with cpu_threads(1):
         return embedding_density_split(load_model(run), tokens, n_samples, batch_size, seed)
+
+
+def final_gaps(runs: dict, reference: str = "sgd") -> dict[str, stats.Estimate]:
+    """{optimizer: the ``reference``'s final validation loss minus its own, paired seed by seed,
+    mean ± standard error}: positive means the optimizer ends lower than the reference."""
+    ref = [final_val_loss(r) for r in runs[reference]]
+    return {
+        name: _estimate(np.subtract(ref, [final_val_loss(r) for r in seeds]))
+        for name, seeds in runs.items()
+        if name != reference
+    }
+
+
+def density_dip(records: list[dict]) -> dict:
+    """Where a run's φ is lowest: its ``step``, ``phi`` and the validation loss of the evaluation
+    nearest to that step (``val_loss``), to place the dip on the loss curve."""
+    steps, phi = density_curve(records)
+    k = int(np.argmin(phi))
+    evals, losses = val_curve(records)
+    near = int(np.argmin(np.abs(np.subtract(evals, steps[k]))))
+    return {"step": steps[k], "phi": phi[k], "val_loss": losses[near]}
+
+
+def density_by_draws(
+    run: str | os.PathLike,
+    tokens,
+    counts=(4, 8, 16, 32, 64, 128),
+    batch_size: int = 16,
+    seed: int = 7,
+) -> dict[str, float]:
+    """{str(n): overall φ̂ from the first n of max(counts) microbatch gradients} of the model
+    saved by the run in directory ``run``, at its final weights, on one CPU thread: how the
+    estimate moves as the number of draws grows."""
+    from signlab.gpt.density import microbatch_gradients, subsample_densities
+
+    with cpu_threads(1):
+        model = load_model(run)
+        stacks = microbatch_gradients(model, tokens, max(counts), batch_size, seed=seed)
+        return subsample_densities(stacks, tuple(counts))

@@ -12,9 +12,13 @@ from pathlib import Path
 
 from signlab import _validate
 from signlab.gpt.presets import DATA_SOURCES, OPTIMIZERS, PRESETS, get_preset
+from signlab.gpt.schedule import fraction
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MSIGNS = ("jordan", "polar_express", "cans", "you", "svd")
+"""Muon's matrix sign in a run: a Newton–Schulz schedule of geometry.ns_schedules, or exact SVD."""
+NS_DTYPES = ("auto", "float32", "bfloat16")
 
 
 def _opt(default, text: str, **extra):
@@ -37,6 +41,14 @@ class RunConfig:
     batch_size: int | None = _opt(None, "sequences per microbatch (default: the preset's)")
     grad_accum: int | None = _opt(None, "microbatches per step, over all ranks (default: preset's)")
     n_embd: int | None = _opt(None, "model width d (default: the preset's)")
+    warmup_frac: float | None = _opt(
+        None, "fraction of the steps spent in linear warmup (default: the preset's)"
+    )
+    min_lr_frac: float | None = _opt(
+        None,
+        "the cosine's floor as a fraction of the lr; with --warmup-frac 0 and --min-lr-frac 1 "
+        "the rate is constant (default: the preset's)",
+    )
     seed: int = _opt(0, "seed of the initialisation and of the batches")
     device: str = _opt("auto", "auto (CUDA when available), cpu, cuda or cuda:K")
     precision: str = _opt(
@@ -47,9 +59,21 @@ class RunConfig:
     )
     data: str | None = _opt(
         None,
-        "corpus: bytes (offline pydoc_data text) or web (FineWeb-Edu, needs --download once) "
+        "corpus: bytes (offline pydoc_data text), web (FineWeb-Edu, needs --download once) or "
+        "stdlib (offline: the standard library's modules, a BPE learned from them) "
         "(default: the preset's)",
         choices=DATA_SOURCES,
+    )
+    msign: str = _opt(
+        "jordan",
+        "Muon only: msign by Newton–Schulz with this schedule (jordan: torch.optim.Muon's "
+        "quintic; polar_express, cans, you: per-step schedules) or by exact svd",
+        choices=MSIGNS,
+    )
+    ns_dtype: str = _opt(
+        "auto",
+        "Muon only: Newton–Schulz dtype (auto: geometry.matrix.working_dtype's choice)",
+        choices=NS_DTYPES,
     )
     log_every: int = _opt(1, "steps between log records")
     eval_every: int | None = _opt(None, "steps between validation losses (default: preset's)")
@@ -62,11 +86,18 @@ class RunConfig:
     )
     density_every: int = _opt(0, "measure the noise density φ every N steps (0: never)")
     density_samples: int = _opt(32, "microbatch gradients per φ measurement")
+    density_subsamples: tuple[int, ...] = _opt(
+        (),
+        "also log φ estimated from only the first n of those gradients, for each n listed "
+        "(the estimator's bias at small n, from the same draws)",
+    )
     resume: bool = _opt(False, "continue from <out>/checkpoint.pt when it exists")
     stop_at: int | None = _opt(None, "stop after this step, keeping the schedule (resume later)")
     compile: bool | None = _opt(None, "torch.compile the model (default: on CUDA for GPU presets)")
     progress: bool = _opt(True, "show progress (a bar on a terminal, a few plain lines otherwise)")
-    data_dir: str | None = _opt(None, "where the prepared web corpus lives (default: cache dir)")
+    data_dir: str | None = _opt(
+        None, "where prepared corpora (web, stdlib) live (default: cache dir)"
+    )
     download: bool = _opt(False, "allow streaming the web corpus (needs tiktoken and datasets)")
 
     def __post_init__(self):
@@ -74,6 +105,8 @@ class RunConfig:
         _validate.choice("optimizer", self.optimizer, OPTIMIZERS)
         _validate.choice("device", self.device.split(":")[0], DEVICES)
         _validate.choice("precision", self.precision, PRECISIONS)
+        _validate.choice("msign", self.msign, MSIGNS)
+        _validate.choice("ns_dtype", self.ns_dtype, NS_DTYPES)
         if self.data is not None:
             _validate.choice("data", self.data, DATA_SOURCES)
         _validate.integer("seed", self.seed, low=0)
@@ -87,6 +120,11 @@ class RunConfig:
         for name in ("lr", "target_loss"):
             if getattr(self, name) is not None:
                 _validate.positive(name, getattr(self, name))
+        for name in ("warmup_frac", "min_lr_frac"):
+            if getattr(self, name) is not None:
+                fraction(name, getattr(self, name))
+        for n in self.density_subsamples:
+            _validate.integer("density_subsamples", n, low=2, high=self.density_samples)
 
     @property
     def out_dir(self) -> Path:

@@ -6,6 +6,10 @@ one), and training draws batches of windows from it: for a start ``s``, the inpu
 
 - Offline (tests, the book build): the UTF-8 bytes of the standard library's ``pydoc_data.topics``,
   vocabulary 256, no network.
+- Offline at GPU scale: the Python standard library's own modules (:func:`stdlib_documents`, the
+  source of every Python installation, under the Python Software Foundation License), tokenized
+  with a byte-pair encoding learned from that text (:mod:`signlab.gpt.bpe`) and cached like the
+  web corpus (:func:`prepare_offline_text`). For machines that reach no web host.
 - Online (Colab): a web-text corpus (FineWeb-Edu) tokenized with GPT-2 BPE (tiktoken), written
   once to a ``uint16`` file with a SHA-256 checksum and cached (on Google Drive when mounted).
   The download runs only through :func:`prepare_web_text` with ``download=True``; the tokenize →
@@ -56,12 +60,113 @@ def require(module: str, purpose: str, install: str = GPT_EXTRA):
         ) from None
 
 
+WEB_PACKAGES = ("tiktoken", "datasets")
+"""What the web corpus needs beyond signlab (the ``gpt`` extra)."""
+
+
+def ensure_web_packages(run=None) -> list[str]:
+    """Install with pip whichever of :data:`WEB_PACKAGES` cannot be imported; the names installed.
+
+    For the chapter's GPU cell in Colab, whose setup installs signlab without its ``gpt`` extra.
+    ``run`` is the command runner (``subprocess.run``; a test passes its own).
+    """
+    import importlib.util
+    import subprocess
+
+    missing = [m for m in WEB_PACKAGES if importlib.util.find_spec(m) is None]
+    if missing:
+        (run or subprocess.run)(
+            [sys.executable, "-m", "pip", "install", "-q", *missing], check=True
+        )
+    return missing
+
+
 def byte_corpus() -> np.ndarray:
     """The UTF-8 bytes of ``pydoc_data.topics`` (Python's help texts, ~466 kB) as uint8 ids."""
     from pydoc_data import topics
 
     text = "\n\n".join(topics.topics[k] for k in sorted(topics.topics))
     return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
+
+
+STDLIB_SKIP = ("test", "tests", "idle_test", "site-packages", "dist-packages")
+"""Folders of the standard library left out of the offline corpus: test suites (absent from many
+installations, so the corpus would differ between them) and installed third-party packages."""
+
+
+def stdlib_documents() -> list[tuple[str, str]]:
+    """(path relative to the standard library, text) of its ``.py`` modules, sorted by path.
+
+    About 12 MB of code and docstrings in ~730 files on CPython 3.11 (the count and size differ a
+    little between Python versions; a prepared corpus records its own size and checksum).
+    """
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    docs = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if any(part in STDLIB_SKIP for part in rel.parts):
+            continue
+        docs.append((rel.as_posix(), path.read_text(encoding="utf-8", errors="replace")))
+    return docs
+
+
+def is_validation(name: str, every: int = 50) -> bool:
+    """Whether document ``name`` is held out: one in ``every``, chosen by a hash of the name, so
+    the split does not depend on the order or number of the other documents."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % _validate.integer("every", every) == 0
+
+
+_PREPARED: dict[tuple, tuple[Path, Path, Path]] = {}
+"""The corpora this process has prepared or found, by their arguments (a recipe's runs reuse it)."""
+
+
+def prepare_offline_text(
+    vocab_size: int, max_bytes: int | None = None, directory: str | os.PathLike | None = None
+) -> tuple[Path, Path, Path]:
+    """Train/val token files of the standard-library corpus and its BPE, prepared once, reused.
+
+    The first ``max_bytes`` characters of the documents (all when None) are read; a BPE with
+    ``vocab_size`` tokens is learned from the training documents (:func:`signlab.gpt.bpe.train_bpe`),
+    and both parts are written as ``uint16`` token files with checksums (one in 50 documents,
+    chosen by :func:`is_validation`, is held out). Returns (train, val, tokenizer.json); the
+    folder's name holds ``vocab_size`` and a hash of the text, so another Python's library or
+    another size is prepared afresh.
+    """
+    from signlab.gpt.bpe import train_bpe
+
+    key = (vocab_size, max_bytes, None if directory is None else str(directory))
+    known = _PREPARED.get(key)
+    if known is not None and all(p.exists() for p in known):
+        return known  # this process prepared or found it already: skip reading the library
+    docs = stdlib_documents()
+    if max_bytes is not None:
+        budget, kept = _validate.integer("max_bytes", max_bytes, low=1000), []
+        for name, text in docs:
+            if budget <= 0:
+                break
+            kept.append((name, text[:budget]))
+            budget -= len(text)
+        docs = kept
+    digest = hashlib.sha256("\0".join(f"{n}\0{t}" for n, t in docs).encode()).hexdigest()[:12]
+    root = Path(directory) if directory is not None else cache_dir()
+    out = root / f"stdlib_bpe{vocab_size}_{digest}"
+    train, val, tok = out / "train.bin", out / "val.bin", out / "tokenizer.json"
+    _PREPARED[key] = (train, val, tok)
+    if train.exists() and val.exists() and tok.exists():
+        return train, val, tok
+    train_docs = [t for n, t in docs if not is_validation(n)]
+    val_docs = [t for n, t in docs if is_validation(n)]
+    if not val_docs:  # a small stand-in corpus: hold out its last document
+        train_docs, val_docs = train_docs[:-1], train_docs[-1:]
+    bpe = train_bpe(train_docs, vocab_size)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenize_to_file(train_docs, bpe.encode, train, bpe.eot, progress=False)
+    tokenize_to_file(val_docs, bpe.encode, val, bpe.eot, progress=False)
+    bpe.save(tok)
+    return train, val, tok
 
 
 def split_tokens(tokens: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:

@@ -149,6 +149,28 @@ def gradient_density(stacks: dict[str, torch.Tensor]) -> tuple[float, dict[str, 
     return overall, per_tensor
 
 
+def subsample_densities(
+    stacks: dict[str, torch.Tensor], counts: tuple[int, ...]
+) -> dict[str, float]:
+    """{str(n): overall φ̂ from only the first n draws of the stacks}, for each n in ``counts``.
+
+    φ̂ is a ratio of sums of estimated scales σ̂_i, and σ̂_i from few draws is noisy: a coordinate
+    whose per-example gradient is mostly zero gets σ̂_i = 0 in most small samples and a large
+    σ̂_i in a few, which spreads σ̂ unevenly and pulls φ̂ below the true φ. Computing φ̂ from
+    the first 16 of 64 draws and from all 64, at the same weights, measures that bias directly.
+    """
+    from signlab.sim.noise import estimate_density
+
+    out = {}
+    for n in counts:
+        n = _validate.integer("n", n, low=2)
+        rows = [s[:n].double() for s in stacks.values()]
+        if rows[0].shape[0] < n:
+            raise ValueError(f"n must be at most the number of draws {rows[0].shape[0]} (got {n})")
+        out[str(n)] = float(estimate_density(torch.cat(rows, dim=1)))
+    return out
+
+
 def embedding_density_split(
     model: nn.Module, tokens: np.ndarray, n_samples: int, batch_size: int, seed: int
 ) -> dict:
@@ -178,3 +200,27 @@ def embedding_density_split(
         "n_rows": int(emb.shape[0]),
         "scale_ratio": float(sigma[unused].mean() / sigma[used].mean()) if unused.any() else None,
     }
+
+
+def sparse_example_density(
+    p: float, n: int, batch: int = 16, d: int = 20_000, seed: int = 0
+) -> float:
+    """φ̂ from ``n`` minibatch gradients of noise whose true φ is exactly 1, but sparse per example.
+
+    Every coordinate has the same law, so σ is constant and φ(σ) = 1: each example's gradient
+    coordinate is a standard normal with probability ``p`` and 0 otherwise, and a minibatch
+    averages ``batch`` examples. With p = 1 the draws are Gaussian and φ̂ misses 1 only by the
+    noise of σ̂ from n draws; with small p most minibatch coordinates are exactly 0 and a few are
+    large, σ̂ is spread unevenly, and φ̂ falls well below 1. This is the bias a small n gives
+    on a network whose per-example gradients are sparse (a ReLU layer, an embedding row).
+    """
+    from signlab.gpt.schedule import fraction
+    from signlab.sim.noise import estimate_density
+
+    p = fraction("p", p)
+    n = _validate.integer("n", n, low=2)
+    batch = _validate.integer("batch", batch)
+    rng = np.random.default_rng(_validate.integer("seed", seed, low=0))
+    active = rng.binomial(batch, p, size=(n, _validate.integer("d", d)))
+    samples = np.sqrt(active) * rng.standard_normal((n, d)) / batch
+    return float(estimate_density(samples))

@@ -20,7 +20,7 @@ from signlab import _validate
 from signlab.gpt.model import GPTConfig
 
 OPTIMIZERS = ("sgd", "signsgd", "signum", "lion", "adamw", "muon")
-DATA_SOURCES = ("bytes", "web")
+DATA_SOURCES = ("bytes", "web", "stdlib")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Preset:
 
     name: str
     model: GPTConfig
-    data: str  # "bytes" (offline pydoc_data) or "web" (FineWeb-Edu, GPT-2 BPE)
+    data: str  # "bytes" (pydoc_data), "web" (FineWeb-Edu, GPT-2 BPE), "stdlib" (own BPE)
     batch_size: int
     grad_accum: int
     steps: int
@@ -47,6 +47,7 @@ class Preset:
     lr: dict = field(default_factory=dict)
     muon_adamw_lr: float = 3e-4
     data_tokens: int = 0
+    corpus_bytes: int | None = None  # "stdlib": read at most this many characters (None: all)
     compile: bool = False
     cpu_threads: int | None = None
 

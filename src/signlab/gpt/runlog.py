@@ -1,9 +1,9 @@
 """A run's JSONL log and its progress display, as one context manager: :class:`RunLog`.
 
 Every record is one JSON line in ``<out>/log.jsonl``, flushed as it is written, so a crash loses
-nothing already logged. Progress goes to stderr: a tqdm bar on a terminal, and when stderr is a
-file or a pipe (a batch job, ``> run.log 2>&1``) about ten plain lines per run instead of the
-thousands of carriage-return updates a bar would write.
+nothing already logged. Progress goes to stderr: a tqdm bar on a terminal, a notebook progress bar in Jupyter and
+Colab, and when stderr is a file or a pipe (a batch job, ``> run.log 2>&1``) about ten plain
+lines per run instead of the thousands of carriage-return updates a bar would write.
 """
 
 from __future__ import annotations
@@ -35,8 +35,16 @@ def write_records(path: Path, records: list[dict]) -> None:
         f.writelines(json.dumps(r) + "\n" for r in records)
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter or Colab kernel (where tqdm draws a notebook progress bar)."""
+    shell = sys.modules.get("IPython")
+    ip = shell.get_ipython() if shell is not None else None
+    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+
+
 class Progress:
-    """Progress of steps ``start … total``: a tqdm bar on a terminal, else plain periodic lines."""
+    """Progress of steps ``start … total``: a tqdm bar on a terminal or in a notebook, else plain
+    periodic lines."""
 
     def __init__(self, total: int, start: int, desc: str, enabled: bool = True, stream=None):
         self.stream = sys.stderr if stream is None else stream
@@ -44,7 +52,14 @@ class Progress:
         self.every = max(1, total // PLAIN_LINES)
         self.t0 = time.perf_counter()
         self.bar = None
-        if enabled and getattr(self.stream, "isatty", lambda: False)():
+        if enabled and in_notebook() and stream is None:
+            from tqdm.notebook import tqdm as notebook_tqdm
+
+            try:
+                self.bar = notebook_tqdm(total=total, initial=start, desc=desc)
+            except ImportError:  # no ipywidgets: plain lines below
+                self.bar = None
+        if enabled and self.bar is None and getattr(self.stream, "isatty", lambda: False)():
             from tqdm.auto import tqdm
 
             self.bar = tqdm(

@@ -14,12 +14,21 @@ import math
 from signlab import _validate
 
 
+def fraction(name: str, value) -> float:
+    """``float(value)`` if it lies in [0, 1], else ``ValueError`` naming ``name``: a share of the
+    steps, or a floor of the rate (1 keeps the rate constant, where ``_validate.unit_interval``
+    would refuse it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must lie in [0, 1] (got {value!r})")
+    return float(value)
+
+
 def lr_multiplier(step: int, total: int, warmup: int, min_frac: float = 0.1) -> float:
     """The factor η_t / η at step t (0-based) of a T-step run with W warmup steps."""
     total = _validate.integer("total", total)
     warmup = _validate.integer("warmup", warmup, low=0, high=total)
     _validate.integer("step", step, low=0)
-    min_frac = _validate.unit_interval("min_frac", min_frac)
+    min_frac = fraction("min_frac", min_frac)
     if step < warmup:
         return (step + 1) / warmup
     if total == warmup:

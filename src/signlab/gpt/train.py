@@ -10,7 +10,9 @@ The pieces: :func:`make_plan` resolves the numbers of a run (preset plus overrid
 :class:`Trainer` holds the model, optimizer, schedule, scaler and generators and does one
 :meth:`~Trainer.step`; :mod:`signlab.gpt.checkpoint` saves and restores it;
 :class:`~signlab.gpt.runlog.RunLog` writes the log. Every ``log_every`` steps a JSON line
-``{"step", "train_loss", "lr", "tokens", ...}`` goes to ``<out>/log.jsonl`` (plus ``val_loss``
+``{"step", "train_loss", "lr", "tokens", "elapsed_s", ...}`` goes to ``<out>/log.jsonl``
+(``elapsed_s``: seconds since this process started the run, data loading and compilation
+included) (plus ``val_loss``
 every ``eval_every`` steps and the noise density ``phi`` every ``density_every`` steps).
 Resuming reproduces the uninterrupted loss curve. A non-finite loss or gradient stops the run
 with :class:`DivergenceError`, leaving the last good checkpoint in place.
@@ -32,7 +34,7 @@ import torch.distributed as dist
 from signlab.gpt import checkpoint
 from signlab.gpt import data as gdata
 from signlab.gpt.config import RunConfig
-from signlab.gpt.density import gradient_density, microbatch_gradients
+from signlab.gpt.density import gradient_density, microbatch_gradients, subsample_densities
 from signlab.gpt.model import GPT, GPTConfig, flops_per_token
 from signlab.gpt.optimizers import make_optimizer
 from signlab.gpt.presets import Preset, get_preset
@@ -117,8 +119,13 @@ def hardware_name(device: torch.device) -> str:
 
 def load_corpus(preset: Preset, cfg: RunConfig) -> tuple[np.ndarray, np.ndarray]:
     """(train, val) token streams for the run's data source (``cfg.data`` or the preset's)."""
-    if (cfg.data or preset.data) == "bytes":
+    source = cfg.data or preset.data
+    if source == "bytes":
         return gdata.split_tokens(gdata.byte_corpus(), 0.1)
+    if source == "stdlib":
+        v = preset.model.vocab_size
+        train, val, _ = gdata.prepare_offline_text(v, preset.corpus_bytes, cfg.data_dir)
+        return gdata.load_token_file(train), gdata.load_token_file(val)
     train, val = gdata.prepare_web_text(preset.data_tokens, cfg.download, cfg.data_dir)
     return gdata.load_token_file(train), gdata.load_token_file(val)
 
@@ -175,6 +182,8 @@ class Plan:
     lr: float
     device: torch.device
     amp: torch.dtype | None
+    warmup_frac: float = 0.1
+    min_lr_frac: float = 0.1
     rank: int = 0
     world: int = 1
 
@@ -206,6 +215,8 @@ def make_plan(cfg: RunConfig, device: torch.device, rank: int = 0, world: int = 
         lr=cfg.lr or preset.lr[cfg.optimizer],
         device=device,
         amp=autocast_dtype(device, cfg.precision),
+        warmup_frac=preset.warmup_frac if cfg.warmup_frac is None else cfg.warmup_frac,
+        min_lr_frac=preset.min_lr_frac if cfg.min_lr_frac is None else cfg.min_lr_frac,
         rank=rank,
         world=world,
     )
@@ -234,17 +245,24 @@ class Trainer:
         device, preset = plan.device, plan.preset
         self.model = GPT(plan.model, seed=cfg.seed).to(device)
         self.optimizer = make_optimizer(
-            cfg.optimizer, self.model, plan.lr, preset.weight_decay, adamw_lr=preset.muon_adamw_lr
+            cfg.optimizer,
+            self.model,
+            plan.lr,
+            preset.weight_decay,
+            adamw_lr=preset.muon_adamw_lr,
+            msign=cfg.msign,
+            ns_dtype=None if cfg.ns_dtype == "auto" else getattr(torch, cfg.ns_dtype),
         )
-        warm = warmup_steps(plan.steps, preset.warmup_frac)
+        warm = warmup_steps(plan.steps, plan.warmup_frac)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
-            lambda t: lr_multiplier(min(t, plan.steps - 1), plan.steps, warm, preset.min_lr_frac),
+            lambda t: lr_multiplier(min(t, plan.steps - 1), plan.steps, warm, plan.min_lr_frac),
         )
         self.scaler = torch.amp.GradScaler(device.type, enabled=plan.amp == torch.float16)
         self.data_gen = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed + plan.rank)
         self.net = self._wrap(self.model)
+        self.started = time.perf_counter()  # train() sets it to before the data were loaded
 
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         """The module the step calls: compiled and/or DDP-wrapped ``model``."""
@@ -335,8 +353,9 @@ class Trainer:
             self.autocast,
         )
 
-    def density(self, step: int) -> tuple[float, dict[str, float]]:
-        """(overall φ, per-tensor φ) from ``density_samples`` microbatch gradients at this point."""
+    def density(self, step: int) -> tuple[float, dict[str, float], dict[str, float]]:
+        """(overall φ, per-tensor φ, {n: overall φ from the first n draws}) from
+        ``density_samples`` microbatch gradients at this point (n from ``density_subsamples``)."""
         stacks = microbatch_gradients(
             self.model,
             self.train_tokens,
@@ -346,7 +365,8 @@ class Trainer:
             autocast=self.autocast,
             forward=self.net,
         )
-        return gradient_density(stacks)
+        phi, layers = gradient_density(stacks)
+        return phi, layers, subsample_densities(stacks, self.cfg.density_subsamples)
 
     def state_dict(self, step: int) -> dict:
         """A checkpoint of the run after ``step`` steps (every rank's RNG states included)."""
@@ -476,13 +496,16 @@ def _record(trainer: Trainer, step: int, result: StepResult) -> dict | None:
             "grad_norm": result.grad_norm,
             "tokens": done * plan.tokens_per_step,
             "tokens_per_s": plan.tokens_per_step / result.seconds,
+            "elapsed_s": time.perf_counter() - trainer.started,
         }
     if done % plan.eval_every == 0 or last:
         record = record or {"step": step, "train_loss": result.train_loss}
         record["val_loss"] = trainer.evaluate()
     if cfg.density_every and (step % cfg.density_every == 0 or last):
         record = record or {"step": step, "train_loss": result.train_loss}
-        record["phi"], record["phi_layers"] = trainer.density(step)
+        record["phi"], record["phi_layers"], by_n = trainer.density(step)
+        if by_n:
+            record["phi_n"] = by_n
     return record
 
 
@@ -538,6 +561,7 @@ def _loop(cfg: RunConfig, plan: Plan, trainer: Trainer, start: int, log: RunLog)
 
 def train(cfg: RunConfig) -> list[dict]:
     """Run (or resume) the training described by ``cfg``; return the run's log records."""
+    started = time.perf_counter()
     with _process(cfg) as (device, rank, world):
         plan = make_plan(cfg, device, rank, world)
         out = cfg.out_dir
@@ -545,6 +569,7 @@ def train(cfg: RunConfig) -> list[dict]:
             out.mkdir(parents=True, exist_ok=True)
         train_tokens, val_tokens = _load_data(cfg, plan)
         trainer = Trainer(cfg, plan, train_tokens, val_tokens)
+        trainer.started = started
         start, kept = _resume(cfg, trainer)
         if rank == 0:
             info = json.dumps(_run_info(cfg, plan, trainer), indent=1)

@@ -7,7 +7,8 @@
 - :mod:`signlab.optim.spec`: one hyperparameter table per optimizer, from which each rule's and
   each class's defaults, validation and signature come.
 - Classes (drop-in ``torch.optim.Optimizer`` s): :class:`SignSGD`, :class:`Signum`, :class:`Lion`,
-  :class:`NormalizedSGD`, :class:`Muon` (``torch.optim.Muon``'s signature), and
+  :class:`NormalizedSGD`, :class:`Muon` (``torch.optim.Muon``'s signature and update; its
+  defaults lr 0.02 and weight decay 0 are K. Jordan's, torch's are 1e-3 and 0.1), and
   :class:`MuonWithAdamW` with :func:`muon_param_groups` for Muon as used in practice (hidden
   matrices on Muon, everything else on AdamW). Their fast path, ``signlab.optim._fused``, is an
   implementation detail that the tests prove equal to the rules.

@@ -52,9 +52,10 @@ import math
 import torch
 
 from signlab import _validate
-from signlab.geometry.matrix import MSIGN_METHODS, NS_EPS, _resolve_coefficients
+from signlab.geometry.matrix import MSIGN_METHODS, NS_EPS
 from signlab.geometry.norms import _dualize as dualize  # validated once per rule, not per call
 from signlab.geometry.norms import _steepest_step
+from signlab.geometry.ns_schedules import _resolve_coefficients
 from signlab.optim.spec import REQUIRED, Hyper, Spec, betas, dims, flag, integer_in, one_of
 
 ADJUST_LR_FN = ("original", "match_rms_adamw", "none")
@@ -152,9 +153,11 @@ MUON = Spec(
         Hyper("nesterov", True, flag, "step along (1 − μ)G + μB instead of B"),
         Hyper(
             "ns_coefficients",
-            "quintic",
+            "jordan",
             _resolve_coefficients,
-            'Newton–Schulz (a, b, c), or "quintic" (3.4445, −4.775, 2.0315) / "cubic" (1.5, −0.5, 0)',
+            "Newton–Schulz (a, b, c) for every step (torch's form), one triple per step, or a"
+            ' schedule\'s name: "jordan" (3.4445, −4.775, 2.0315), "polar_express", "cans", "you",'
+            ' "cubic" (geometry.ns_schedules)',
         ),
         Hyper(
             "eps", NS_EPS, _validate.positive, "floor on ‖G‖_F in the normalisation X₀ = G/‖G‖_F"
@@ -396,9 +399,11 @@ def muon(
 
     msign(U) = UVᵀ for U = UΣVᵀ is dualize(U, "spectral") = argmax_{‖D‖_op ≤ 1} ⟨U, D⟩: every
     singular value is set to 1, as sign sets every coordinate to ±1. ``method="newton_schulz"``
-    approximates it with ``ns_steps`` quintic steps on X₀ = U/max(‖U‖_F, eps), whose coefficients
-    maximise the slope at 0 so that small singular values rise fast, at the price of landing in a band
-    around 1 (about [0.68, 1.2]) rather than on 1; ``"svd"`` is exact. s(m, n) is
+    approximates it with ``ns_steps`` quintic steps on X₀ = U/max(‖U‖_F, eps), by default Jordan's
+    coefficients, which maximise the slope at 0 so that small singular values rise fast, at the
+    price of landing in a band around 1 (about [0.68, 1.2]) rather than on 1; a per-step schedule
+    (``ns_coefficients="polar_express"``, :mod:`signlab.geometry.ns_schedules`) converges to 1 at
+    the same cost per step; ``"svd"`` is exact. s(m, n) is
     :func:`muon_lr_scale`. This is torch.optim.Muon's update, the same arithmetic: torch 2.13
     keeps the same EMA (``buf.lerp_(grad, 1 - momentum)``) and the same Nesterov mix
     (``grad.lerp(buf, momentum)``), so the momentum buffers agree exactly, not only up to the

@@ -39,19 +39,25 @@ class Muon(SignlabOptimizer):
     keyword-only, torch's names) plus ``method``, ``dtype``, ``foreach`` and ``check_finite``.
 
     The update is :func:`signlab.optim.functional.muon`: EMA momentum with Nesterov's look-ahead,
-    msign by ``ns_steps`` quintic Newton–Schulz steps, decoupled weight decay, the step scaled by
-    √max(1, m/n). ``method="svd"`` gives the exact polar factor, ``"newton_schulz_eigh"`` the same
-    NS map through one eigh. Unless ``dtype`` is given, Newton–Schulz runs in the dtype
-    :func:`signlab.geometry.matrix.working_dtype` picks per device, by measurement: bfloat16 on CUDA
-    and on CPUs with native bf16 matrix products (AVX512-BF16 or AMX-BF16, where bf16 matmuls ran
-    2.5× faster than float32), float32 on other CPUs (where bf16 Newton–Schulz ran ~3–4× slower),
-    float64 for float64 matrices on CPU. ``dtype=torch.bfloat16`` reproduces torch.optim.Muon's
-    arithmetic (which always uses bf16) step for step.
+    msign by ``ns_steps`` Newton–Schulz steps, decoupled weight decay, the step scaled by
+    √max(1, m/n). ``ns_coefficients`` takes torch's single triple (a, b, c), applied at every step,
+    and also a per-step schedule: a sequence of triples or a name of
+    :data:`signlab.geometry.ns_schedules.NS_SCHEDULES` ("jordan", the default and torch's
+    (3.4445, −4.775, 2.0315); "polar_express", "cans", "you", "cubic"), whose last triple repeats
+    when ``ns_steps`` is longer. ``method="svd"`` gives the exact polar factor,
+    ``"newton_schulz_eigh"`` the same NS map through one eigh. Unless ``dtype`` is given,
+    Newton–Schulz runs in the dtype :func:`signlab.geometry.matrix.working_dtype` picks per device,
+    by measurement: bfloat16 on CUDA and on CPUs with native bf16 matrix products (AVX512-BF16 or
+    AMX-BF16, where bf16 matmuls ran 2.5× faster than float32), float32 on other CPUs (where bf16
+    Newton–Schulz ran ~3–4× slower), float64 for float64 matrices on CPU.
+    ``dtype=torch.bfloat16`` reproduces torch.optim.Muon's arithmetic (which always uses bf16) step
+    for step, given the same arguments.
 
-    Defaults that differ from torch.optim.Muon's: ``lr=0.02`` (torch 1e-3) and ``weight_decay=0.0``
-    (torch 0.1), K. Jordan's settings for the "original" step scaling; ``ns_coefficients="quintic"``
-    and ``adjust_lr_fn="original"`` are torch's (3.4445, −4.775, 2.0315) and None under their names.
-    A parameter that is not 2-D raises ``ValueError``.
+    **Defaults that differ from torch.optim.Muon's**: ``lr=0.02`` (torch 1e-3) and
+    ``weight_decay=0.0`` (torch 0.1), K. Jordan's settings for the "original" step scaling; pass
+    ``lr=1e-3, weight_decay=0.1`` for torch's. The other defaults (momentum 0.95, Nesterov,
+    ``ns_coefficients`` (3.4445, −4.775, 2.0315), ``eps`` 1e-7, ``ns_steps`` 5, ``adjust_lr_fn``
+    None, i.e. "original") are torch's. A parameter that is not 2-D raises ``ValueError``.
     """
 
     rule = F.muon

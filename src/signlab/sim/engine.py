@@ -426,17 +426,51 @@ class Tuning:
             self.method, float(self.lrs[k]), self.steps, self.used, records, self.x[k]
         )
 
-    def resampled(self, seeds: Any) -> np.ndarray:
+    def crossings(self, eps: Any = None) -> np.ndarray:
+        """N(ε) of every step size of the grid, the mean over all the seeds (as :attr:`gradients`),
+        at the target ``eps`` (default :attr:`eps`) or at each of a sequence of targets, each
+        ≥ :attr:`eps` (result shape (len(lrs), len(eps))); ``inf`` where not reached when the run
+        stopped, which for a target above :attr:`eps` can only be a step size that lost there."""
+        targets = self._targets(eps)
+        with np.errstate(over="ignore", invalid="ignore"):
+            means = np.nan_to_num(self.records["grad_l1"].mean(axis=1), nan=np.inf)
+        counts = np.stack([_first_crossing(means, t, self.used) for t in targets], axis=-1)
+        return counts if np.ndim(eps) else counts[:, 0]
+
+    def resampled(self, seeds: Any, eps: Any = None) -> np.ndarray:
         """The best N(ε) over the grid when the mean over seeds runs over each row of ``seeds``
         (indices into the seeds, repeats allowed; shape (B, seeds)): B bootstrap replicates of
-        :attr:`best`. ``inf`` where a resample's mean had not reached ε when the run stopped."""
+        :attr:`best`, the step size chosen again inside each replicate. ``inf`` where a
+        resample's mean had not reached ε when the run stopped.
+
+        ``eps``: the target (default :attr:`eps`), or a sequence of targets, each ≥ :attr:`eps`,
+        read off the same record (result shape (B, len(eps))). A larger target is crossed no later
+        than the tuned one by the step size that won there, so the record holds its best count;
+        one row of all the seeds, ``[range(seeds)]``, gives the point estimate at each target.
+        """
         seeds = np.asarray(seeds, dtype=int)
+        targets = self._targets(eps)
         values = self.records["grad_l1"]
         weights = np.zeros((seeds.shape[0], values.shape[1]))
         np.add.at(weights, (np.arange(seeds.shape[0])[:, None], seeds), 1.0 / seeds.shape[1])
         with np.errstate(over="ignore", invalid="ignore"):
             means = np.nan_to_num(np.einsum("bs,jsp->bjp", weights, values), nan=np.inf)
-        return _first_crossing(means, self.eps, self.used).min(axis=1)
+        counts = np.stack(
+            [_first_crossing(means, t, self.used).min(axis=1) for t in targets], axis=-1
+        )
+        return counts if np.ndim(eps) else counts[:, 0]
+
+    def _targets(self, eps: Any) -> np.ndarray:
+        """``eps`` (default :attr:`eps`) as a 1-D array of targets, each at least :attr:`eps`."""
+        targets = np.atleast_1d(np.asarray(self.eps if eps is None else eps, dtype=float))
+        if targets.ndim != 1 or targets.size == 0:
+            raise ValueError("eps must be a target or a non-empty 1-D sequence of targets")
+        for target in targets:
+            if not np.isfinite(target) or target < self.eps:
+                raise ValueError(
+                    f"eps must be finite and >= the tuned target {self.eps!r} (got {target!r})"
+                )
+        return targets
 
 
 def _first_crossing(means: np.ndarray, eps: float, used: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import torch
 
 from signbook.checks import Feedback, close, register
 from signlab.geometry import density
+from signlab.gpt.density import sparse_example_density
 from signlab.gpt.model import GPTConfig, flops_per_token
 from signlab.gpt.presets import COLAB_T4
 from signlab.gpt.sweep import fit_log_slope
@@ -92,4 +93,20 @@ def ratio_slope(answer: Any) -> Feedback:
         expected,
         rtol=1e-4,
         hint="R multiplies by 1.2 each time d doubles, so R ∝ d^b with 2^b = 1.2.",
+    )
+
+
+@register("ex-gpt2-6")
+def estimator_bias_prediction(answer: Any) -> Feedback:
+    # the run the prediction is checked against: the estimator on noise with true φ = 1
+    expected = sparse_example_density(0.01, n=128, batch=16, seed=0)
+    return close(
+        "ex-gpt2-6",
+        answer,
+        expected,
+        rtol=0.0,
+        atol=0.03,
+        hint="With 16 examples a minibatch coordinate is nonzero with probability ≈ 0.15; how "
+        "many nonzero values does each coordinate get from 128 minibatches, and how unevenly "
+        "does that spread σ̂?",
     )

@@ -7,7 +7,13 @@ from typing import Any
 import torch
 
 from signbook.checks import Feedback, close, register
-from signlab.geometry.matrix import msign, newton_schulz_polynomial, nuclear_norm
+from signlab.geometry.matrix import (
+    msign,
+    newton_schulz_error,
+    newton_schulz_polynomial,
+    nuclear_norm,
+)
+from signlab.geometry.ns_schedules import minimax_schedule
 from signlab.optim.functional import muon_lr_scale
 from signlab.sim.noise import low_rank_sigma, matrix_density
 
@@ -43,13 +49,13 @@ def steps_to_reach(coefficients: str, x: float = 1e-3, target: float = 0.5) -> i
 
 @register("ex-muon-3")
 def steps_from_small_singular_value(answer: Any) -> Feedback:
-    expected = (steps_to_reach("quintic"), steps_to_reach("cubic"))
+    expected = (steps_to_reach("jordan"), steps_to_reach("cubic"))
     return close(
         "ex-muon-3",
         answer,
         expected,
         atol=0.0,
-        hint="answer (quintic steps, cubic steps); near 0 each step multiplies x by a (3.4445 or 1.5).",
+        hint="answer (Jordan steps, cubic steps); near 0 each step multiplies x by a (3.4445 or 1.5).",
     )
 
 
@@ -78,4 +84,26 @@ def shape_scaling(answer: Any) -> Feedback:
         expected,
         rtol=1e-4,
         hint="answer (√max(1, m/n), 0.2·√max(m, n)) for m = 3072, n = 768.",
+    )
+
+
+def steps_to_error(lower: float, error: float = 1e-3, most: int = 12) -> int:
+    """Fewest steps of the greedy minimax schedule for [lower, 1] whose worst error there is at
+    most ``error``."""
+    schedule = minimax_schedule(lower, most)
+    return next(
+        k for k in range(1, most + 1) if newton_schulz_error(schedule, k, x_min=lower) <= error
+    )
+
+
+@register("ex-muon-6")
+def schedule_for_an_easier_interval(answer: Any) -> Feedback:
+    expected = (steps_to_error(1e-3), steps_to_error(1e-2))
+    return close(
+        "ex-muon-6",
+        answer,
+        expected,
+        atol=0.0,
+        hint="answer (steps for l = 1e-3, steps for l = 1e-2): the first k with "
+        "newton_schulz_error(minimax_schedule(l, 8), k, x_min=l) <= 1e-3.",
     )
