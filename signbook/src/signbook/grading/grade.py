@@ -350,7 +350,11 @@ def grade(
     for result in kept.values():
         writer.add(result)
     writer.write()
-    log(f"{len(todo)} to run ({settings.jobs} at a time), {len(kept)} kept from {outputs.store}")
+    rerun = {ids[path] for path in todo}
+    log(
+        f"{len(todo)} to run ({settings.jobs} at a time), "
+        f"{len(set(kept) - rerun)} kept from {outputs.store}"
+    )
     failed = _run_all(todo, ids, sandbox, settings, store, writer, log)
     if failed:
         log(f"{len(failed)} submission(s) could not be run: {', '.join(failed)}; rerun to retry")
