@@ -604,6 +604,24 @@ def test_the_command_line_refuses_to_guess_what_to_expect(tmp_path, capsys):
     assert "--chapter NAME" in capsys.readouterr().err
 
 
+def test_the_command_line_without_bubblewrap_grades_nothing_and_names_no_sandbox(
+    tmp_path, capsys, monkeypatch
+):
+    from signbook import sandbox as sb
+
+    junk = tmp_path / "junk.ipynb"
+    junk.write_text("{")
+    monkeypatch.setattr(sb, "bwrap", lambda: None)
+    out = tmp_path / "out" / "g.csv"
+    args = ["--chapter", "geometry", "--book", str(ROOT)]
+    code = course.main(["grade", str(junk), "--out", str(out), *args])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bubblewrap (bwrap) is not installed" in err
+    assert "Nothing was graded" in err and "--no-sandbox runs them without it" in err
+    assert not out.parent.exists()
+
+
 def test_sizes_and_deadlines_on_the_command_line():
     assert course.size("4G") == 4 * 1024**3 and course.size("512MiB") == 512 * 1024**2
     assert course.size("1000") == 1000

@@ -211,10 +211,20 @@ def _grade(args: argparse.Namespace) -> int:
             print(f"{folder}: {load(folder)} hidden check(s)")
         settings = _settings(args)
         grade(_submissions(args.submissions), Outputs(args.out, args.feedback), settings)
-    except (ValueError, SandboxError, OSError) as err:
+    except SandboxError as err:
+        print(f"error: {err}\n{NO_SANDBOX_HINT}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+NO_SANDBOX_HINT = (
+    "Nothing was graded: every submission runs in bubblewrap's sandbox (the grading part of "
+    "book/instructors.md says what it needs). --no-sandbox runs them without it, with your "
+    "powers: only for notebooks you trust."
+)
 
 
 def main(argv: list[str] | None = None) -> int:
