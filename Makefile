@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup book rebuild colab student test test-fast lint bench browser clean
+.PHONY: setup book rebuild colab student test test-fast lint bench browser grader clean
 
 $(STAMP): requirements.txt pyproject.toml signbook/pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +51,25 @@ browser:
 	    apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) \
 	  || echo "chromium not installed: the browser test will be skipped (it fails under CI=true)"; }
 
-## Every test: the fast ones, then the slow ones (book build in a real browser, training, DDP).
-test: setup browser
+## bubblewrap, the grader's sandbox (signbook.sandbox): Debian's package, installed as root or with
+## passwordless sudo (skipped when present). It needs unprivileged user namespaces; Ubuntu 23.10 and
+## later restrict them with AppArmor, which this target lifts only under CI (the runner is
+## disposable) and otherwise names. Without it the sandbox tests are skipped (they fail under CI=true).
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo -n)
+USERNS = /proc/sys/kernel/apparmor_restrict_unprivileged_userns
+grader:
+	@command -v bwrap >/dev/null 2>&1 || \
+	  { ($(SUDO) true 2>/dev/null && $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $(SUDO) apt-get install -y -qq bubblewrap >/dev/null) \
+	  || echo "bubblewrap not installed: the grader's sandbox tests will be skipped (they fail under CI=true)"; }
+	@! command -v bwrap >/dev/null 2>&1 || bwrap --unshare-user --ro-bind / / true 2>/dev/null || \
+	  { if [ -n "$$CI" ] && [ "$$(cat $(USERNS) 2>/dev/null)" = 1 ]; then \
+	      echo "CI: lifting AppArmor's restriction on user namespaces for bwrap"; \
+	      $(SUDO) sysctl -q -w kernel.apparmor_restrict_unprivileged_userns=0; \
+	    else echo "bwrap cannot create a user namespace here: see the grading part of book/instructors.md"; fi; }
+
+## Every test: the fast ones, then the slow ones (book build in a real browser, training, DDP, grader).
+test: setup browser grader
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python tools/notebooks.py check

@@ -1,310 +1,78 @@
 """Coursework: grade a class's submitted notebooks, and describe the exercises for instructors.
 
-    python -m signbook.course grade SUBMISSION.ipynb... --out grades.csv [--feedback DIR]
-                                    [--timeout 300] [--hidden DIR] [--python PY]
+    python -m signbook.course grade SUBMISSION.ipynb|FOLDER... --out grades.csv
+        --chapter NAME | --manifest grading.json [--chapter NAME]
+        [--hidden DIR]... [--timeout 300] [--jobs N] [--roster roster.csv] [--lms canvas]
+        [--only STUDENT]... [--rerun] [--public-points 1] [--deadline 2026-03-01T23:59+01:00]
+        [--threads N]
+        [--memory 4G] [--cpu-time S] [--processes 256] [--file-size 256M] [--disk 1G]
+        [--feedback DIR] [--python PY] [--no-sandbox]
     python -m signbook.course table            # the exercise table of the instructor page
 
-How a submission is graded:
+How a submission is graded (the pieces are in :mod:`signbook.grading`):
 
-1. It is read with nbformat; a file that is not a notebook gets one row saying so.
-2. It runs top to bottom in a fresh kernel, in its own process group and an empty folder, with every
-   cell run even after one raises, and is killed when it exceeds ``--timeout`` seconds in all.
-   The kernel has ``SIGNBOOK_RECORD`` set, so every ``check(label, answer)`` it reaches appends the
-   answer to a file (:mod:`signbook.checks`); the last answer given for an exercise counts.
-3. In this process (not the student's kernel, whose code could have changed anything) each expected
-   exercise's recorded answer goes through the public checker (1 point) and the instructor's hidden
-   checks (``--hidden DIR``: every ``*.py`` there, each registering with :func:`hidden`).
-4. One CSV row per student and exercise (student, exercise, points, max_points, message), and a
-   Markdown feedback file per student.
+1. What to expect comes from the instructor: the chapter's exercises (``--chapter``, read from the
+   book) or the release manifest (``--manifest``), with each public check's points; the hidden
+   checks (``--hidden DIR``) add theirs, and may replace the public check.
+2. The notebook runs top to bottom, every cell even after one raises, in a bubblewrap sandbox
+   (:mod:`signbook.sandbox`): no network, its own processes only, the system and Python read-only,
+   a private folder holding only the submission, limits on memory, CPU time, processes, file size
+   and disk, and killed with everything it started when it ends or after ``--timeout`` seconds.
+   The kernel only records the answers it is given (``check(label, answer)``) as JSON.
+3. After the sandbox has ended, each expected exercise's last answer is judged in this process by
+   the public check and the hidden ones.
+4. Results are kept per student as each finishes (``grades.runs/``); ``grades.csv`` (student,
+   exercise, points, max_points, message), ``grades-totals.csv`` (one line per student), the
+   platform's import file (``--lms``) and ``feedback/<student>.md`` are rewritten after each.
+   A rerun runs only new or changed submissions and judges the others again.
 
-The expected exercises come from the notebook's metadata (``signbook.exercises``, written by the student
-release), else from its ``check("ex-...")`` calls. The student is the file name without ``.ipynb``.
-
-The submissions are code: run the grader on a machine (or container) you are willing to let them run on.
+Without bubblewrap the grader refuses to run, unless told ``--no-sandbox`` (then it says loudly
+what that means).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import importlib.util
-import json
-import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import nbformat
+from signbook.checks import exercises
+from signbook.grading.hidden import REGISTRY, hidden, load
+from signbook.grading.judge import Row
 
-from signbook.checks import Feedback, _Unsupported, exercises, from_json, judge
+__all__ = ["Row", "exercise_table", "hidden", "main"]
 
-_HIDDEN: dict[str, list[tuple[Callable[[Any], Any], float]]] = {}
-_CHECK = re.compile(r"""check\(\s*["'](?P<label>ex-[\w-]+)["']""")
-
-
-def hidden(exercise: str, points: float = 1.0) -> Callable:
-    """Decorator for an instructor's hidden check of ``exercise``: ``fn(answer) -> Feedback | bool``.
-
-    Hidden checks live in a folder the instructor keeps (``--hidden DIR``), never in this package or
-    the student release, and run only in the grader's process.
-    """
-    if points <= 0:
-        raise ValueError(f"points must be positive (got {points!r})")
-
-    def decorate(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        _HIDDEN.setdefault(exercise, []).append((fn, float(points)))
-        return fn
-
-    return decorate
+SIZE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]?)(?:i?B)?\s*$", re.I)
 
 
-def load_hidden(folder: Path) -> int:
-    """Import every ``*.py`` in ``folder`` (their ``@hidden`` checks register); returns how many."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"hidden checks folder {folder} does not exist")
-    files = sorted(folder.glob("*.py"))
-    for path in files:
-        spec = importlib.util.spec_from_file_location(f"signbook_hidden_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return len(files)
+def size(text: str) -> int:
+    """Bytes from ``4G``, ``512M``, ``4GiB`` or a plain number of bytes."""
+    m = SIZE.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"a size such as 4G or 512M (got {text!r})")
+    power = "KMGT".find(m["unit"].upper()) + 1 if m["unit"] else 0
+    return int(float(m["n"]) * 1024**power)
 
 
-@dataclass
-class Row:
-    """One line of the grades CSV: a student's points out of ``max_points`` on one exercise.
-
-    ``exercise`` is "" on the one row of a submission that could not be graded at all (not a
-    notebook, no exercises); ``message`` says why the points are what they are.
-    """
-
-    student: str
-    exercise: str
-    points: float
-    max_points: float
-    message: str
-
-
-@dataclass
-class _Run:
-    """What executing one submission produced."""
-
-    answers: dict[str, Any]
-    errors: list[dict]
-    timed_out: bool
-    seconds: float
-
-
-def expected_exercises(nb: nbformat.NotebookNode) -> list[str]:
-    """The exercises a submission is graded on, in order.
-
-    The student release lists them in its metadata (``signbook.exercises``), so an answer cell the
-    student deleted still counts, as a missing answer; a notebook without that metadata is graded
-    on the labels of its ``check("ex-...", ...)`` calls.
-    """
-    meta = nb.metadata.get("signbook", {}).get("exercises")
-    if meta:
-        return list(meta)
-    found: list[str] = []
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            for m in _CHECK.finditer(cell.source):
-                if m["label"] not in found:
-                    found.append(m["label"])
-    return found
-
-
-def _run_submission(nb: nbformat.NotebookNode, timeout: float, python: str | None = None) -> _Run:
-    """Execute ``nb`` in a child process killed after ``timeout`` seconds; collect its answers."""
-    with tempfile.TemporaryDirectory(prefix="signbook-grade-") as tmp:
-        tmp = Path(tmp)
-        work = tmp / "work"
-        work.mkdir()
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        nbformat.write(nb, tmp / "submission.ipynb")
-        record, status = tmp / "answers.jsonl", tmp / "status.json"
-        env = dict(os.environ, SIGNBOOK_RECORD=str(record))
-        env.pop("SIGNLAB_STATIC_BUILD", None)
-        command = [
-            sys.executable,
-            "-m",
-            "signbook.course",
-            "_execute",
-            str(tmp / "submission.ipynb"),
-            "--cwd",
-            str(work),
-            "--status",
-            str(status),
-            "--timeout",
-            str(int(timeout) + 1),
-        ]
-        if python:
-            command += ["--python", python]
-        start = time.perf_counter()
-        child = subprocess.Popen(
-            command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        timed_out = False
-        try:
-            _, stderr = child.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(child)
-            _, stderr = child.communicate()
-        seconds = time.perf_counter() - start
-        answers: dict[str, Any] = {}
-        if record.exists():
-            for line in record.read_text(encoding="utf-8").splitlines():
-                try:
-                    item = json.loads(line)
-                    answers[item["exercise"]] = from_json(item["answer"])
-                except (ValueError, KeyError, TypeError):
-                    continue
-        errors: list[dict] = []
-        if status.exists():
-            errors = json.loads(status.read_text()).get("errors", [])
-        elif not timed_out and child.returncode != 0:
-            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            errors = [{"cell": None, "name": "KernelError", "message": tail[0]}]
-    return _Run(answers, errors, timed_out, seconds)
-
-
-def _kill_group(child: subprocess.Popen) -> None:
+def deadline(text: str) -> datetime:
+    """An ISO 8601 time with its UTC offset (``2026-03-01T23:59+01:00``)."""
     try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        child.kill()
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an ISO 8601 time (got {text!r})") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"say the time zone, e.g. {text}+00:00")
+    return when
 
 
-def _max_points(label: str) -> float:
-    """What an exercise is worth: 1 for the public check, plus each hidden check's points."""
-    return 1.0 + sum(points for _, points in _HIDDEN.get(label, []))
-
-
-def grade_answer(label: str, answer: Any) -> tuple[float, float, str]:
-    """(points, max_points, message) of one answer: the public check, then the hidden ones."""
-    checks = _HIDDEN.get(label, [])
-    max_points = _max_points(label)
-    if answer is Ellipsis or answer is None:
-        return 0.0, max_points, "not answered yet"
-    if isinstance(answer, _Unsupported):
-        return 0.0, max_points, f"an answer of type {answer.type_name} cannot be graded"
-    verdicts: list[tuple[bool, float, str]] = []
-    public = judge(label, answer)
-    verdicts.append((public.correct, 1.0, public.message))
-    for fn, points in checks:
-        try:
-            result = fn(answer)
-        except Exception as err:
-            result = Feedback(label, False, f"hidden check failed ({type(err).__name__})")
-        if isinstance(result, Feedback):
-            verdicts.append((result.correct, points, result.message))
-        else:
-            verdicts.append((bool(result), points, "" if result else "a hidden check failed"))
-    points = sum(p for ok, p, _ in verdicts if ok)
-    if all(ok for ok, _, _ in verdicts):
-        return points, max_points, "correct"
-    messages = [m for ok, _, m in verdicts if not ok and m]
-    return points, max_points, "; ".join(dict.fromkeys(messages))
-
-
-def _grade_notebook(path: Path, timeout: float, python: str | None = None) -> list[Row]:
-    """The rows of one submission: read it, run it (unless it cannot be read), grade each answer."""
-    student = Path(path).stem
-    try:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-    except Exception as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return [Row(student, "", 0.0, 0.0, f"not a readable notebook ({reason})")]
-    labels = expected_exercises(nb)
-    known = set(exercises())
-    if not labels:
-        return [Row(student, "", 0.0, 0.0, "no exercises found in this notebook")]
-    run = _run_submission(nb, timeout, python)
-    problem = ""
-    if run.timed_out:
-        problem = f"the notebook ran past its {timeout:g} s limit and was stopped"
-    elif run.errors:
-        first = run.errors[0]
-        where = f" in cell {first['cell']}" if first.get("cell") is not None else ""
-        problem = f"the notebook raised {first['name']}{where}: {first['message']}"[:300]
-    rows = []
-    for label in labels:
-        if label not in known:
-            rows.append(Row(student, label, 0.0, 0.0, "unknown exercise (no checker)"))
-            continue
-        if label not in run.answers:
-            reason = "no answer: check(...) for this exercise never ran"
-            message = f"{reason} ({problem})" if problem else reason
-            rows.append(Row(student, label, 0.0, _max_points(label), message))
-            continue
-        points, max_points, message = grade_answer(label, run.answers[label])
-        rows.append(Row(student, label, points, max_points, message))
-    return rows
-
-
-def _feedback_text(student: str, rows: list[Row]) -> str:
-    """The Markdown feedback file of one student: the total and a table of the rows."""
-    total = sum(r.points for r in rows)
-    out = sum(r.max_points for r in rows)
-    lines = [f"# Feedback for {student}", "", f"**Total: {total:g} / {out:g}**", ""]
-    lines += ["| exercise | points | message |", "|---|---|---|"]
-    for r in rows:
-        message = r.message.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {r.exercise or '-'} | {r.points:g} / {r.max_points:g} | {message} |")
-    return "\n".join(lines) + "\n"
-
-
-def grade(
-    paths: list[Path],
-    out: Path,
-    feedback: Path | None = None,
-    timeout: float = 300,
-    python: str | None = None,
-) -> list[Row]:
-    """Grade every submission in ``paths``; write the CSV ``out`` and one feedback file each."""
-    feedback = Path(feedback) if feedback else Path(out).with_suffix("").parent / "feedback"
-    feedback.mkdir(parents=True, exist_ok=True)
-    every: list[Row] = []
+def _submissions(paths: list[Path]) -> list[Path]:
+    """The notebooks named, a folder standing for the ``*.ipynb`` in it."""
+    found = []
     for path in paths:
-        try:
-            rows = _grade_notebook(Path(path), timeout, python)
-        except Exception as err:  # the run goes on, whatever one submission does
-            rows = [
-                Row(Path(path).stem, "", 0.0, 0.0, f"grader error: {type(err).__name__}: {err}")
-            ]
-        every += rows
-        (feedback / f"{Path(path).stem}.md").write_text(_feedback_text(Path(path).stem, rows))
-        print(f"{path}: {sum(r.points for r in rows):g} / {sum(r.max_points for r in rows):g}")
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "exercise", "points", "max_points", "message"])
-        for r in every:
-            writer.writerow(
-                [r.student, r.exercise, f"{r.points:g}", f"{r.max_points:g}", r.message]
-            )
-    return every
-
-
-def _execute(args: argparse.Namespace) -> int:
-    """Child process: run the submission with every cell, write the errors to ``--status``."""
-    from signbook.execute import execute
-
-    nb = nbformat.read(args.notebook, as_version=4)
-    errors = execute(nb, args.cwd, python=args.python, timeout=args.timeout, allow_errors=True)
-    args.status.write_text(json.dumps({"errors": errors}))
-    return 0
+        found += sorted(path.glob("*.ipynb")) if path.is_dir() else [path]
+    return found
 
 
 # ---- the instructor page ---------------------------------------------------------------------------
@@ -361,43 +129,119 @@ def exercise_table(root: Path | None = None) -> _Markdown:
     return _Markdown("\n".join(lines))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m signbook.course grade|table``: the grader's and the instructor page's command line.
+def _grade_parser(sub) -> None:
+    g = sub.add_parser("grade", help="grade submitted notebooks")
+    g.add_argument("submissions", nargs="+", type=Path, help="notebooks, or folders of them")
+    g.add_argument("--out", type=Path, required=True, help="the per-exercise CSV to write")
+    g.add_argument(
+        "--feedback", type=Path, help="folder for feedback files (default: feedback/ beside --out)"
+    )
+    g.add_argument("--chapter", help="the chapter the submissions answer")
+    g.add_argument("--manifest", type=Path, help="the release manifest (grading.json)")
+    g.add_argument("--book", type=Path, help="the book's folder, for --chapter (default: here)")
+    g.add_argument("--hidden", type=Path, action="append", default=[], help="hidden checks folder")
+    g.add_argument("--public-points", type=float, help="points of every public check (0: off)")
+    g.add_argument("--timeout", type=float, default=300, help="seconds per notebook (300)")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded at once (1)")
+    g.add_argument("--threads", type=int, default=1, help="math threads per kernel (1)")
+    g.add_argument("--roster", type=Path, help="CSV with a student column (and file, email...)")
+    g.add_argument("--lms", choices=["canvas", "gradescope", "moodle"], help="also write this")
+    g.add_argument("--deadline", type=deadline, help="ISO time; the totals say how late")
+    g.add_argument("--only", action="append", default=[], help="run this student again")
+    g.add_argument("--rerun", action="store_true", help="run every submission again")
+    g.add_argument("--memory", type=size, help="memory limit (4G)")
+    g.add_argument("--cpu-time", type=int, help="CPU seconds per process (timeout x threads + 60)")
+    g.add_argument("--processes", type=int, help="processes and threads (256)")
+    g.add_argument("--file-size", type=size, help="largest file written (256M)")
+    g.add_argument("--disk", type=size, help="bytes written in all (1G)")
+    g.add_argument("--python", help="Python of the kernel (default: this one)")
+    g.add_argument("--no-sandbox", action="store_true", help="run submissions with your powers")
 
-    ``_execute`` is the grader's own child process (:func:`_execute`), not for people.
-    """
+
+def _settings(args: argparse.Namespace):
+    from signbook.grading import assignment as assignments
+    from signbook.grading.grade import Settings
+    from signbook.grading.students import Roster
+    from signbook.sandbox import Limits
+
+    if args.manifest:
+        task = assignments.from_manifest(args.manifest, args.chapter)
+    elif args.chapter:
+        task = assignments.from_book(args.book or _book_root(), args.chapter)
+    else:
+        raise ValueError(
+            "say what the submissions answer: --chapter NAME (the book's exercises) or "
+            "--manifest grading.json (the student release's); never the submissions' own metadata"
+        )
+    if args.public_points is not None:
+        task = task.with_public_points(args.public_points)
+    limits = {
+        "memory": args.memory,
+        "cpu_seconds": args.cpu_time,
+        "processes": args.processes,
+        "file_size": args.file_size,
+        "disk": args.disk,
+    }
+    given = {k: v for k, v in limits.items() if v is not None}
+    settings = Settings(
+        assignment=task,
+        hidden=REGISTRY,
+        timeout=args.timeout,
+        jobs=args.jobs,
+        sandbox=not args.no_sandbox,
+        python=args.python,
+        roster=Roster.read(args.roster) if args.roster else None,
+        lms=args.lms,
+        deadline=args.deadline,
+        only=args.only,
+        rerun=args.rerun,
+        threads=args.threads,
+    )
+    if given:
+        settings.limits = Limits(**{**vars(settings.limits), **given})
+    return settings
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from signbook.grading.grade import Outputs, grade
+    from signbook.sandbox import SandboxError
+
+    try:
+        for folder in args.hidden:
+            print(f"{folder}: {load(folder)} hidden check(s)")
+        settings = _settings(args)
+        grade(_submissions(args.submissions), Outputs(args.out, args.feedback), settings)
+    except SandboxError as err:
+        print(f"error: {err}\n{NO_SANDBOX_HINT}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+NO_SANDBOX_HINT = (
+    "Nothing was graded: every submission runs in bubblewrap's sandbox (the grading part of "
+    "book/instructors.md says what it needs). --no-sandbox runs them without it, with your "
+    "powers: only for notebooks you trust."
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m signbook.course grade|table``: the grader's and the instructor page's command line."""
     parser = argparse.ArgumentParser(
         prog="python -m signbook.course",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("grade", help="grade submitted notebooks")
-    g.add_argument("submissions", nargs="+", type=Path)
-    g.add_argument("--out", type=Path, required=True, help="the CSV to write")
-    g.add_argument("--feedback", type=Path, help="folder for feedback files (default: feedback/)")
-    g.add_argument("--timeout", type=float, default=300, help="seconds per notebook (default 300)")
-    g.add_argument("--hidden", type=Path, action="append", default=[], help="hidden checks folder")
-    g.add_argument("--python", help="Python of the kernel (default: this one)")
+    _grade_parser(sub)
     sub.add_parser("table", help="print the exercise table of the instructor page")
-    x = sub.add_parser("_execute")
-    x.add_argument("notebook", type=Path)
-    x.add_argument("--cwd", type=Path, required=True)
-    x.add_argument("--status", type=Path, required=True)
-    x.add_argument("--timeout", type=int, required=True)
-    x.add_argument("--python")
     args = parser.parse_args(argv)
-    if args.command == "_execute":
-        return _execute(args)
     if args.command == "table":
         print(exercise_table())
         return 0
-    if args.timeout <= 0:
-        parser.error(f"--timeout must be positive (got {args.timeout})")
-    for folder in args.hidden:
-        load_hidden(folder)
-    grade(args.submissions, args.out, args.feedback, args.timeout, args.python)
-    return 0
+    return _grade(args)
 
 
 if __name__ == "__main__":

@@ -701,6 +701,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for path in book.write(EDITIONS[args.edition], args.out):
                 print(path)
+            if args.edition == "student":  # the grader's list of exercises, for the instructor
+                from signbook.grading.assignment import write_manifest
+
+                print(write_manifest(book, args.out))
     except EditionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

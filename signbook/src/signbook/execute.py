@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,12 +134,18 @@ def execute(
     timeout: int = 600,
     env: dict[str, str] | None = None,
     allow_errors: bool = False,
+    on_cell_start: Callable[[int], None] | None = None,
+    on_cell_done: Callable[[int, dict | None], None] | None = None,
 ) -> list[dict]:
     """Execute ``nb`` in place with its working directory ``cwd``; returns the cells' errors.
 
     With ``allow_errors`` every cell runs even after one raises (the grader wants every answer it can
     get); otherwise the first error stops the run and is the only one returned. A cell that runs past
     ``timeout`` seconds stops the run either way; it is returned as an error named :data:`TIMEOUT`.
+
+    ``on_cell_start(index)`` is called as each code cell starts and ``on_cell_done(index, error)``
+    as it ends (``error``: ``{"name", "message"}`` or None), while the run goes on: the grader's
+    runner writes them down as they happen, so a run that is killed still says how far it got.
     """
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
@@ -159,7 +166,12 @@ def execute(
             timeout=timeout,
             allow_errors=allow_errors,
             resources={"metadata": {"path": str(cwd)}},
-            on_cell_start=lambda cell, cell_index: started.append(cell_index),
+            on_cell_start=lambda cell, cell_index: _started(
+                started, cell, cell_index, on_cell_start
+            ),
+            on_cell_executed=lambda cell, cell_index, execute_reply: _done(
+                cell_index, execute_reply, on_cell_done
+            ),
         )
         kernel_env = dict(os.environ if env is None else env)
         kernel_env.pop("SIGNLAB_STATIC_BUILD", None)  # readers' kernels show live widgets
@@ -176,6 +188,22 @@ def execute(
             earlier = [e for e in _errors(nb) if e["cell"] != late["cell"]]
             return [*earlier, late]
     return _errors(nb)
+
+
+def _started(started: list[int], cell, index: int, hook) -> None:
+    started.append(index)
+    if hook is not None and cell.cell_type == "code" and cell.source.strip():
+        hook(index)
+
+
+def _done(index: int, reply: dict, hook) -> None:
+    if hook is None:
+        return
+    content = reply.get("content", {}) if isinstance(reply, dict) else {}
+    error = None
+    if content.get("status") == "error":
+        error = {"name": str(content.get("ename", "")), "message": str(content.get("evalue", ""))}
+    hook(index, error)
 
 
 def _errors(nb: nbformat.NotebookNode) -> list[dict]:

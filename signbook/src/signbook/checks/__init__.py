@@ -8,7 +8,9 @@ These are the *public* checks: the book's readers get them (the public book show
 Checks that students must not see are the instructor's and live outside this package
 (:mod:`signbook.course`). When the grader runs a submission it sets ``SIGNBOOK_RECORD`` to a file, and
 :func:`check` appends each answer it is given there (as JSON), so the grader can judge the answers in
-its own process, with the hidden checks, whatever the submitted code did to its own kernel.
+its own process, with the hidden checks, whatever the submitted code did to its own kernel. While
+recording, an exercise without a public check (one an instructor added) is recorded too, for the
+hidden checks, instead of raising.
 """
 
 from __future__ import annotations
@@ -82,12 +84,15 @@ def exercises() -> list[str]:
 def check(exercise: str, answer: Any) -> Feedback:
     """Check ``answer`` to ``exercise`` (its label in the book, e.g. ``"ex-geometry-1"``)."""
     _load_all()
+    recording = bool(os.environ.get(RECORD_ENV))
+    if recording and isinstance(exercise, str):
+        _record(os.environ[RECORD_ENV], exercise, answer)
     if exercise not in _REGISTRY:
+        if recording:  # an instructor's own exercise, judged by the grader's hidden checks
+            return Feedback(str(exercise), False, "recorded for grading (no public check)")
         raise ValueError(
             f"exercise must be one of {', '.join(sorted(_REGISTRY))} (got {exercise!r})"
         )
-    if os.environ.get(RECORD_ENV):
-        _record(os.environ[RECORD_ENV], exercise, answer)
     return judge(exercise, answer)
 
 
