@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         "paths", nargs="*", type=Path, help="notebooks (default: all chapters); compare: OLD NEW"
     )
     parser.add_argument("--keep", type=Path, help="run: write each executed notebook here")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.command == "compare":
         if len(args.paths) != 2:
             parser.error("compare takes two folders: OLD NEW")
