@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         "paths", nargs="*", type=Path, help="notebooks (default: all chapters); compare: OLD NEW"
     )
     parser.add_argument("--keep", type=Path, help="run: write each executed notebook here")
+    parser.add_argument(
+        "--timeout", type=int, default=300, help="run: seconds per cell (the build's: 300)"
+    )
     args = parser.parse_intermixed_args(argv)
     if args.command == "compare":
         if len(args.paths) != 2:
@@ -215,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         return compare(*args.paths)
     paths = [p.resolve() for p in args.paths] or chapters()
     if args.command == "run":
-        return max((run(p, keep=args.keep) for p in paths), default=0)
+        return max((run(p, args.timeout, args.keep) for p in paths), default=0)
     return {"sync": sync, "check": check}[args.command](paths)
 
 
