@@ -42,6 +42,13 @@ def test_each_class_applies_the_rule_of_its_entry():
         assert cls.rule is REGISTRY[name].rule is getattr(F, name)
 
 
+def test_every_entrys_rule_is_a_rule_with_its_spec():
+    for name, entry in REGISTRY.items():
+        assert isinstance(entry.rule, F.Rule), name
+        assert entry.rule.spec.optimizer == name and callable(entry.rule.unchecked)
+    assert not isinstance(lambda p, g, s=None: (p, s), F.Rule)  # no spec, no unchecked update
+
+
 @pytest.mark.parametrize("name", NETWORK_OPTIMIZERS)
 def test_the_gpt_factory_builds_each_entrys_network_optimizer(name):
     model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0)

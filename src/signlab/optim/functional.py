@@ -49,7 +49,7 @@ import functools
 import inspect
 import math
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 import torch
 
@@ -198,6 +198,7 @@ ADAMW = Spec(
 )
 
 
+@runtime_checkable
 class Rule(Protocol):
     """What every rule of this module is: callable as ``rule(param, grad, state=None, *, lr, ...,
     check_finite=True) -> (param, state)``, with its :class:`~signlab.optim.spec.Spec` as ``spec``

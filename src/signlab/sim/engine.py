@@ -32,15 +32,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
 from signlab import _validate
 from signlab._threads import torch_threads
+from signlab.optim.functional import Rule
 from signlab.optim.registry import REGISTRY
-from signlab.optim.spec import Spec
 
 __all__ = [
     "METHODS",
@@ -58,17 +58,9 @@ __all__ = [
 _CHECK_EVERY = 64
 
 
-class StepRule(Protocol):
-    """What the engine needs of a rule: its :class:`~signlab.optim.spec.Spec` (defaults and
-    validation) and ``unchecked(x, g, state, **validated) -> (x, state)``, the update itself."""
-
-    spec: Spec
-    unchecked: Callable[..., tuple[torch.Tensor, Any]]
-
-
 @dataclass(frozen=True)
 class Method:
-    """A named update rule (a rule of :mod:`signlab.optim.functional`, or any :class:`StepRule`)
+    """A named update rule (a :class:`~signlab.optim.functional.Rule`)
     with the engine's default keywords and the properties the engine relies on.
 
     ``separable``: the rule moves each coordinate using that coordinate's gradient only (so a
@@ -82,7 +74,7 @@ class Method:
     """
 
     name: str
-    rule: StepRule
+    rule: Rule
     defaults: dict = field(default_factory=dict)
     separable: bool = True
     gradients_per_step: float = 1.0
