@@ -101,7 +101,7 @@ class SignlabOptimizer(torch.optim.Optimizer):
         return state[key]
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Take one step on every parameter with a gradient; returns the closure's loss, if any."""
         loss = None
         if closure is not None:
@@ -140,7 +140,7 @@ class SignlabOptimizer(torch.optim.Optimizer):
             self._apply(self._rule(), hyper, params, grads)
             return
         states = [[self._state(p, key) for p in params] for key in self.state_keys]
-        type(self).fused(params, grads, *states, **hyper, scratch=self._scratch)  # type: ignore[misc]
+        type(self).fused(params, grads, *states, **hyper, scratch=self._scratch)
 
     def _apply(self, rule: Rule, hyper: dict[str, Any], params: list, grads: list) -> None:
         """The pure rule, tensor by tensor, its results copied into the parameters and state."""
