@@ -23,6 +23,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Queue
 
 import nbformat
 import pytest
@@ -145,6 +146,16 @@ def colab_venv(tmp_path_factory):
     return python, copy
 
 
+def clone_venv(python: str, copy: Path, base: Path) -> tuple[str, Path]:
+    """A second Colab-like venv and repository copy, for a second notebook run at the same time (in
+    Colab each notebook has its runtime to itself; two install cells writing one venv, or building in
+    one source folder, at once break each other). The venv is copied, not reinstalled: its python
+    finds its packages from where it stands."""
+    venv = Path(python).parent.parent
+    shutil.copytree(venv, base / "venv", symlinks=True)
+    return str(base / "venv" / "bin" / "python"), repository_copy(base / "repo")
+
+
 def installed(python):
     out = subprocess.run(
         [python, "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
@@ -213,6 +224,7 @@ def reader_runs(colab, colab_venv, tmp_path_factory):
     """Every notebook of the edition run alone under each of READER_CONFIGS: {config: (results,
     folder of the executed notebooks)}."""
     python, copy = colab_venv
+    clones = [clone_venv(python, copy, tmp_path_factory.mktemp("colab-like-clone"))]
     runs = {}
     for name, (seed, capability, threads, extra) in READER_CONFIGS.items():
         keep = tmp_path_factory.mktemp(name)
@@ -224,10 +236,20 @@ def reader_runs(colab, colab_venv, tmp_path_factory):
             **extra,
         )
 
-        def run(path, env=env, keep=keep):
-            return path.name, run_alone(path, python=python, timeout=600, env=env, keep=keep)
+        workers = 2 if threads == "1" else 1
+        places = Queue()  # a worker's own venv and repository: two pip installs into one collide
+        for place in [(python, copy), *clones[: workers - 1]]:
+            places.put(place)
 
-        with ThreadPoolExecutor(max_workers=2 if threads == "1" else 1) as pool:
+        def run(path, env=env, keep=keep, places=places):
+            kernel, source = places.get()
+            try:
+                env = dict(env, SIGNLAB_SOURCE=str(source))
+                return path.name, run_alone(path, python=kernel, timeout=600, env=env, keep=keep)
+            finally:
+                places.put((kernel, source))
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             results = dict(pool.map(run, colab))
         for chapter, result in results.items():
             print(f"{chapter}: {name}: executed alone in {result.seconds:.0f} s")
