@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from signlab.gpt import checkpoint
+from signlab.gpt.data import byte_corpus, split_tokens
 from signlab.gpt.model import GPT, GPTConfig
 from signlab.gpt.optimizers import decay_groups, make_optimizer
 from signlab.gpt.presets import OPTIMIZERS, PRESETS, get_preset, with_width
@@ -21,7 +22,6 @@ from signlab.gpt.train import (
     autocast_dtype,
     choose_autocast,
     divergence,
-    make_plan,
     read_log,
     train,
 )
@@ -271,7 +271,7 @@ def test_fp16_overflow_skips_the_step_instead_of_diverging(tmp_path):
     from signlab.gpt.schedule import lr_multiplier, warmup_steps
 
     cfg = _cfg(tmp_path, optimizer="sgd", precision="fp16", device="cpu")
-    trainer = Trainer(cfg, make_plan(cfg, torch.device("cpu")), *split_tokens(byte_corpus(), 0.1))
+    trainer = Trainer(cfg, *split_tokens(byte_corpus(), 0.1))
     trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**120)  # fp16 grads overflow
     before = [p.detach().clone() for p in trainer.model.parameters()]
     lr = [trainer.optimizer.param_groups[0]["lr"]]
@@ -300,27 +300,28 @@ def test_compile_on_and_off_give_the_same_first_step(tmp_path):
     assert compiled[-1]["val_loss"] == pytest.approx(plain[-1]["val_loss"], rel=1e-4)
 
 
-def test_plan_resolves_the_preset_and_the_overrides():
-    from signlab.gpt.train import Plan
-
+def test_the_config_resolves_the_preset_and_the_overrides():
     cfg = RunConfig(preset="cpu-tiny", optimizer="lion", grad_accum=4, n_embd=32, lr=0.5)
-    plan = make_plan(cfg, torch.device("cpu"), rank=1, world=2)
-    assert plan == Plan(
-        preset=PRESETS["cpu-tiny"],
-        model=with_width(PRESETS["cpu-tiny"], 32).model,
+    resolved = cfg.resolved()
+    assert resolved == dataclasses.replace(
+        cfg,
         steps=300,
         batch_size=16,
-        accum=4,
         eval_every=25,
-        lr=0.5,
-        device=torch.device("cpu"),
-        amp=None,
-        rank=1,
-        world=2,
+        warmup_frac=0.1,
+        min_lr_frac=0.1,
+        data="bytes",
     )
-    assert plan.local_accum == 2 and plan.tokens_per_step == 16 * 4 * 64
+    assert resolved.resolved() == resolved
+    assert resolved.model == with_width(PRESETS["cpu-tiny"], 32).model
+    assert resolved.tokens_per_step == 16 * 4 * 64
+    plain = RunConfig(preset="cpu-tiny", optimizer="lion").resolved()
+    assert (plain.lr, plain.n_embd, plain.grad_accum) == (PRESETS["cpu-tiny"].lr["lion"], 64, 1)
+    tokens = split_tokens(byte_corpus(), 0.1)
+    one = Trainer(cfg, *tokens)  # world > 1 needs a process group: see test_gpt_cli
+    assert one.local_accum == 4 and one.cfg == resolved and one.amp is None
     with pytest.raises(ValueError, match="multiple of the world size 3"):
-        make_plan(cfg, torch.device("cpu"), rank=0, world=3)
+        Trainer(cfg, *tokens, rank=0, world=3)
 
 
 def test_one_step_reports_the_scheduled_lr_and_moves_the_weights():
@@ -329,7 +330,7 @@ def test_one_step_reports_the_scheduled_lr_and_moves_the_weights():
     from signlab.gpt.train import StepResult
 
     cfg = RunConfig(preset="cpu-tiny", optimizer="signsgd", steps=50, device="cpu")
-    trainer = Trainer(cfg, make_plan(cfg, torch.device("cpu")), *split_tokens(byte_corpus(), 0.1))
+    trainer = Trainer(cfg, *split_tokens(byte_corpus(), 0.1))
     before = trainer.model.ln_f.weight.detach().clone()
     result = trainer.step()
     assert set(vars(result)) == {f.name for f in dataclasses.fields(StepResult)}
@@ -348,15 +349,15 @@ def test_rng_state_round_trip():
     assert state["cuda"] is None and state["torch"].dtype == torch.uint8
 
 
-def test_cpu_threads_caps_and_restores():
-    from signlab.gpt.train import cpu_threads
+def test_torch_threads_caps_and_restores():
+    from signlab._threads import torch_threads
 
     torch.set_num_threads(2)
-    with cpu_threads(1):
+    with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == 2
-    with pytest.raises(RuntimeError), cpu_threads(1):
+    with pytest.raises(RuntimeError), torch_threads(1):
         raise RuntimeError("inside")
     assert torch.get_num_threads() == 2
-    with cpu_threads(None):
+    with torch_threads(None):
         assert torch.get_num_threads() == 2

@@ -2,6 +2,7 @@
 run through the engine's tune, tested in test_engine.py)."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from signlab.experiments import (
     tail_index_table,
     tail_survival,
 )
-from signlab.sim.engine import Trajectory, gradients_to_reach, simulate, tune
+from signlab.sim.engine import METHODS, Trajectory, gradients_to_reach, simulate, tune
 from signlab.stats import Estimate
 
 
@@ -40,12 +41,16 @@ def test_a_tuned_grid_equals_one_run_per_step_size_without_noise(method):
     assert tuned.run()["grad_l1"].shape[0] == 3  # the best step size's runs only
 
 
-def test_tune_counts_extra_gradients_per_step():
+def test_tune_counts_the_methods_gradients_per_step():
     problem, _ = heavy_tail_problem(10, None)
     x0 = initial_point(2, 10, 0, dtype=torch.float32)
+    twice = replace(METHODS["signsgd"], name="twice", gradients_per_step=2.0)
     one = tune(problem, None, "signsgd", x0, (0.05,), 1.0, steps=300, every=1)
-    two = tune(problem, None, "signsgd", x0, (0.05,), 1.0, steps=300, every=1, gradients_per_step=2)
+    two = tune(problem, None, twice, x0, (0.05,), 1.0, steps=300, every=1)
     assert two.best == 2 * one.best
+    assert np.array_equal(two.used, 2 * one.used)
+    run = simulate(problem, None, twice, x0, lr=0.05, steps=7, batch=3)
+    assert run.gradients.tolist() == [6.0 * t for t in range(8)]  # 2 per sample, 3 a step
 
 
 def _trajectory(values, used):

@@ -7,6 +7,7 @@ import copy
 import inspect
 import subprocess
 import sys
+import typing
 
 import pytest
 import torch
@@ -23,6 +24,7 @@ from signlab.optim import (
 )
 from signlab.optim import functional as F
 from signlab.optim.base import SignlabOptimizer
+from signlab.optim.spec import REQUIRED
 
 SHAPES = [(7, 5), (40,), (3, 4, 6), (9, 9)]
 STEPS = 4
@@ -47,6 +49,45 @@ RULE_OF = {
     NormalizedSGD: F.normalized_sgd,
     Muon: F.muon,
 }
+
+
+def bare(signature):
+    """``signature`` without annotations (the spec's signatures carry none)."""
+    params = [p.replace(annotation=p.empty) for p in signature.parameters.values()]
+    return signature.replace(parameters=params, return_annotation=signature.empty)
+
+
+def assert_signature_is_the_specs(cls, spec):
+    """The class's explicit ``__init__`` takes exactly the spec's class hyperparameters, in the
+    spec's order, with the spec's defaults (``lr`` without one where the spec requires it)."""
+    ours = bare(inspect.signature(cls.__init__))
+    assert ours == spec.class_signature(), (str(ours), str(spec.class_signature()))
+
+
+@pytest.mark.parametrize("cls", RULE_OF, ids=lambda c: c.__name__)
+def test_explicit_signature_agrees_with_the_spec(cls):
+    assert "__init__" in vars(cls)  # written out, not generated
+    assert_signature_is_the_specs(cls, RULE_OF[cls].spec)
+    hints = typing.get_type_hints(cls.__init__)
+    assert set(hints) == {*inspect.signature(cls.__init__).parameters, "return"} - {"self"}
+
+
+def test_muon_with_adamw_signature_agrees_with_both_specs():
+    from signlab.optim.muon import ADAMW_DEFAULTS
+
+    ours = bare(inspect.signature(MuonWithAdamW.__init__)).parameters
+    muon = F.MUON.class_signature().parameters
+    adamw = F.ADAMW.parameters("class", prefix="adamw_", **ADAMW_DEFAULTS)
+    options = list(muon.values())[-2:]
+    want = [
+        *[inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("self", "muon_params", "adamw_params")],
+        *list(muon.values())[2:-2],
+        *adamw,
+        *options,
+    ]  # fmt: skip
+    assert list(ours.values()) == want
+    hints = typing.get_type_hints(MuonWithAdamW.__init__)
+    assert set(hints) == {*ours, "return"} - {"self"}
 
 
 @pytest.mark.parametrize("cls", RULE_OF, ids=lambda c: c.__name__)
@@ -502,12 +543,19 @@ def test_a_schedule_travels_in_the_state_dict(generator):
 
 
 def test_a_new_rule_becomes_an_optimizer_by_subclassing_the_base(generator):
-    """SignlabOptimizer's contract: a subclass that sets ``rule`` gets the signature its spec
-    generates, validation and a step that applies the rule; F.sgd so becomes torch.optim.SGD."""
+    """SignlabOptimizer's protocol: a subclass that sets ``rule`` and writes its ``__init__``
+    with the spec's defaults gets validation and a step that applies the rule; F.sgd so becomes
+    torch.optim.SGD."""
 
     class RuleSGD(SignlabOptimizer):
         rule = F.sgd
 
+        def __init__(self, params, lr=REQUIRED, *, momentum=0.0, nesterov=False,
+                     weight_decay=0.0, foreach=None, check_finite=True):  # fmt: skip
+            hyper = dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+            super().__init__(params, hyper, foreach=foreach, check_finite=check_finite)
+
+    assert_signature_is_the_specs(RuleSGD, F.sgd.spec)
     params = inspect.signature(RuleSGD).parameters
     assert list(params) == [
         *["params", "lr", "momentum", "nesterov", "weight_decay", "foreach", "check_finite"]

@@ -8,6 +8,9 @@ r"""The book's experiments, one module per chapter, all thin layers over :func:`
 - :mod:`~signlab.experiments.heavy_tails`: SGD and the sign methods under Student-t noise.
 - :mod:`~signlab.experiments.momentum`: skewed noise, EMA scales, momentum against a batch.
 - :mod:`~signlab.experiments.muon`: SGD, Muon and SignSGD with matrix noise of a chosen rank.
+- :mod:`~signlab.experiments.cnn`: a small CNN on digits and the noise density φ along its
+  training, the image side of the GPT-2 chapter's contrast (imported on its own: it needs
+  scikit-learn).
 - :mod:`~signlab.experiments.common`: seeded starting points, races, log-log slopes.
 
 Every experiment has fixed seeds; chapters call them by name (``experiments.toy_stochastic()``).

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from signlab import _validate
+from signlab._threads import torch_threads
 from signlab.sim.engine import Recorder, Trajectory, simulate
 from signlab.theory import bounds
 from signlab.theory import lowerbound as lb
-from signlab.theory.lowerbound._sgd_paths import one_thread
 
 __all__ = [
     "bimodal_moments",
@@ -245,7 +245,7 @@ def bimodal_moments(
     eps = _validate.positive("eps", eps)
     points = [0.0] if points is None else [float(p) for p in points]
     generator = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
-    with one_thread():  # a second thread of a busy machine made this 8 times slower
+    with torch_threads(1):  # a second thread of a busy machine made this 8 times slower
         return _moments(eps, sigmas, points, draws, generator)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from signlab import _validate
+from signlab._threads import torch_threads
 from signlab.experiments._progress import progress
 from signlab.experiments.common import initial_point
 from signlab.experiments.heavy_tails import Crossing, first_crossings, heavy_tail_problem
@@ -31,13 +32,7 @@ from signlab.optim.spec import REQUIRED, Hyper, Spec
 from signlab.sim.engine import Method, Recorder, Trajectory, gradients_to_reach, simulate, tune
 from signlab.sim.noise import TwoPoint, dense_sigma
 from signlab.sim.problems import SeparableQuadratic
-from signlab.sim.tails import (
-    _torch_threads,
-    ema_scale,
-    ema_scale_limit,
-    mean_scale,
-    measure_ema_scale,
-)
+from signlab.sim.tails import ema_scale, ema_scale_limit, mean_scale, measure_ema_scale
 
 __all__ = [
     "BUDGET_EPS",
@@ -131,7 +126,7 @@ def sign_agreement(
     def expected_sign(noise: torch.Tensor) -> np.ndarray:  # noise (chains, 1) + each ∂f
         return torch.sign(g + noise).mean(dim=0).numpy()
 
-    with _torch_threads(1):  # small tensors in a loop: one thread is fastest on a shared machine
+    with torch_threads(1):  # small tensors in a loop: one thread is fastest on a shared machine
         for beta in betas:
             beta = _validate.unit_interval("betas", beta)
             out[f"EMA {beta:g}"] = expected_sign(ema(beta))
@@ -236,7 +231,8 @@ def sign_mvr(problem: Any, oracle: Any) -> Method:
        x_{t+1} = x_t - \eta\,\operatorname{sign}(d_t)
 
     (d_1 = g_1): the same sample ξ_t evaluated at the current and the previous point, two gradient
-    evaluations per step (count them: ``gradients_per_step=2`` in :func:`signlab.sim.engine.tune`). With additive
+    evaluations per step (the Method says so, ``gradients_per_step=2``, and the engine counts
+    both). With additive
     noise, g(x; ξ) = ∇f(x) + ξ, the error e_t = d_t − ∇f(x_t) obeys e_t = βe_{t−1} + (1 − β)ξ_t
     exactly: an EMA of the noise and nothing else. Signum's error m_t − ∇f(x_t) obeys the same
     recursion minus β(∇f(x_t) − ∇f(x_{t−1})): its average also lags behind the moving gradient.
@@ -245,7 +241,7 @@ def sign_mvr(problem: Any, oracle: Any) -> Method:
     """
     if not getattr(oracle, "additive", False):
         raise ValueError("sign_mvr needs an additive oracle (noise independent of x)")
-    return Method("sign_mvr", _SignMVR(problem))
+    return Method("sign_mvr", _SignMVR(problem), gradients_per_step=2.0)
 
 
 def theorem1_run(
@@ -361,39 +357,40 @@ def budget_race(
             runs, targets, labels=labels, scale=race.d, replicates=replicates, seed=seed
         )
 
-    def tuned(method, batch=1, cap=steps, per_step=1.0, **hyper):
+    def tuned(method, batch=1, cap=steps, **hyper):
         result = tune(
             problem, oracle, method, x0, lrs, smallest, steps=cap, batch=batch, seed=seed,
-            margin=1.5, gradients_per_step=per_step, **hyper,
+            margin=1.5, **hyper,
         )  # fmt: skip
         return [result.run(k) for k in range(len(lrs))]
 
-    sign_methods = [
-        ("signsgd B=1", "signsgd", {"cap": max(64, steps // 4)}),
-        ("signum B=1", "signum", {"momentum": 0.9}),
-        ("lion B=1", "lion", {}),
-        ("sign-MVR β=0.9", sign_mvr(problem, oracle), {"momentum": 0.9, "per_step": 2.0}),
-        ("sign-MVR β=0.99", sign_mvr(problem, oracle), {"momentum": 0.99, "per_step": 2.0}),
-    ]
-    jobs = [*sign_methods, ("best constant B", None, {}), ("Theorem 1", None, {})]
-    rows: dict[str, dict[str, Any]] = {}
-    for label, method, hyper in progress(
-        jobs, show=show_progress, desc=f"budget race ({instance})"
-    ):
-        if label == "Theorem 1":
-            rows[label] = _theorem1_row(race, targets, budgets, crossing, seed)
-        elif label == "best constant B":
-            runs, labels, sizes = [], [], []
-            for b in batches:
-                runs += tuned("signsgd", batch=int(b), cap=max(64, steps // int(b)))
-                labels += list(lrs)
-                sizes += [int(b)] * len(lrs)
-            found = crossing(runs, np.arange(len(runs)))
-            rows[label] = _relabel(found, np.asarray(labels), np.asarray(sizes, dtype=float))
-        else:
-            found = crossing(tuned(method, **hyper), lrs)
-            rows[label] = {"crossing": found, "batch": np.ones(targets.size)}
-    return rows
+    def one_sample(method, cap=steps, **hyper):  # B = 1, the step size tuned
+        return lambda: {
+            "crossing": crossing(tuned(method, cap=cap, **hyper), lrs),
+            "batch": np.ones(targets.size),
+        }
+
+    def best_constant_batch():
+        runs, labels, sizes = [], [], []
+        for b in batches:
+            runs += tuned("signsgd", batch=int(b), cap=max(64, steps // int(b)))
+            labels += list(lrs)
+            sizes += [int(b)] * len(lrs)
+        found = crossing(runs, np.arange(len(runs)))
+        return _relabel(found, np.asarray(labels), np.asarray(sizes, dtype=float))
+
+    mvr = sign_mvr(problem, oracle)
+    jobs = {
+        "signsgd B=1": one_sample("signsgd", cap=max(64, steps // 4)),
+        "signum B=1": one_sample("signum", momentum=0.9),
+        "lion B=1": one_sample("lion"),
+        "sign-MVR β=0.9": one_sample(mvr, momentum=0.9),
+        "sign-MVR β=0.99": one_sample(mvr, momentum=0.99),
+        "best constant B": best_constant_batch,
+        "Theorem 1": lambda: _theorem1_row(race, targets, budgets, crossing, seed),
+    }
+    shown = progress(jobs.items(), show=show_progress, desc=f"budget race ({instance})")
+    return {label: job() for label, job in shown}
 
 
 def _relabel(found, labels, sizes) -> dict[str, Any]:
@@ -445,10 +442,7 @@ def lag_race(
             lr=lr, steps=steps, seed=seed, record=("grad_l1",), every=every, momentum=beta
         )
         out[f"signum {beta:g}"] = simulate(problem, oracle, "signum", x0, **common)
-        run = simulate(problem, oracle, mvr, x0, **common)
-        out[f"sign-MVR {beta:g}"] = Trajectory(
-            run.method, run.lr, run.steps, 2 * run.gradients, run.records, run.x
-        )
+        out[f"sign-MVR {beta:g}"] = simulate(problem, oracle, mvr, x0, **common)
     return out
 
 

@@ -5,9 +5,9 @@ cached GPT-2 BPE web text), :mod:`~signlab.gpt.schedule` (warmup + cosine),
 :mod:`~signlab.gpt.optimizers` (optimizers by name), :mod:`~signlab.gpt.presets` (the recipes
 ``CPU_TINY``, ``COLAB_T4``, ``GPT2_124M``), :mod:`~signlab.gpt.config` (``RunConfig``, the one
 definition of a run's options) and :mod:`~signlab.gpt.cli` (the flags generated from it),
-:mod:`~signlab.gpt.train` (plan, trainer, loop, DDP), :mod:`~signlab.gpt.checkpoint` (weights-only
+:mod:`~signlab.gpt.train` (trainer, loop, DDP), :mod:`~signlab.gpt.checkpoint` (weights-only
 checkpoints), :mod:`~signlab.gpt.runlog` (JSONL log and progress), :mod:`~signlab.gpt.density`
-(noise density φ of the gradient), :mod:`~signlab.gpt.cnn` (the image-model contrast),
+(noise density φ of the gradient; :mod:`signlab.experiments.cnn` is the image-model contrast),
 :mod:`~signlab.gpt.sweep` (width sweep), :mod:`~signlab.gpt.compare` (the chapter's runs),
 :mod:`~signlab.gpt.throughput` (tokens/s, MFU and the GPU check), :mod:`~signlab.gpt.bpe` (a
 byte-level BPE learned from a corpus, for the offline standard-library corpus),

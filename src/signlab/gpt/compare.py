@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from signlab import _validate, stats
+from signlab._threads import torch_threads
 from signlab.gpt.config import RunConfig
 from signlab.gpt.density import embedding_density_split
 from signlab.gpt.sweep import steps_to_target
-from signlab.gpt.train import cpu_threads, load_model, train
+from signlab.gpt.train import load_model, train
 
 
 def run_parallel(fn, jobs: list, workers: int = 1) -> list:
@@ -191,7 +192,7 @@ def embedding_split(
 ) -> dict:
     """:func:`~signlab.gpt.density.embedding_density_split` of the model saved by the run in
     directory ``run`` (its final checkpoint), on one CPU thread."""
-    with cpu_threads(1):
+    with torch_threads(1):
         return embedding_density_split(load_model(run), tokens, n_samples, batch_size, seed)
 
 
@@ -228,7 +229,7 @@ def density_by_draws(
     estimate moves as the number of draws grows."""
     from signlab.gpt.density import microbatch_gradients, subsample_densities
 
-    with cpu_threads(1):
+    with torch_threads(1):
         model = load_model(run)
         stacks = microbatch_gradients(model, tokens, max(counts), batch_size, seed=seed)
         return subsample_densities(stacks, tuple(counts))

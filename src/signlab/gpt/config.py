@@ -2,16 +2,19 @@
 
 Each field is one option with its help text in ``metadata``; the command line
 (``python -m signlab.gpt``) is generated from these fields by :mod:`signlab.gpt.cli`, so an option
-is added in exactly one place. ``None`` means "the preset's value".
+is added in exactly one place. ``None`` means "the preset's value": :meth:`RunConfig.resolved`
+fills those in, and the resolved config is what :func:`signlab.gpt.train.train` runs from the
+command line to the loop (and what its ``run.json`` and checkpoints record).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from signlab import _validate
-from signlab.gpt.presets import DATA_SOURCES, OPTIMIZERS, PRESETS, get_preset
+from signlab.gpt.model import GPTConfig
+from signlab.gpt.presets import DATA_SOURCES, OPTIMIZERS, PRESETS, Preset, get_preset
 from signlab.gpt.schedule import fraction
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -125,6 +128,40 @@ class RunConfig:
                 fraction(name, getattr(self, name))
         for n in self.density_subsamples:
             _validate.integer("density_subsamples", n, low=2, high=self.density_samples)
+
+    def resolved(self) -> RunConfig:
+        """This config with every option left to the preset (None) set to the preset's value:
+        steps, lr (the preset's for the optimizer), batch size, accumulation, width, warmup and
+        floor of the schedule, data source, evaluation interval."""
+        preset = self.recipe
+        return replace(
+            self,
+            steps=self.steps or preset.steps,
+            lr=self.lr or preset.lr[self.optimizer],
+            batch_size=self.batch_size or preset.batch_size,
+            grad_accum=self.grad_accum or preset.grad_accum,
+            n_embd=self.n_embd or preset.model.n_embd,
+            warmup_frac=preset.warmup_frac if self.warmup_frac is None else self.warmup_frac,
+            min_lr_frac=preset.min_lr_frac if self.min_lr_frac is None else self.min_lr_frac,
+            data=self.data or preset.data,
+            eval_every=self.eval_every or preset.eval_every,
+        )
+
+    @property
+    def recipe(self) -> Preset:
+        """The preset this run starts from (its model, weight decay, clipping, evaluation size)."""
+        return get_preset(self.preset)
+
+    @property
+    def model(self) -> GPTConfig:
+        """The network's shape: the preset's, at width ``n_embd`` when given."""
+        shape = self.recipe.model
+        return shape if self.n_embd is None else replace(shape, n_embd=self.n_embd)
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens one optimizer step sees, over all ranks (of a resolved config)."""
+        return self.batch_size * self.grad_accum * self.model.block_size
 
     @property
     def out_dir(self) -> Path:

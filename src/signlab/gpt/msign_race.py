@@ -39,16 +39,15 @@ import torch
 
 from signlab import _validate
 from signlab._io import atomic_write
+from signlab._threads import torch_threads
 from signlab.geometry.ns_schedules import NS_SCHEDULES
 from signlab.gpt.compare import final_val_loss
 from signlab.gpt.config import MSIGNS
 from signlab.gpt.train import (
     RunConfig,
     Trainer,
-    cpu_threads,
     hardware_name,
     load_corpus,
-    make_plan,
     read_log,
     train,
 )
@@ -130,12 +129,11 @@ def step_costs(
     alike; the first 5 rounds (warm-up) are left out."""
     rounds = _validate.integer("rounds", rounds, low=6)
     times: dict[str, list[float]] = {v: [] for v in variants}
-    with cpu_threads(1):
+    with torch_threads(1):
         trainers = {}
         for v in variants:
             cfg = _run_config(preset, v, lr, 0, 10_000, progress=False)
-            plan = make_plan(cfg, torch.device("cpu"))
-            trainers[v] = Trainer(cfg, plan, *load_corpus(plan.preset, cfg))
+            trainers[v] = Trainer(cfg, *load_corpus(cfg.recipe, cfg), device=torch.device("cpu"))
         for _ in range(rounds):
             for v, trainer in trainers.items():
                 start = time.thread_time()

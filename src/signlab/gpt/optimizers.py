@@ -1,7 +1,9 @@
-"""Optimizers by name for GPT training, with the GPT-2 weight-decay convention.
+"""Optimizers by name for GPT training: :func:`make_optimizer` reads them from the registry.
 
-Weight decay applies to the matrices (embeddings and linear weights, ``p.dim() >= 2``) and never to
-biases or LayerNorm gains, as in GPT-2 training. Names:
+Every name of :data:`signlab.gpt.presets.OPTIMIZERS` is an entry of
+:data:`signlab.optim.registry.REGISTRY` whose ``network`` builds the optimizer for a whole model,
+with the GPT-2 weight-decay convention (:func:`~signlab.optim.registry.decay_groups`: matrices
+decayed, biases and gains not):
 
 - ``sgd``: heavy-ball SGD, momentum 0.9 (the paper's baseline; ``torch.optim.SGD``'s default is 0);
 - ``signsgd``: x ← x − η sign(g);  ``signum``: sign of the momentum;  ``lion``: Chen et al. (2023);
@@ -20,22 +22,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from signlab import _validate, optim
-from signlab.geometry.ns_schedules import NS_SCHEDULES
+from signlab import _validate
 from signlab.gpt.presets import OPTIMIZERS
-from signlab.optim.muon import ADAMW_DEFAULTS
+from signlab.optim.registry import REGISTRY, SGD_MOMENTUM, decay_groups
 
-SGD_MOMENTUM = 0.9
-"""The paper's SGD baseline: heavy-ball momentum 0.9."""
-
-
-def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two parameter groups: matrices with ``weight_decay``, vectors (biases, gains) with 0."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
+__all__ = ["SGD_MOMENTUM", "decay_groups", "make_optimizer"]
 
 
 def make_optimizer(
@@ -53,31 +44,8 @@ def make_optimizer(
     ``msign`` its matrix sign ("svd", or a Newton–Schulz schedule's name, e.g. "polar_express")
     and ``ns_dtype`` the Newton–Schulz dtype (None: ``working_dtype``'s choice).
     """
-    _validate.choice("optimizer", name, OPTIMIZERS)
+    network = REGISTRY[_validate.choice("optimizer", name, OPTIMIZERS)].network
+    assert network is not None  # OPTIMIZERS holds the entries that have one
     lr = _validate.positive("lr", lr)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    fused = next(model.parameters()).device.type == "cuda"
-    groups = decay_groups(model, weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=SGD_MOMENTUM)
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=ADAMW_DEFAULTS["betas"], fused=fused)
-    if name == "signsgd":
-        return optim.SignSGD(groups, lr=lr)
-    if name == "signum":
-        return optim.Signum(groups, lr=lr)
-    if name == "lion":
-        return optim.Lion(groups, lr=lr)
-    muon_params, adamw_params = optim.muon_param_groups(model)
-    exact = _validate.choice("msign", msign, ("svd", *NS_SCHEDULES)) == "svd"
-    return optim.MuonWithAdamW(
-        muon_params,
-        adamw_params,
-        lr=lr,
-        adamw_lr=_validate.positive("adamw_lr", adamw_lr),
-        weight_decay=weight_decay,
-        adamw_weight_decay=0.0,
-        method="svd" if exact else "newton_schulz",
-        ns_coefficients="jordan" if exact else msign,
-        dtype=ns_dtype,
-    )
+    return network(model, lr, weight_decay, adamw_lr=adamw_lr, msign=msign, ns_dtype=ns_dtype)

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field, replace
 
 from signlab import _validate
 from signlab.gpt.model import GPTConfig
+from signlab.optim.registry import NETWORK_OPTIMIZERS, learning_rates
 
-OPTIMIZERS = ("sgd", "signsgd", "signum", "lion", "adamw", "muon")
+OPTIMIZERS = NETWORK_OPTIMIZERS
+"""The optimizers a GPT trains with: those of :data:`signlab.optim.registry.REGISTRY` that train
+networks, each with its learning rate in every preset there (``Entry.lr``)."""
 DATA_SOURCES = ("bytes", "web", "stdlib")
 
 
@@ -66,14 +69,7 @@ CPU_TINY = Preset(
     grad_clip=1.0,  # the paper's clipping
     eval_every=25,
     eval_batches=4,
-    lr={  # best of a 3-point grid per optimizer (final val loss of one 300-step run at width 64)
-        "sgd": 0.1,
-        "signsgd": 3e-3,
-        "signum": 1e-3,
-        "lion": 1e-3,
-        "adamw": 3e-3,
-        "muon": 0.02,
-    },
+    lr=learning_rates("cpu-tiny"),  # best of a 3-point grid per optimizer (registry)
     muon_adamw_lr=1e-2,  # AdamW's rate for Muon's embeddings, gains and biases: the AdamW best
     cpu_threads=1,  # measured ~20x faster than 2 threads on the shared 2-core machine
 )
@@ -92,14 +88,7 @@ COLAB_T4 = Preset(
     grad_clip=1.0,
     eval_every=100,
     eval_batches=20,
-    lr={  # the paper's SGD and SignSGD rates; the others by analogy, untuned at this size
-        "sgd": 1e-2,
-        "signsgd": 1e-4,
-        "signum": 1e-4,
-        "lion": 1e-4,
-        "adamw": 1e-3,
-        "muon": 0.02,
-    },
+    lr=learning_rates("colab-t4"),  # the paper's SGD and SignSGD rates; the others untuned
     muon_adamw_lr=1e-3,
     data_tokens=200_000_000,
     compile=True,  # on CUDA only (see RunConfig.compile)
@@ -119,14 +108,7 @@ GPT2_124M = Preset(
     grad_clip=1.0,
     eval_every=250,
     eval_batches=40,
-    lr={  # SGD 1e-2 and SignSGD 1e-4 are the paper's; the others untuned
-        "sgd": 1e-2,
-        "signsgd": 1e-4,
-        "signum": 1e-4,
-        "lion": 1e-4,
-        "adamw": 6e-4,
-        "muon": 0.02,
-    },
+    lr=learning_rates("gpt2-124m"),  # SGD 1e-2 and SignSGD 1e-4 are the paper's
     muon_adamw_lr=6e-4,
     data_tokens=2_700_000_000,
     compile=True,

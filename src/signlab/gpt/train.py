@@ -6,9 +6,14 @@ warmup + cosine schedule. The global batch of every step is drawn from one seede
 by all ranks, each rank taking its slice, so a DDP run computes the same gradient as one process
 doing all the microbatches itself.
 
-The pieces: :func:`make_plan` resolves the numbers of a run (preset plus overrides);
-:class:`Trainer` holds the model, optimizer, schedule, scaler and generators and does one
-:meth:`~Trainer.step`; :mod:`signlab.gpt.checkpoint` saves and restores it;
+The path from the command line to the loss: ``python -m signlab.gpt`` builds a
+:class:`RunConfig`, and :func:`train` resolves it against its preset (:meth:`RunConfig.resolved`,
+the one configuration of the run from there on), builds a :class:`Trainer` (model, optimizer,
+schedule, scaler, generators) and runs the loop itself: each step is
+:meth:`Trainer.step` = :meth:`~Trainer.forward_backward` (the batch, forward and backward through
+the model, clipping) then, unless :func:`divergence` finds the loss or gradient non-finite,
+:meth:`~Trainer.apply` (the optimizer and the schedule); then the log record (:func:`_record`, with
+the evaluations that are due) and the checkpoint (:mod:`signlab.gpt.checkpoint`);
 :class:`~signlab.gpt.runlog.RunLog` writes the log. Every ``log_every`` steps a JSON line
 ``{"step", "train_loss", "lr", "tokens", "elapsed_s", ...}`` goes to ``<out>/log.jsonl``
 (``elapsed_s``: seconds since this process started the run, data loading and compilation
@@ -25,19 +30,20 @@ import os
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
+from signlab._threads import torch_threads
 from signlab.gpt import checkpoint
 from signlab.gpt import data as gdata
 from signlab.gpt.config import RunConfig
 from signlab.gpt.density import gradient_density, microbatch_gradients, subsample_densities
 from signlab.gpt.model import GPT, GPTConfig, flops_per_token
 from signlab.gpt.optimizers import make_optimizer
-from signlab.gpt.presets import Preset, get_preset
+from signlab.gpt.presets import Preset
 from signlab.gpt.runlog import LOG_NAME, Progress, RunLog, read_log
 from signlab.gpt.schedule import lr_multiplier, warmup_steps
 
@@ -52,19 +58,18 @@ __all__ = [
     "Trainer",
     "autocast_dtype",
     "choose_autocast",
-    "cpu_threads",
     "divergence",
     "evaluate",
     "hardware_name",
     "load_corpus",
     "load_model",
-    "make_plan",
     "read_log",
     "resolve_device",
     "train",
 ]
 
 CKPT_NAME = checkpoint.CHECKPOINT_NAME
+CPU = torch.device("cpu")
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -170,155 +175,125 @@ def divergence(train_loss: float, grad_norm: float, loss_scaling: bool) -> str |
 
 
 @dataclass(frozen=True)
-class Plan:
-    """The resolved numbers of one run: the preset's values with the config's overrides."""
-
-    preset: Preset
-    model: GPTConfig
-    steps: int
-    batch_size: int
-    accum: int
-    eval_every: int
-    lr: float
-    device: torch.device
-    amp: torch.dtype | None
-    warmup_frac: float = 0.1
-    min_lr_frac: float = 0.1
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def local_accum(self) -> int:
-        """Microbatches this rank runs per step."""
-        return self.accum // self.world
-
-    @property
-    def tokens_per_step(self) -> int:
-        """Tokens one optimizer step sees, over all ranks."""
-        return self.batch_size * self.accum * self.model.block_size
-
-
-def make_plan(cfg: RunConfig, device: torch.device, rank: int = 0, world: int = 1) -> Plan:
-    """Resolve ``cfg`` against its preset; ``ValueError`` if the batch does not split on ranks."""
-    preset = get_preset(cfg.preset)
-    model = preset.model if cfg.n_embd is None else replace(preset.model, n_embd=cfg.n_embd)
-    accum = cfg.grad_accum or preset.grad_accum
-    if accum % world:
-        raise ValueError(f"grad_accum must be a multiple of the world size {world} (got {accum})")
-    return Plan(
-        preset=preset,
-        model=model,
-        steps=cfg.steps or preset.steps,
-        batch_size=cfg.batch_size or preset.batch_size,
-        accum=accum,
-        eval_every=cfg.eval_every or preset.eval_every,
-        lr=cfg.lr or preset.lr[cfg.optimizer],
-        device=device,
-        amp=autocast_dtype(device, cfg.precision),
-        warmup_frac=preset.warmup_frac if cfg.warmup_frac is None else cfg.warmup_frac,
-        min_lr_frac=preset.min_lr_frac if cfg.min_lr_frac is None else cfg.min_lr_frac,
-        rank=rank,
-        world=world,
-    )
-
-
-@dataclass(frozen=True)
 class StepResult:
-    """What one optimizer step measured."""
+    """What one optimizer step measured; ``problem``: what :func:`divergence` found (the step
+    was then not taken, and ``lr`` is NaN), else None."""
 
     train_loss: float
     grad_norm: float
     lr: float
     seconds: float
+    problem: str | None = None
 
 
 class Trainer:
     """Model, optimizer, schedule, loss scaler and generators of one run, and its one step.
 
-    The torch generator is seeded ``seed + rank`` and the batch generator ``seed``, so every rank
-    draws the same global batch and takes its own slice of it.
+    ``cfg`` is resolved against its preset (:meth:`RunConfig.resolved`); ``device``, ``rank`` and
+    ``world`` say where this process runs. The torch generator is seeded ``seed + rank`` and the
+    batch generator ``seed``, so every rank draws the same global batch and takes its own slice.
     """
 
-    def __init__(self, cfg: RunConfig, plan: Plan, train_tokens, val_tokens):
-        self.cfg, self.plan = cfg, plan
+    def __init__(
+        self,
+        cfg: RunConfig,
+        train_tokens,
+        val_tokens,
+        *,
+        device: torch.device = CPU,
+        rank: int = 0,
+        world: int = 1,
+    ):
+        cfg = cfg.resolved()
+        if cfg.grad_accum % world:
+            raise ValueError(
+                f"grad_accum must be a multiple of the world size {world} (got {cfg.grad_accum})"
+            )
+        self.cfg, self.device, self.rank, self.world = cfg, device, rank, world
+        self.amp = autocast_dtype(device, cfg.precision)
+        self.local_accum = cfg.grad_accum // world
         self.train_tokens, self.val_tokens = train_tokens, val_tokens
-        device, preset = plan.device, plan.preset
-        self.model = GPT(plan.model, seed=cfg.seed).to(device)
+        preset = cfg.recipe
+        self.model = GPT(cfg.model, seed=cfg.seed).to(device)
         self.optimizer = make_optimizer(
             cfg.optimizer,
             self.model,
-            plan.lr,
+            cfg.lr,
             preset.weight_decay,
             adamw_lr=preset.muon_adamw_lr,
             msign=cfg.msign,
             ns_dtype=None if cfg.ns_dtype == "auto" else getattr(torch, cfg.ns_dtype),
         )
-        warm = warmup_steps(plan.steps, plan.warmup_frac)
+        steps = cfg.steps
+        warm = warmup_steps(steps, cfg.warmup_frac)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
-            lambda t: lr_multiplier(min(t, plan.steps - 1), plan.steps, warm, plan.min_lr_frac),
+            lambda t: lr_multiplier(min(t, steps - 1), steps, warm, cfg.min_lr_frac),
         )
-        self.scaler = torch.amp.GradScaler(device.type, enabled=plan.amp == torch.float16)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp == torch.float16)
         self.data_gen = torch.Generator().manual_seed(cfg.seed)
-        torch.manual_seed(cfg.seed + plan.rank)
+        torch.manual_seed(cfg.seed + rank)
         self.net = self._wrap(self.model)
         self.started = time.perf_counter()  # train() sets it to before the data were loaded
 
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         """The module the step calls: compiled and/or DDP-wrapped ``model``."""
-        cfg, plan = self.cfg, self.plan
-        net = model
-        default = plan.preset.compile and plan.device.type == "cuda"
+        cfg, device = self.cfg, self.device
+        net: torch.nn.Module = model
+        default = cfg.recipe.compile and device.type == "cuda"
         if cfg.compile if cfg.compile is not None else default:
             net = torch.compile(model)
-        if plan.world > 1:
+        if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            ids = [plan.device.index] if plan.device.type == "cuda" else None
+            ids = [device.index] if device.type == "cuda" else None
             net = DistributedDataParallel(net, device_ids=ids)
         return net
 
     def autocast(self):
         """The autocast context of this run (a no-op in fp32)."""
-        if self.plan.amp is None:
+        if self.amp is None:
             return nullcontext()
-        return torch.autocast(device_type=self.plan.device.type, dtype=self.plan.amp)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp)
 
     def _to(self, x: torch.Tensor) -> torch.Tensor:
         """Host batch to device; pinned and asynchronous on CUDA so the copy overlaps compute."""
-        if self.plan.device.type == "cuda":
-            return x.pin_memory().to(self.plan.device, non_blocking=True)
-        return x.to(self.plan.device)
-
-    def _backward(self) -> torch.Tensor:
-        """Forward and backward over this rank's microbatches; the summed loss (a tensor)."""
-        plan = self.plan
-        block = plan.model.block_size
-        starts = gdata.batch_starts(
-            len(self.train_tokens), block, plan.batch_size * plan.accum, self.data_gen
-        )
-        mine = starts.view(plan.accum, plan.batch_size)
-        mine = mine[plan.rank * plan.local_accum : (plan.rank + 1) * plan.local_accum]
-        loss_sum = torch.zeros((), device=plan.device)
-        for micro in range(plan.local_accum):
-            x, y = gdata.windows(self.train_tokens, mine[micro], block)
-            last = micro == plan.local_accum - 1
-            sync = self.net.no_sync if plan.world > 1 and not last else nullcontext
-            with sync(), self.autocast():
-                _, loss = self.net(self._to(x), self._to(y))
-            self.scaler.scale(loss / plan.local_accum).backward()
-            loss_sum += loss.detach()
-        if plan.world > 1:
-            dist.all_reduce(loss_sum)
-        return loss_sum
+        if self.device.type == "cuda":
+            return x.pin_memory().to(self.device, non_blocking=True)
+        return x.to(self.device)
 
     def forward_backward(self) -> tuple[float, float]:
-        """Gradient of one global batch, unscaled and clipped: (mean train loss, grad ℓ2 norm)."""
-        loss_sum = self._backward()
+        """Gradient of one global batch, unscaled and clipped: (mean train loss, grad ℓ2 norm).
+
+        The global batch is drawn from the batch generator; this rank runs forward and backward
+        through the model on its ``local_accum`` microbatches (DDP averages the gradients on the
+        last), then the gradient is unscaled and clipped to ℓ2 norm ``grad_clip``.
+        """
+        cfg, accum, local = self.cfg, self.cfg.grad_accum, self.local_accum
+        block = cfg.model.block_size
+        starts = gdata.batch_starts(
+            len(self.train_tokens),
+            block,
+            cfg.batch_size * accum,
+            self.data_gen,
+        )
+        mine = starts.view(accum, cfg.batch_size)
+        mine = mine[self.rank * local : (self.rank + 1) * local]
+        loss_sum = torch.zeros((), device=self.device)
+        for micro in range(local):
+            x, y = gdata.windows(self.train_tokens, mine[micro], block)
+            last = micro == local - 1
+            sync = self.net.no_sync if self.world > 1 and not last else nullcontext
+            with sync(), self.autocast():
+                _, loss = self.net(self._to(x), self._to(y))
+            self.scaler.scale(loss / local).backward()
+            loss_sum += loss.detach()
+        if self.world > 1:
+            dist.all_reduce(loss_sum)
         self.scaler.unscale_(self.optimizer)
-        clip = self.plan.preset.grad_clip
+        clip = cfg.recipe.grad_clip
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
-        return float(loss_sum) / self.plan.accum, grad_norm
+        return float(loss_sum) / accum, grad_norm
 
     def apply(self) -> float:
         """Take the optimizer step (the scaler may skip it) and advance the schedule; the lr used.
@@ -342,14 +317,14 @@ class Trainer:
     def evaluate(self) -> float:
         """Validation loss on the preset's fixed batches, with the plain (uncompiled, unwrapped)
         model: a forward pass needs no DDP, and a compiled model would compile again for eval."""
-        p = self.plan
+        cfg = self.cfg
         return evaluate(
             self.model,
             self.val_tokens,
-            p.model.block_size,
-            p.batch_size,
-            p.preset.eval_batches,
-            p.device,
+            cfg.model.block_size,
+            cfg.batch_size,
+            cfg.recipe.eval_batches,
+            self.device,
             self.autocast,
         )
 
@@ -360,7 +335,7 @@ class Trainer:
             self.model,
             self.train_tokens,
             self.cfg.density_samples,
-            self.plan.batch_size,
+            self.cfg.batch_size,
             seed=self.cfg.seed + 10_000 + step,
             autocast=self.autocast,
             forward=self.net,
@@ -370,10 +345,10 @@ class Trainer:
 
     def state_dict(self, step: int) -> dict:
         """A checkpoint of the run after ``step`` steps (every rank's RNG states included)."""
-        mine = checkpoint.rng_state(self.plan.device)
+        mine = checkpoint.rng_state(self.device)
         rngs = [mine]
-        if self.plan.world > 1:
-            rngs = [None] * self.plan.world
+        if self.world > 1:
+            rngs = [None] * self.world
             dist.all_gather_object(rngs, mine)
         return {
             "model": self.model.state_dict(),
@@ -384,7 +359,7 @@ class Trainer:
             "rng": rngs,
             "step": step,
             "config": asdict(self.cfg),
-            "model_config": self.plan.model.to_dict(),
+            "model_config": self.cfg.model.to_dict(),
         }
 
     def load_state_dict(self, state: dict) -> int:
@@ -394,34 +369,17 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.data_gen.set_state(state["data_rng"].cpu())
-        checkpoint.set_rng_state(state["rng"][self.plan.rank], self.plan.device)
+        checkpoint.set_rng_state(state["rng"][self.rank], self.device)
         return int(state["step"])
 
     def step(self) -> StepResult:
-        """One optimizer step on the next global batch."""
+        """One optimizer step on the next global batch: :meth:`forward_backward`, then
+        :meth:`apply` unless :func:`divergence` finds the loss or the gradient non-finite."""
         t0 = time.perf_counter()
         train_loss, grad_norm = self.forward_backward()
         problem = divergence(train_loss, grad_norm, self.scaler.is_enabled())
-        if problem is not None:
-            return StepResult(train_loss, grad_norm, float("nan"), time.perf_counter() - t0)
-        lr = self.apply()
-        return StepResult(train_loss, grad_norm, lr, time.perf_counter() - t0)
-
-
-@contextmanager
-def cpu_threads(n: int | None):
-    """Run the block with torch capped at ``n`` CPU threads (``None``: unchanged), then restore.
-
-    Tiny models are fastest on one thread, and on a shared machine two threads per process can
-    be ~20× slower (``benchmarks/gpt.md``).
-    """
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+        lr = float("nan") if problem is not None else self.apply()
+        return StepResult(train_loss, grad_norm, lr, time.perf_counter() - t0, problem)
 
 
 def _dist_info() -> tuple[int, int]:
@@ -445,60 +403,61 @@ def _process(cfg: RunConfig):
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    cap = get_preset(cfg.preset).cpu_threads if device.type == "cpu" else None
+    cap = cfg.recipe.cpu_threads if device.type == "cpu" else None
     try:
-        with cpu_threads(cap):
+        with torch_threads(cap):
             yield device, rank, world
     finally:
         if owns_group:
             dist.destroy_process_group()
 
 
-def _load_data(cfg: RunConfig, plan: Plan):
+def _load_data(cfg: RunConfig, rank: int, world: int):
     """Rank 0 loads (and downloads, if anyone does) first; the others wait, then load."""
-    if plan.rank == 0:
-        tokens = load_corpus(plan.preset, cfg)
-    if plan.world > 1:
+    if rank == 0:
+        tokens = load_corpus(cfg.recipe, cfg)
+    if world > 1:
         dist.barrier()
-    if plan.rank != 0:
-        tokens = load_corpus(plan.preset, cfg)
+    if rank != 0:
+        tokens = load_corpus(cfg.recipe, cfg)
     return tokens
 
 
-def _run_info(cfg: RunConfig, plan: Plan, trainer: Trainer) -> dict:
+def _run_info(trainer: Trainer) -> dict:
+    cfg = trainer.cfg
     n_params = trainer.model.num_params()
     return {
         "config": asdict(cfg),
-        "model_config": plan.model.to_dict(),
+        "model_config": cfg.model.to_dict(),
         "n_params": n_params,
-        "lr": plan.lr,
-        "steps": plan.steps,
-        "tokens_per_step": plan.tokens_per_step,
-        "flops_per_token": flops_per_token(plan.model, n_params),
-        "world_size": plan.world,
-        "hardware": hardware_name(plan.device),
-        "dtype": str(plan.amp or torch.float32).removeprefix("torch."),
+        "lr": cfg.lr,
+        "steps": cfg.steps,
+        "tokens_per_step": cfg.tokens_per_step,
+        "flops_per_token": flops_per_token(cfg.model, n_params),
+        "world_size": trainer.world,
+        "hardware": hardware_name(trainer.device),
+        "dtype": str(trainer.amp or torch.float32).removeprefix("torch."),
         "torch": torch.__version__,
     }
 
 
 def _record(trainer: Trainer, step: int, result: StepResult) -> dict | None:
     """The log record of ``step`` (None when nothing is due), with evaluations attached."""
-    cfg, plan = trainer.cfg, trainer.plan
+    cfg = trainer.cfg
     done = step + 1
-    last = done == plan.steps
-    record = None
+    last = done == cfg.steps
+    record: dict | None = None
     if step % cfg.log_every == 0 or last:
         record = {
             "step": step,
             "train_loss": result.train_loss,
             "lr": result.lr,
             "grad_norm": result.grad_norm,
-            "tokens": done * plan.tokens_per_step,
-            "tokens_per_s": plan.tokens_per_step / result.seconds,
+            "tokens": done * cfg.tokens_per_step,
+            "tokens_per_s": cfg.tokens_per_step / result.seconds,
             "elapsed_s": time.perf_counter() - trainer.started,
         }
-    if done % plan.eval_every == 0 or last:
+    if done % cfg.eval_every == 0 or last:
         record = record or {"step": step, "train_loss": result.train_loss}
         record["val_loss"] = trainer.evaluate()
     if cfg.density_every and (step % cfg.density_every == 0 or last):
@@ -509,13 +468,13 @@ def _record(trainer: Trainer, step: int, result: StepResult) -> dict | None:
     return record
 
 
-def _diverged(cfg: RunConfig, plan: Plan, step: int, problem: str) -> DivergenceError:
+def _diverged(cfg: RunConfig, step: int, problem: str) -> DivergenceError:
     ckpt = cfg.out_dir / CKPT_NAME
     kept = f"{ckpt}" if ckpt.exists() else "none (no checkpoint yet)"
     what, _, value = problem.partition(" = ")
     return DivergenceError(
         f"training diverged at step {step}: the {what} is {value} "
-        f"(optimizer {cfg.optimizer}, lr {plan.lr:g}); last good checkpoint: {kept}. "
+        f"(optimizer {cfg.optimizer}, lr {cfg.lr:g}); last good checkpoint: {kept}. "
         "Lower the learning rate and resume or restart."
     )
 
@@ -531,52 +490,58 @@ def _resume(cfg: RunConfig, trainer: Trainer) -> tuple[int, list[dict]]:
     path = cfg.out_dir / CKPT_NAME
     if not (cfg.resume and path.exists()):
         return 0, []
-    start = trainer.load_state_dict(checkpoint.load(path, trainer.plan.device))
+    start = trainer.load_state_dict(checkpoint.load(path, trainer.device))
     return start, [r for r in read_log(cfg.out_dir) if r["step"] < start]
 
 
-def _loop(cfg: RunConfig, plan: Plan, trainer: Trainer, start: int, log: RunLog) -> None:
-    stop = min(plan.steps, cfg.stop_at or plan.steps)
-    ckpt = cfg.out_dir / CKPT_NAME
-    for step in range(start, stop):
-        result = trainer.step()
-        problem = divergence(result.train_loss, result.grad_norm, trainer.scaler.is_enabled())
-        if problem is not None:
-            record = {"step": step, "train_loss": None, "diverged": problem}
-            log.write(record, keep=False)
-            raise _diverged(cfg, plan, step, problem)
-        record = _record(trainer, step, result)
-        if record is not None:
-            log.write(record)
-        log.progress.update(step + 1, record)
-        reached = _reached(cfg, record)
-        periodic = cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0
-        if cfg.checkpoint and (periodic or reached or step + 1 == stop):
-            state = trainer.state_dict(step + 1)
-            if plan.rank == 0:
-                checkpoint.save(ckpt, state)
-        if reached:
-            return
+def _checkpoint(trainer: Trainer, done: int, stop: int, reached: bool) -> None:
+    """Save ``<out>/checkpoint.pt`` after ``done`` steps when one is due: every
+    ``checkpoint_every`` steps, at the target loss, and at the last step of this process."""
+    cfg = trainer.cfg
+    periodic = cfg.checkpoint_every and done % cfg.checkpoint_every == 0
+    if cfg.checkpoint and (periodic or reached or done == stop):
+        state = trainer.state_dict(done)
+        if trainer.rank == 0:
+            checkpoint.save(cfg.out_dir / CKPT_NAME, state)
 
 
 def train(cfg: RunConfig) -> list[dict]:
-    """Run (or resume) the training described by ``cfg``; return the run's log records."""
+    """Run (or resume) the training described by ``cfg``; return the run's log records.
+
+    The loop is here: each step is :meth:`Trainer.step`; a diverged step stops the run with
+    :class:`DivergenceError`; otherwise its log record (:func:`_record`) is written, and its
+    checkpoint (:func:`_checkpoint`) when one is due; the run stops at ``stop_at`` or when the
+    validation loss reaches ``target_loss``.
+    """
     started = time.perf_counter()
+    cfg = cfg.resolved()
     with _process(cfg) as (device, rank, world):
-        plan = make_plan(cfg, device, rank, world)
-        out = cfg.out_dir
         if rank == 0:
-            out.mkdir(parents=True, exist_ok=True)
-        train_tokens, val_tokens = _load_data(cfg, plan)
-        trainer = Trainer(cfg, plan, train_tokens, val_tokens)
+            cfg.out_dir.mkdir(parents=True, exist_ok=True)
+        tokens = _load_data(cfg, rank, world)
+        trainer = Trainer(cfg, *tokens, device=device, rank=rank, world=world)
         trainer.started = started
         start, kept = _resume(cfg, trainer)
         if rank == 0:
-            info = json.dumps(_run_info(cfg, plan, trainer), indent=1)
-            with open(out / "run.json", "w") as f:
+            info = json.dumps(_run_info(trainer), indent=1)
+            with open(cfg.out_dir / "run.json", "w") as f:
                 f.write(info)
-        stop = min(plan.steps, cfg.stop_at or plan.steps)
+        stop = min(cfg.steps, cfg.stop_at or cfg.steps)
         progress = Progress(stop, start, cfg.optimizer, enabled=cfg.progress and rank == 0)
-        with RunLog(out, kept, progress, writer=rank == 0) as log:
-            _loop(cfg, plan, trainer, start, log)
+        with RunLog(cfg.out_dir, kept, progress, writer=rank == 0) as log:
+            for step in range(start, stop):
+                result = trainer.step()
+                if result.problem is not None:
+                    log.write(
+                        {"step": step, "train_loss": None, "diverged": result.problem}, keep=False
+                    )
+                    raise _diverged(cfg, step, result.problem)
+                record = _record(trainer, step, result)
+                if record is not None:
+                    log.write(record)
+                log.progress.update(step + 1, record)
+                reached = _reached(cfg, record)
+                _checkpoint(trainer, step + 1, stop, reached)
+                if reached:
+                    break
         return log.records

@@ -1,10 +1,19 @@
 """The plumbing shared by signlab's ``torch.optim.Optimizer`` classes: a thin layer on the rules.
 
-A class names its rule (``rule = functional.signum``); the rule's :class:`~signlab.optim.spec.Spec`
-gives the class its signature ``Class(params, lr, *, ..., foreach=None, check_finite=True)``, its
-defaults and the validation of every param group. Every class keeps PyTorch's contract (param
-groups, ``state_dict``/``load_state_dict``, closures; per-parameter state under PyTorch's keys) and
-adds two group options:
+The protocol every class follows:
+
+- an explicit, typed ``__init__(self, params, lr, *, <the rule's hyperparameters>, foreach=None,
+  check_finite=True)`` whose defaults are its rule's :class:`~signlab.optim.spec.Spec` (a test
+  checks that the two agree), which hands the hyperparameters to :meth:`SignlabOptimizer.__init__`;
+- ``rule`` (the pure rule of :mod:`signlab.optim.functional`) and, for a fast path, ``fused`` (its
+  in-place twin in :mod:`signlab.optim._fused`) with ``state_keys``;
+- two hooks with defaults, :meth:`~SignlabOptimizer._validate_group` (each param group checked by
+  the rule's spec) and :meth:`~SignlabOptimizer._update` (the fused twin, else the rule tensor by
+  tensor), which a class overrides where its groups need more (``NormalizedSGD``'s group norm,
+  ``MuonWithAdamW``'s two rules).
+
+Every class keeps PyTorch's contract (param groups, ``state_dict``/``load_state_dict``, closures;
+per-parameter state under PyTorch's keys) and adds two group options:
 
 - ``foreach`` (default None = True): the multi-tensor fast path of :mod:`signlab.optim._fused`;
   False runs the pure rule of :mod:`signlab.optim.functional` tensor by tensor (the reference).
@@ -17,62 +26,53 @@ adds two group options:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, ClassVar
+
 import torch
-from torch.optim.optimizer import required
+from torch.optim.optimizer import ParamsT, required
 
 from signlab.optim import _fused
+from signlab.optim.functional import Rule
 from signlab.optim.spec import REQUIRED, flag
 
 OPTIONS = {"foreach": None, "check_finite": True}
 """The group options every class adds, with their defaults."""
 
 
-def _foreach(name, value):
+def _foreach(name: str, value: Any) -> bool | None:
     if value not in (None, True, False):
         raise ValueError(f"{name} must be None, True or False (got {value!r})")
     return value
 
 
 class SignlabOptimizer(torch.optim.Optimizer):
-    """Base class: a subclass sets ``rule`` and, for a fast path, ``fused`` and ``state_keys``."""
+    """Base class of signlab's optimizers (the protocol is in the module docstring)."""
 
-    rule = None
+    rule: ClassVar[Rule | None] = None
     """The pure update rule of :mod:`signlab.optim.functional` this class applies."""
-    fused = None
+    fused: ClassVar[Callable[..., Any] | None] = None
     """Its in-place twin in :mod:`signlab.optim._fused`: ``fused(params, grads, *states, **hyper,
     scratch=...)`` with one list of state tensors per key of ``state_keys``."""
-    state_keys: tuple[str, ...] = ()
+    state_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init_subclass__(cls, **kwargs):
-        """Give each rule-backed class an ``__init__`` whose signature its spec generates."""
-        super().__init_subclass__(**kwargs)
-        if cls.rule is None or "__init__" in cls.__dict__:
-            return
-
-        def __init__(self, params, lr=REQUIRED, **hyper):
-            SignlabOptimizer.__init__(self, params, lr, **hyper)
-
-        __init__.__signature__ = cls.rule.spec.class_signature()
-        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-        __init__.__doc__ = f"Hyperparameters:\n\n{cls.rule.spec.doc('class')}"
-        cls.__init__ = __init__
-
-    def __init__(self, params, lr=REQUIRED, **hyper):
-        spec = self.rule.spec
-        known = {h.name for h in spec.rows("class")} | set(OPTIONS)
-        unknown = sorted(set(hyper) - known)
-        if unknown:
-            raise TypeError(
-                f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}"
-            )
-        defaults = {**spec.defaults("class"), **OPTIONS, **hyper}
-        if lr is not REQUIRED:
-            defaults["lr"] = lr
-        defaults.setdefault("lr", required)
+    def __init__(
+        self,
+        params: ParamsT,
+        defaults: dict[str, Any],
+        *,
+        foreach: bool | None = None,
+        check_finite: bool = True,
+    ) -> None:
+        """``defaults``: the hyperparameters every group takes unless it sets its own (an ``lr``
+        of :data:`~signlab.optim.spec.REQUIRED` means each group must give one)."""
+        defaults = {**defaults, "foreach": foreach, "check_finite": check_finite}
+        if defaults.get("lr", None) is REQUIRED:
+            defaults["lr"] = required
         self._scratch: dict = {}
         super().__init__(params, defaults)
 
-    def add_param_group(self, param_group: dict) -> None:
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group as PyTorch does, after validating its hyperparameters (ValueError if bad)."""
         group = dict(param_group)
         params = group["params"]
@@ -84,9 +84,14 @@ class SignlabOptimizer(torch.optim.Optimizer):
             group["check_finite"] = flag("check_finite", merged["check_finite"])
         super().add_param_group(group)
 
-    def _validate_group(self, group: dict) -> dict:
+    def _rule(self) -> Rule:
+        if self.rule is None:
+            raise TypeError(f"{type(self).__name__} sets no rule")
+        return self.rule
+
+    def _validate_group(self, group: dict[str, Any]) -> dict[str, Any]:
         """The group's hyperparameters, checked and normalised by the rule's spec."""
-        spec = self.rule.spec
+        spec = self._rule().spec
         return spec.validate({h.name: group[h.name] for h in spec.rows("class")}, "class")
 
     def _state(self, p: torch.Tensor, key: str) -> torch.Tensor:
@@ -96,7 +101,7 @@ class SignlabOptimizer(torch.optim.Optimizer):
         return state[key]
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Take one step on every parameter with a gradient; returns the closure's loss, if any."""
         loss = None
         if closure is not None:
@@ -117,7 +122,7 @@ class SignlabOptimizer(torch.optim.Optimizer):
                 self._update(group, params, grads)
         return loss
 
-    def _raise_nonfinite(self, work) -> None:
+    def _raise_nonfinite(self, work: list) -> None:
         for i, group, params, grads in work:
             for j, g in enumerate(grads):
                 if group["check_finite"] and not bool(g.isfinite().all()):
@@ -128,24 +133,16 @@ class SignlabOptimizer(torch.optim.Optimizer):
                         "(check_finite=False skips this check)"
                     )
 
-    def _update(self, group: dict, params: list, grads: list) -> None:
-        if group["foreach"] is False or not self._fused(group, params, grads):
-            self._reference(group, params, grads)
-
-    def _fused(self, group: dict, params: list, grads: list) -> bool:
-        """The fast path; returns False when there is none (the reference path runs instead)."""
-        if self.fused is None:
-            return False
+    def _update(self, group: dict[str, Any], params: list, grads: list) -> None:
+        """One step of one group: the fused twin (``foreach`` not False), else the rule."""
+        hyper = {k: group[k] for k in self._rule().spec.names}
+        if group["foreach"] is False or self.fused is None:
+            self._apply(self._rule(), hyper, params, grads)
+            return
         states = [[self._state(p, key) for p in params] for key in self.state_keys]
-        hyper = {k: group[k] for k in self.rule.spec.names}
-        self.fused(params, grads, *states, **hyper, scratch=self._scratch)
-        return True
+        type(self).fused(params, grads, *states, **hyper, scratch=self._scratch)
 
-    def _reference(self, group: dict, params: list, grads: list) -> None:
-        hyper = {k: group[k] for k in self.rule.spec.names}
-        self._apply(self.rule, hyper, params, grads)
-
-    def _apply(self, rule, hyper: dict, params: list, grads: list) -> None:
+    def _apply(self, rule: Rule, hyper: dict[str, Any], params: list, grads: list) -> None:
         """The pure rule, tensor by tensor, its results copied into the parameters and state."""
         for p, g in zip(params, grads, strict=True):
             state = self.state[p]

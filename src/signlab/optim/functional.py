@@ -48,6 +48,8 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+from collections.abc import Callable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import torch
 
@@ -196,6 +198,20 @@ ADAMW = Spec(
 )
 
 
+@runtime_checkable
+class Rule(Protocol):
+    """What every rule of this module is: callable as ``rule(param, grad, state=None, *, lr, ...,
+    check_finite=True) -> (param, state)``, with its :class:`~signlab.optim.spec.Spec` as ``spec``
+    and the same update without any check as ``unchecked(param, grad, state, **validated)``."""
+
+    spec: Spec
+    unchecked: Callable[..., tuple[torch.Tensor, dict]]
+
+    def __call__(
+        self, param: torch.Tensor, grad: torch.Tensor, state: Any = None, /, **kw: Any
+    ) -> tuple[torch.Tensor, dict]: ...
+
+
 def _check_inputs(param, grad, state, min_ndim: int, check_finite: bool) -> None:
     if not isinstance(param, torch.Tensor) or not isinstance(grad, torch.Tensor):
         raise ValueError("param and grad must be torch tensors")
@@ -216,7 +232,7 @@ def _check_inputs(param, grad, state, min_ndim: int, check_finite: bool) -> None
 def _rule(spec: Spec, *, min_ndim: int = 0):
     """Make the public rule from its unchecked update: signature, validation and docs from ``spec``."""
 
-    def make(update):
+    def make(update: Callable[..., tuple[torch.Tensor, dict]]) -> Rule:
         parameters = inspect.signature(update).parameters.values()
         keywords = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
         if tuple(keywords) != spec.names:
@@ -228,11 +244,14 @@ def _rule(spec: Spec, *, min_ndim: int = 0):
             _check_inputs(param, grad, state, min_ndim, check_finite)
             return update(param, grad, state, **hyper)
 
-        rule.__signature__ = spec.rule_signature()
-        rule.__doc__ = f"{update.__doc__.rstrip()}\n\n    Hyperparameters:\n\n{spec.doc()}\n"
-        rule.spec = spec
-        rule.unchecked = update
-        return rule
+        made = cast(Any, rule)
+        made.__signature__ = spec.rule_signature()
+        made.__doc__ = (
+            f"{(update.__doc__ or '').rstrip()}\n\n    Hyperparameters:\n\n{spec.doc()}\n"
+        )
+        made.spec = spec
+        made.unchecked = update
+        return cast(Rule, made)
 
     return make
 

@@ -8,20 +8,23 @@ split and :class:`MuonWithAdamW` steps both kinds of group in one optimizer.
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.optimizer import ParamsT
 
+from signlab.geometry.matrix import NS_EPS, Coefficients
 from signlab.optim import _fused
 from signlab.optim import functional as F
-from signlab.optim.base import OPTIONS, SignlabOptimizer
-from signlab.optim.spec import CLASS_OPTIONS, REQUIRED, flag
+from signlab.optim.base import SignlabOptimizer
+from signlab.optim.spec import flag
 
 HEAD_NAMES = ("lm_head", "head", "classifier")
 """Module names treated as the output head by :func:`muon_param_groups` (name rule)."""
 
-ADAMW_DEFAULTS = {"lr": 3e-4, "betas": (0.9, 0.95)}
+ADAMW_DEFAULTS: dict[str, Any] = {"lr": 3e-4, "betas": (0.9, 0.95)}
 """MuonWithAdamW's AdamW defaults where they differ from the rule's (nanoGPT/Muon practice)."""
 
 
@@ -64,19 +67,42 @@ class Muon(SignlabOptimizer):
     fused = staticmethod(_fused.muon_)
     state_keys = ("momentum_buffer",)
 
-    def _validate_group(self, group):
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 0.02,
+        *,
+        weight_decay: float = 0.0,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: Coefficients = "jordan",
+        eps: float = NS_EPS,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = "original",
+        method: str = "newton_schulz",
+        dtype: torch.dtype | None = None,
+        foreach: bool | None = None,
+        check_finite: bool = True,
+    ) -> None:
+        """The arguments of ``torch.optim.Muon`` (same names, same order) and ``method``, ``dtype``
+        (the class docstring); their meaning and ranges are :data:`signlab.optim.functional.MUON`'s."""
+        hyper = dict(
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            nesterov=nesterov,
+            ns_coefficients=ns_coefficients,
+            eps=eps,
+            ns_steps=ns_steps,
+            adjust_lr_fn=adjust_lr_fn,
+            method=method,
+            dtype=dtype,
+        )
+        super().__init__(params, hyper, foreach=foreach, check_finite=check_finite)
+
+    def _validate_group(self, group: dict) -> dict:
         _matrices_only(group["params"])
         return super()._validate_group(group)
-
-
-def _muon_with_adamw_signature() -> inspect.Signature:
-    any_kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    lr, *muon = F.MUON.parameters("class")
-    head = [
-        inspect.Parameter(name, any_kind) for name in ("self", "muon_params", "adamw_params")
-    ] + [lr.replace(kind=any_kind)]
-    adamw = F.ADAMW.parameters("class", prefix="adamw_", **ADAMW_DEFAULTS)
-    return inspect.Signature(head + muon + adamw + CLASS_OPTIONS)
 
 
 class MuonWithAdamW(SignlabOptimizer):
@@ -90,26 +116,56 @@ class MuonWithAdamW(SignlabOptimizer):
     lists from :func:`muon_param_groups`.
     """
 
-    def __init__(self, muon_params, adamw_params, lr=REQUIRED, **kwargs):
-        options = {k: kwargs.pop(k, v) for k, v in OPTIONS.items()}
-        adamw = {k[6:]: kwargs.pop(k) for k in list(kwargs) if k.startswith("adamw_")}
-        unknown = sorted(set(kwargs) - {h.name for h in F.MUON.rows("class")})
-        unknown += sorted(f"adamw_{k}" for k in set(adamw) - set(F.ADAMW.names))
-        if unknown:
-            raise TypeError(f"MuonWithAdamW() got an unexpected keyword argument {unknown[0]!r}")
-        muon = F.MUON.validate(kwargs if lr is REQUIRED else {**kwargs, "lr": lr}, "class")
-        adamw = F.ADAMW.validate({**ADAMW_DEFAULTS, **adamw}, "class")
+    def __init__(
+        self,
+        muon_params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        adamw_params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        lr: float = 0.02,
+        *,
+        weight_decay: float = 0.0,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: Coefficients = "jordan",
+        eps: float = NS_EPS,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = "original",
+        method: str = "newton_schulz",
+        dtype: torch.dtype | None = None,
+        adamw_lr: float = 3e-4,
+        adamw_betas: tuple[float, float] = (0.9, 0.95),
+        adamw_eps: float = 1e-8,
+        adamw_weight_decay: float = 0.0,
+        foreach: bool | None = None,
+        check_finite: bool = True,
+    ) -> None:
+        """Muon's arguments as :class:`Muon`'s, AdamW's with the prefix ``adamw_``."""
+        muon = F.MUON.validate(
+            dict(
+                lr=lr,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                nesterov=nesterov,
+                ns_coefficients=ns_coefficients,
+                eps=eps,
+                ns_steps=ns_steps,
+                adjust_lr_fn=adjust_lr_fn,
+                method=method,
+                dtype=dtype,
+            ),
+            "class",
+        )
+        adamw = F.ADAMW.validate(
+            dict(lr=adamw_lr, betas=adamw_betas, eps=adamw_eps, weight_decay=adamw_weight_decay),
+            "class",
+        )
         groups = self._groups(muon_params, {"use_muon": True, **muon})
         groups += self._groups(adamw_params, {"use_muon": False, **adamw})
         if not groups:
             raise ValueError("muon_params and adamw_params must not both be empty")
-        self._scratch = {}
-        torch.optim.Optimizer.__init__(self, groups, options)
-
-    __init__.__signature__ = _muon_with_adamw_signature()
+        super().__init__(groups, {}, foreach=foreach, check_finite=check_finite)
 
     @staticmethod
-    def _groups(params, defaults: dict) -> list[dict]:
+    def _groups(params: Any, defaults: dict) -> list[dict]:
         if isinstance(params, torch.Tensor):
             raise ValueError("params must be an iterable of tensors or dicts, not a tensor")
         params = list(params)
@@ -119,7 +175,7 @@ class MuonWithAdamW(SignlabOptimizer):
             return [{**defaults, **group} for group in params]
         return [{**defaults, "params": params}]
 
-    def _validate_group(self, group):
+    def _validate_group(self, group: dict) -> dict:
         if group.get("use_muon") not in (True, False):
             raise ValueError("every param group needs use_muon=True or use_muon=False")
         spec = F.MUON if group["use_muon"] else F.ADAMW
@@ -128,7 +184,8 @@ class MuonWithAdamW(SignlabOptimizer):
         hyper = {h.name: group[h.name] for h in spec.rows("class") if h.name in group}
         return {"use_muon": flag("use_muon", group["use_muon"]), **spec.validate(hyper, "class")}
 
-    def _update(self, group, params, grads):
+    def _update(self, group: dict, params: list, grads: list) -> None:
+        """Muon's step on a Muon group, AdamW's on the others (fused twins unless foreach=False)."""
         rule = F.muon if group["use_muon"] else F.adamw
         hyper = {k: group[k] for k in rule.spec.names}
         if group["foreach"] is False:
@@ -157,7 +214,8 @@ def muon_param_groups(model: nn.Module, head_names=HEAD_NAMES):
     """
     embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
     head_names = set(head_names)
-    muon, adamw = [], []
+    muon: list[nn.Parameter] = []
+    adamw: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue

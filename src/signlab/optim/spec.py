@@ -22,7 +22,7 @@ from typing import Any
 
 from signlab import _validate
 
-REQUIRED = inspect.Parameter.empty
+REQUIRED: Any = inspect.Parameter.empty
 """The default of a hyperparameter that must be given (the rules' ``lr``)."""
 
 _KW = inspect.Parameter.KEYWORD_ONLY

@@ -13,10 +13,11 @@ problem's own statistic (the zero chain's progress). The vocabulary is the same 
   lower-bound constructions of :mod:`signlab.theory.lowerbound`);
 - an *oracle* has ``sample(grad, batch, generator, x=x)``, the mean of ``batch`` stochastic gradients
   (:mod:`signlab.sim.noise`; ``None`` means exact gradients);
-- a *method* is a named update rule of :mod:`signlab.optim.functional` with the engine's defaults
-  (:data:`METHODS`): SGD, SignSGD, Signum, Lion, normalized SGD, steepest descent under a norm with
-  its model's step length, and Muon (on matrix problems, with the theory's defaults: exact msign, no
-  momentum, no shape scaling).
+- a *method* (:class:`Method`) is a named update rule with the engine's defaults and the facts
+  the engine relies on (gradients per step, a step affine in the step size); :data:`METHODS` has
+  one per optimizer of :data:`signlab.optim.registry.REGISTRY`: SGD, SignSGD, Signum, Lion, AdamW,
+  Muon (on matrix problems, with the theory's defaults: exact msign, no momentum, no shape
+  scaling), normalized SGD and steepest descent under a norm with its model's step length.
 
 The same seed gives the same draws to every method and step size when the oracle is additive
 (common random numbers), so comparisons between methods are not blurred by luck. "Gradients used"
@@ -37,7 +38,9 @@ import numpy as np
 import torch
 
 from signlab import _validate
-from signlab.optim import functional as F
+from signlab._threads import torch_threads
+from signlab.optim.functional import Rule
+from signlab.optim.registry import REGISTRY
 
 __all__ = [
     "METHODS",
@@ -57,36 +60,39 @@ _CHECK_EVERY = 64
 
 @dataclass(frozen=True)
 class Method:
-    """A named update rule of :mod:`signlab.optim.functional` with the engine's default keywords.
+    """A named update rule (a :class:`~signlab.optim.functional.Rule`)
+    with the engine's default keywords and the properties the engine relies on.
 
-    ``separable`` says that the rule moves each coordinate using that coordinate's gradient only
-    (so a problem may store a class of identical coordinates once, with its multiplicity).
+    ``separable``: the rule moves each coordinate using that coordinate's gradient only (so a
+    problem may store a class of identical coordinates once, with its multiplicity).
+    ``gradients_per_step``: stochastic gradients one step evaluates per sample of its batch (2 for
+    a rule that also evaluates the previous point); the gradient counts are multiplied by it.
+    ``lr_affine``: rule(x, g; η) = x + η·(rule(x, g; 1) − x) with a state independent of η, true
+    of every rule of the registry (``tests/test_registry.py`` checks it); only then may one run
+    take one step size per run (:func:`tune`'s grid as one population), which
+    :func:`simulate` refuses otherwise.
     """
 
     name: str
-    rule: Callable[..., Any]
+    rule: Rule
     defaults: dict = field(default_factory=dict)
     separable: bool = True
+    gradients_per_step: float = 1.0
+    lr_affine: bool = True
+
+    def __post_init__(self) -> None:
+        _validate.positive("gradients_per_step", self.gradients_per_step)
+        for name in ("separable", "lr_affine"):
+            if getattr(self, name) not in (True, False):
+                raise ValueError(f"{name} must be True or False (got {getattr(self, name)!r})")
 
 
 METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method("sgd", F.sgd),
-        Method("signsgd", F.signsgd),
-        Method("signum", F.signum),
-        Method("lion", F.lion),
-        Method("normalized_sgd", F.normalized_sgd, separable=False),
-        Method("steepest_descent", F.steepest_descent, separable=False),
-        Method(
-            "muon",
-            F.muon,
-            dict(momentum=0.0, nesterov=False, method="svd", adjust_lr_fn="none"),
-            separable=False,
-        ),
-    )
+    name: Method(name, e.rule, dict(e.engine), e.separable, e.gradients_per_step, e.lr_affine)
+    for name, e in REGISTRY.items()
 }
-"""The methods :func:`simulate` knows by name (pass a :class:`Method` for any other rule)."""
+"""The methods :func:`simulate` knows by name, one per optimizer of the registry (pass a
+:class:`Method` for any other rule)."""
 
 
 def _dims(problem: Any) -> tuple[int, ...]:
@@ -236,8 +242,9 @@ def _bind(method: Method, problem: Any, lr: Any, hyper: dict) -> Callable:
     """The rule with its keywords validated once: ``step(x, g, state) -> (x, state)``.
 
     With one step size η_r per run (a tensor ``lr``) the step is x + η_r·(rule(x, g; lr = 1) − x):
-    exact for every rule of :mod:`signlab.optim.functional`, each x(1 − ηλ) − η·d with a state that
-    does not depend on η, so a whole grid of step sizes runs as one population.
+    exact for a rule affine in η (``method.lr_affine``, as every rule of
+    :mod:`signlab.optim.functional` is: x(1 − ηλ) − η·d with a state that does not depend on η), so a
+    whole grid of step sizes runs as one population; any other rule refuses a tensor ``lr``.
     """
     rule = method.rule
     unknown = set(hyper) - set(rule.spec.names)
@@ -251,6 +258,11 @@ def _bind(method: Method, problem: Any, lr: Any, hyper: dict) -> Callable:
             f"{method.name} mixes coordinates, so it cannot run on a problem with multiplicities"
         )
     per_run = isinstance(lr, torch.Tensor)
+    if per_run and not method.lr_affine:
+        raise ValueError(
+            f"{method.name} is not affine in lr (Method.lr_affine), so its runs cannot take one"
+            " step size each: run simulate once per step size"
+        )
     options = {**method.defaults, **hyper, "lr": 1.0 if per_run else lr}
     if "dim" in rule.spec.names:
         options.setdefault("dim", _dims(problem))
@@ -308,46 +320,70 @@ def simulate(
     recorders = _recorders(record, until)
     step = _bind(chosen, problem, lr, hyper)
     batches = _batches(batch, steps)
-    shown = lr.reshape(-1).numpy() if isinstance(lr, torch.Tensor) else lr
-    run = (problem, oracle, chosen.name, shown, step, x0, state, batches, seed, recorders)
-    if threads is None:
-        return _run(*run, every, until)
-    threads = _validate.integer("threads", threads, low=1)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return _run(*run, every, until)
-    finally:
-        torch.set_num_threads(previous)
+    loop = _Loop(
+        problem=problem,
+        oracle=oracle,
+        method=chosen,
+        lr=lr.reshape(-1).numpy() if isinstance(lr, torch.Tensor) else lr,
+        step=step,
+        batches=batches,
+        generator=seed,
+        recorders=tuple(recorders),
+        every=every,
+        until=until,
+    )
+    with torch_threads(threads):
+        return _run(loop, x0, state)
 
 
-def _run(problem, oracle, name, lr, step, x0, state, batches, generator, recorders, every, until):
-    """The loop itself (arguments validated by :func:`simulate`)."""
-    steps = len(batches)
-    rows: dict[str, list[torch.Tensor]] = {r.name: [] for r in recorders}
+@dataclass(frozen=True)
+class _Loop:
+    """Everything one :func:`simulate` loop needs, validated: the problem and oracle, the method
+    and its bound ``step(x, g, state)``, the step sizes as shown in the result, the batch of every
+    step, the noise stream, what to record and how often, and the target that ends it early."""
+
+    problem: Any
+    oracle: Any
+    method: Method
+    lr: Any
+    step: Callable[[torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, Any]]
+    batches: np.ndarray
+    generator: torch.Generator
+    recorders: tuple[Recorder, ...]
+    every: int
+    until: float | None
+
+
+def _run(loop: _Loop, x: torch.Tensor, state: Any) -> Trajectory:
+    """The loop itself, from ``x`` and the rule's ``state``."""
+    problem, every, until = loop.problem, loop.every, loop.until
+    steps = len(loop.batches)
+    rows: dict[str, list[torch.Tensor]] = {r.name: [] for r in loop.recorders}
     recorded: list[int] = []
-    x, reached = x0, False
+    reached = False
     for t in range(steps + 1):
         grad = problem.gradient(x)
         if t % every == 0:
             recorded.append(t)
-            for r in recorders:
+            for r in loop.recorders:
                 rows[r.name].append(r.measure(problem, x, grad))
             if until is not None and float(rows["grad_l1"][-1].mean()) <= until:
                 reached = True
                 break
         if t == steps or (t % _CHECK_EVERY == 0 and not bool(torch.isfinite(x).any())):
             break
-        g = grad if oracle is None else oracle.sample(grad, int(batches[t]), generator, x=x)
-        x, state = step(x, g, state)
-    done = len(recorded) if reached else None
-    return _trajectory(name, lr, batches, done, rows, every, x, state, generator)
+        batch = int(loop.batches[t])
+        g = grad if loop.oracle is None else loop.oracle.sample(grad, batch, loop.generator, x=x)
+        x, state = loop.step(x, g, state)
+    return _trajectory(loop, len(recorded) if reached else None, rows, x, state)
 
 
-def _trajectory(name, lr, batches, done, rows, every, x, state, generator) -> Trajectory:
+def _trajectory(
+    loop: _Loop, done: int | None, rows: dict[str, list[torch.Tensor]], x: torch.Tensor, state: Any
+) -> Trajectory:
     """Stack the rows (``done`` of them when the target was reached); a run cut short because
     every run diverged is padded with inf up to the planned length."""
-    planned = np.arange(0, len(batches) + 1, every)
+    planned = np.arange(0, len(loop.batches) + 1, loop.every)
     done = len(planned) if done is None else done
     records = {}
     for key, values in rows.items():
@@ -355,9 +391,11 @@ def _trajectory(name, lr, batches, done, rows, every, x, state, generator) -> Tr
         arr = np.where(np.isnan(arr), np.inf, arr)
         pad = np.full((arr.shape[0], done - arr.shape[1], *arr.shape[2:]), np.inf)
         records[key] = np.concatenate([arr, pad], axis=1)
-    used = np.concatenate([[0], np.cumsum(batches)])
+    used = np.concatenate([[0], np.cumsum(loop.batches)])
     at = planned[:done]
-    return Trajectory(name, lr, at, used[at].astype(float), records, x, state, generator)
+    gradients = loop.method.gradients_per_step * used[at].astype(float)
+    name, generator = loop.method.name, loop.generator
+    return Trajectory(name, loop.lr, at, gradients, records, x, state, generator)
 
 
 def gradients_to_reach(trajectory: Trajectory, eps: float, *, record: str = "grad_l1") -> float:
@@ -498,7 +536,6 @@ def tune(
     points: int = 64,
     record: Sequence[str | Recorder] = (),
     common_noise: bool = True,
-    gradients_per_step: float = 1.0,
     threads: int | None = 1,
     **hyper: Any,
 ) -> Tuning:
@@ -512,8 +549,8 @@ def tune(
     still on the record), or until ``steps``. ``common_noise``: every step size sees the same
     draws (the oracle must be additive), so group k is exactly the run ``simulate(..., lr=lrs[k])``
     would make; with False each run draws its own. ‖∇f‖₁ is recorded every ``every`` steps, or
-    about ``points`` times per chunk. ``gradients_per_step`` multiplies the count for a rule that
-    evaluates more than B gradients per step. ``record`` adds recorders.
+    about ``points`` times per chunk. Gradients are counted as :func:`simulate` counts them (the
+    method's ``gradients_per_step`` per sample). ``record`` adds recorders.
     """
     eps = _validate.positive("eps", eps)
     steps = _validate.integer("steps", steps, low=1)
@@ -537,11 +574,11 @@ def tune(
     while True:
         length = min(max(first, population.done // 4), steps - population.done)
         population.extend(length, every or max(1, length // points), seed, chunk)
-        hits = population.hits(eps, gradients_per_step)
+        hits = population.hits(eps)
         reached = np.isfinite(hits)
         stop_at = hits.max() if until == "all" else hits.min()
         enough = reached.all() if until == "all" else reached.any()
-        if enough and population.used(gradients_per_step)[-1] >= margin * stop_at:
+        if enough and population.used()[-1] >= margin * stop_at:
             break
         if population.done >= steps or population.dead():
             break
@@ -554,7 +591,7 @@ def tune(
         math.inf if best is None else float(hits[best]),
         eps,
         population.steps(),
-        population.used(gradients_per_step),
+        population.used(),
         {name: v.reshape(n, seeds, *v.shape[1:]) for name, v in population.records().items()},
         population.x.reshape(n, seeds, *x0.shape[1:]),
     )
@@ -607,7 +644,8 @@ class _Population:
             self.parts.setdefault(name, []).append(values)
         self.at.append(offset + run.steps[skip:])
         self.spent.append(self.total + run.gradients[skip:])
-        self.total += float(_batches(schedule, length).sum())
+        per_step = self.method.gradients_per_step
+        self.total += per_step * float(_batches(schedule, length).sum())
         self.done += length
         self.state, self.generator = run.state, run.generator
         flat = run.x.reshape(len(run.x), -1)
@@ -623,16 +661,16 @@ class _Population:
         """The recorded step indices over all chunks."""
         return np.concatenate(self.at)
 
-    def used(self, per_step: float = 1.0) -> np.ndarray:
-        """Gradients used at the recorded steps (times ``per_step``)."""
-        return per_step * np.concatenate(self.spent)
+    def used(self) -> np.ndarray:
+        """Gradients used at the recorded steps."""
+        return np.concatenate(self.spent)
 
-    def hits(self, eps: float, per_step: float = 1.0) -> np.ndarray:
+    def hits(self, eps: float) -> np.ndarray:
         """N(ε) per step size: the first crossing of the mean over seeds of ‖∇f‖₁."""
         values = self.records()["grad_l1"].reshape(self.n, self.seeds, -1)
         with np.errstate(over="ignore", invalid="ignore"):
             means = np.nan_to_num(values.mean(axis=1), nan=np.inf)
-        return _first_crossing(means, eps, self.used(per_step))
+        return _first_crossing(means, eps, self.used())
 
     def dead(self) -> bool:
         """True when every run has died (nothing left to run)."""

@@ -28,13 +28,13 @@ function :math:`e^{-|t|^\alpha}`, so :math:`\alpha = 2` is :math:`N(0, 2)`) with
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
 
 from signlab import _validate
+from signlab._threads import torch_threads
 from signlab.sim.noise import student_t
 
 __all__ = [
@@ -260,23 +260,8 @@ def measure_ema_scale(
     blocks = _validate.integer("blocks", blocks, low=2, high=chains // 2)
     horizon = _validate.positive("horizon", horizon)
     generator = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
-    with _torch_threads(threads):
+    with torch_threads(threads):
         return _run_ema(alpha, b, chains, blocks, horizon, generator)
-
-
-@contextmanager
-def _torch_threads(threads: int | None):
-    """Run a block on ``threads`` torch threads (None: leave them as they are)."""
-    if threads is None:
-        yield
-        return
-    threads = _validate.integer("threads", threads, low=1)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _run_ema(alpha, b, chains, blocks, horizon, generator):

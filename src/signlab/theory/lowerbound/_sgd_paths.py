@@ -16,23 +16,12 @@ at the times t (columns).
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 import torch
 
-
-@contextlib.contextmanager
-def one_thread():
-    """torch on one intra-op thread for the block (restored after): on these small tensors a
-    second thread of a busy machine made the computation 20 times slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+from signlab._threads import torch_threads
 
 
 def quadratic_part(L, sigma, x0, m, eta, t) -> np.ndarray:
@@ -42,7 +31,7 @@ def quadratic_part(L, sigma, x0, m, eta, t) -> np.ndarray:
     )
     lr = torch.from_numpy(np.asarray(eta, float))[:, None, None]
     t = torch.from_numpy(np.asarray(t, float))
-    with one_thread():
+    with torch_threads(1):  # small tensors: a second thread of a busy machine made it 20× slower
         r = 1 - lr * L
         unit = r**2 == 1
         rt = r**t

@@ -1,4 +1,4 @@
-"""Tests for signlab.gpt.cnn: the bundled digits, the two CNN shapes, training, and φ along it."""
+"""Tests for signlab.experiments.cnn: the bundled digits, the two CNN shapes, training, and φ along it."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 pytest.importorskip("sklearn", reason="the CNN uses scikit-learn's bundled digits")
 
-from signlab.gpt.cnn import CNNRun, DigitsCNN, cnn_density, load_digits, train_cnn  # noqa: E402
+from signlab.experiments.cnn import CNNRun, DigitsCNN, cnn_density, load_digits, train_cnn  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -81,7 +81,7 @@ def test_bad_runs_are_refused():
 
 
 def test_residual_block_with_zero_convolutions_is_relu():
-    from signlab.gpt.cnn import ResidualBlock
+    from signlab.experiments.cnn import ResidualBlock
 
     block = ResidualBlock(4).eval()
     with torch.no_grad():
@@ -92,7 +92,7 @@ def test_residual_block_with_zero_convolutions_is_relu():
 
 
 def test_evaluate_cnn_is_cross_entropy_and_accuracy_in_eval_mode():
-    from signlab.gpt.cnn import evaluate_cnn
+    from signlab.experiments.cnn import evaluate_cnn
 
     model = DigitsCNN("resnet", seed=2)
     x, y, _, _ = load_digits()

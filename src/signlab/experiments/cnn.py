@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from signlab import _validate
+from signlab._threads import torch_threads
 from signlab.gpt.density import gradient_density, stacked_gradients, subsample_densities
 from signlab.gpt.schedule import lr_multiplier, warmup_steps
 
@@ -172,9 +173,7 @@ def evaluate_cnn(model: nn.Module, x, y) -> tuple[float, float]:
 def train_cnn(run: CNNRun = CNNRun()) -> list[dict]:
     """Train the digits CNN; one record per φ measurement: step, train loss, val loss and
     accuracy, ``phi`` and ``phi_layers`` (the same keys as a GPT log's density records)."""
-    from signlab.gpt.train import cpu_threads
-
-    with cpu_threads(run.threads):
+    with torch_threads(run.threads):
         return _train_cnn(run)
 
 
