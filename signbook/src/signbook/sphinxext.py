@@ -21,7 +21,7 @@ Loaded from ``_config.yml`` (``sphinx.extra_extensions``). It does seven things:
 7. Makes a page that failed its build fail the next build too (:func:`_failed_docs`): a notebook whose
    execution failed, or a page that logged a warning, is read again instead of being taken from
    Sphinx's pickled environment as up to date, so ``make book`` fails on every run until it is fixed.
-6. Adds the book's stylesheet, ``static/signbook.css`` (phone widths: long inline code breaks, wide
+6. Adds the book's stylesheet, ``static/signbook.css`` and ``static/overflow.js`` (phone widths: long inline code breaks, wide
    content scrolls inside its own box), and works around a Sphinx 7.4 fault that writes every inline
    script added after the builder starts twice (:func:`_one_copy_of_inline_scripts`; sphinx-thebe's
    configuration was declared twice on every page: ``SyntaxError: Identifier 'THEBE_JS_URL' has
@@ -39,6 +39,7 @@ from typing import Any
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 STEERABLE_MIME = "application/vnd.signlab.steerable+json"  # signlab.book.widgets.STEERABLE_MIME
 STEERABLE_JS = "steerable.js"
+OVERFLOW_JS = "overflow.js"  # marks boxes that scroll sideways, for signbook.css
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 VENDOR = "vendor"
 STATIC = Path(__file__).parent / "static"
@@ -392,6 +393,7 @@ def setup(app: Any) -> dict[str, Any]:
     register_plugin("pybtex.style.formatting", BIB_STYLE, author_year_style(), force=True)
     _one_copy_of_inline_scripts(app)
     app.add_css_file(STYLESHEET)
+    app.add_js_file(OVERFLOW_JS)
     app.connect("builder-inited", _add_static_path)
     app.connect("builder-inited", _check_assets)
     app.connect("doctree-read", _drop_unused_widget_js)
