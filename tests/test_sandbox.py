@@ -150,6 +150,19 @@ def test_who_the_sandbox_runs_as_and_how_an_outcome_reads():
     assert sb.Outcome(-9, 1.0, oom_killed=True).hit_memory
 
 
+def test_outside_paths_leave_the_python_environment_alone():
+    """--no-sandbox runs map inside paths to the grader's folders, but not the environment's own
+    paths: a venv under /tmp must not become <box>/tmp/... when the run's /tmp is a writable one."""
+    writable = {"/tmp": Path("/box/tmp"), "/home/s": Path("/box/home")}
+    env = [Path("/tmp/clone/.venv")]
+    assert (
+        sb._outside("/tmp/clone/.venv/bin/python", writable, env) == "/tmp/clone/.venv/bin/python"
+    )
+    assert sb._outside("/tmp/clone/.venv/bin/python", writable) == "/box/tmp/clone/.venv/bin/python"
+    assert sb._outside("/tmp/x", writable, env) == "/box/tmp/x"
+    assert sb._outside("/home/s/a.ipynb", writable, env) == "/box/home/a.ipynb"
+
+
 # ---- in a real sandbox -------------------------------------------------------------------------
 def run_script(tmp_path: Path, code: str, limits: Limits | None = None, timeout=30, isolate=True):
     """Run ``code`` as ``/home/s/script.py`` in a sandbox; (its outcome, what it wrote to seen.json)."""
@@ -167,6 +180,30 @@ def run_script(tmp_path: Path, code: str, limits: Limits | None = None, timeout=
     )
     seen = home / "seen.json"
     return outcome, (json.loads(seen.read_text()) if seen.exists() else None)
+
+
+@pytest.mark.parametrize("isolate", [True, False], ids=["sandbox", "no-sandbox"])
+def test_a_python_environment_under_tmp_stays_visible_inside_a_private_tmp(tmp_path, isolate):
+    """The grader gives each run a private, writable /tmp. A folder of the Python environment that
+    lives under the host's /tmp (a clone in /tmp/...) is mounted after it, not hidden by it, and
+    keeps its name with --no-sandbox."""
+    require_sandbox()
+    env = tmp_path / "env"  # under /tmp (pytest's tmp_path), like a venv of a clone there
+    env.mkdir()
+    (env / "marker.py").write_text("print('the environment is visible')")
+    home, private = tmp_path / "home", tmp_path / "private-tmp"
+    home.mkdir()
+    private.mkdir()
+    visible = [*sb.python_paths(sys.executable), env]
+    box = Sandbox(visible, Limits(), isolate=isolate)
+    outcome = box.run(
+        [sys.executable, str(env / "marker.py")],
+        writable={"/home/s": home, "/tmp": private},
+        cwd="/home/s",
+        env=ENV,
+        timeout=30,
+    )
+    assert outcome.returncode == 0, outcome.stderr
 
 
 def test_the_sandbox_sees_only_the_system_python_and_its_folder(tmp_path):

@@ -255,12 +255,20 @@ class Sandbox:
         for name, value in sorted(env.items()):
             args += ["--setenv", name, value]
         args += _system_binds()
-        for folder in self.visible:
-            if not any(folder == Path(s) or Path(s) in folder.parents for s in SYSTEM):
-                args += ["--ro-bind", str(staged.get(folder, folder)), str(folder)]
         args += ["--proc", "/proc", "--dev", "/dev"]
-        for inside, outside in writable.items():
-            args += ["--bind", str(staged.get(Path(outside), outside)), inside]
+        mounts = [
+            (folder, ["--ro-bind", str(staged.get(folder, folder)), str(folder)])
+            for folder in self.visible
+            if not any(folder == Path(s) or Path(s) in folder.parents for s in SYSTEM)
+        ]
+        mounts += [
+            (Path(inside), ["--bind", str(staged.get(Path(outside), outside)), inside])
+            for inside, outside in writable.items()
+        ]
+        # outer folders first: a Python environment under /tmp stays visible inside the private
+        # /tmp the grader mounts (mounted after it, not hidden by it); /dev/shm after /dev
+        for _, mount in sorted(mounts, key=lambda m: len(m[0].parts)):
+            args += mount
         args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", cwd, "--"]
         return args + limited
 
@@ -302,9 +310,9 @@ class Sandbox:
         for outside in writable.values():
             self.prepare(Path(outside))
         if not self.isolate:  # without bwrap the command sees the folders under their own names
-            argv = [_outside(a, writable) for a in argv]
-            env = {k: _outside(v, writable) for k, v in env.items()}
-            cwd = _outside(cwd, writable)
+            argv = [_outside(a, writable, self.visible) for a in argv]
+            env = {k: _outside(v, writable, self.visible) for k, v in env.items()}
+            cwd = _outside(cwd, writable, self.visible)
         cgroup = MemoryCgroup.create(self.limits.memory) if self.isolate else None
         with tempfile.TemporaryDirectory(prefix="signbook-stage-") as stage, _Stderr() as err:
             staged = {}
@@ -433,8 +441,13 @@ def _system_binds() -> list[str]:
     return args
 
 
-def _outside(text: str, writable: dict[str, Path]) -> str:
-    """``text`` with a leading inside path of ``writable`` replaced by the folder that holds it."""
+def _outside(text: str, writable: dict[str, Path], keep: Sequence[Path] = ()) -> str:
+    """``text`` with a leading inside path of ``writable`` replaced by the folder that holds it.
+
+    A path inside a folder of ``keep`` (the Python environment, the same inside and outside) is
+    left alone, even where it starts like a writable one (a venv under ``/tmp``)."""
+    if any(text == str(k) or text.startswith(f"{k}/") for k in keep):
+        return text
     for inside, outside in writable.items():
         if text == inside or text.startswith(inside + "/"):
             return str(outside) + text[len(inside) :]
