@@ -347,7 +347,7 @@ class Trainer:
     def state_dict(self, step: int) -> dict:
         """A checkpoint of the run after ``step`` steps (every rank's RNG states included)."""
         mine = checkpoint.rng_state(self.device)
-        rngs: list[dict[str, torch.Tensor | None] | None] = [mine]
+        rngs: list[checkpoint._RngState | None] = [mine]
         if self.world > 1:
             rngs = [None] * self.world
             dist.all_gather_object(rngs, mine)
