@@ -83,7 +83,7 @@ def student_t(
     from it (torch has no seeded t sampler), so a seed gives the same draws on every platform.
     """
     nu = _validate.positive("nu", nu)
-    if isinstance(generator, int):  # a bool fails here, as the seed it is not
+    if isinstance(generator, int):  # a bool too: _validate.integer refuses it (ValueError)
         seed = _validate.integer("seed", generator, low=0)
     else:
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
