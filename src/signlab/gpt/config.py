@@ -162,7 +162,8 @@ class RunConfig:
 
     @property
     def tokens_per_step(self) -> int:
-        """Tokens one optimizer step sees, over all ranks (of a resolved config)."""
+        """Tokens one optimizer step sees, over all ranks (the preset's batch size and
+        accumulation where this config leaves them to it)."""
         cfg = self.resolved()  # the same values when self is resolved already
         return cfg.batch_size * cfg.grad_accum * cfg.model.block_size
 
