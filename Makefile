@@ -72,6 +72,7 @@ grader:
 test: setup browser grader
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python tools/notebooks.py check
 	$(BIN)/python -m pytest -m "not slow"
 	$(BIN)/python -m pytest -m slow
@@ -80,10 +81,11 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/python tools/notebooks.py check
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && \
+	  $(BIN)/python tools/notebooks.py check
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache .hypothesis .benchmarks
+	rm -rf _build .pytest_cache .ruff_cache .mypy_cache .hypothesis .benchmarks

@@ -139,8 +139,11 @@ def bwrap() -> str | None:
 @functools.cache
 def _supports(option: str) -> bool:
     """True when this bubblewrap knows ``option`` (its ``--help`` lists it)."""
+    path = bwrap()
+    if path is None:
+        return False
     try:
-        done = subprocess.run([bwrap(), "--help"], capture_output=True, text=True, timeout=30)
+        done = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError, TypeError):
         return False
     return option in done.stdout + done.stderr
@@ -248,7 +251,10 @@ class Sandbox:
         if not self.isolate:
             return limited
         staged = staged or {}
-        args = [bwrap(), "--unshare-all", "--unshare-user"]
+        path = bwrap()
+        if path is None:  # __post_init__ found it: it was uninstalled since
+            raise SandboxError("bubblewrap (bwrap) is not installed any more")
+        args = [path, "--unshare-all", "--unshare-user"]
         if _supports("--disable-userns"):  # bubblewrap 0.8 and later
             args.append("--disable-userns")
         args += ["--die-with-parent", "--new-session", "--clearenv"]
@@ -692,7 +698,7 @@ class MemoryCgroup:
 
 def _cgroup_parents() -> list[tuple[int, Path]]:
     """Where this process may create a memory cgroup: (version, parent folder), best first."""
-    found = []
+    found: list[tuple[int, Path]] = []
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:

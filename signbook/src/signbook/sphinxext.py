@@ -274,7 +274,7 @@ def author_year_style() -> type:
     class AuthorYearLabels(BaseLabelStyle):
         def format_labels(self, sorted_entries: Any) -> Any:
             labels = [_author_year_label(e) for e in sorted_entries]
-            total, seen = Counter(labels), Counter()
+            total, seen = Counter(labels), Counter[str]()
             for label in labels:
                 if total[label] > 1:
                     seen[label] += 1

@@ -85,7 +85,7 @@ def level_curve(H: Any, value: float, points: int = 64) -> np.ndarray:
 
 def steepest_race(
     L1: float = 20.0, angle: float = 0.0, steps: int = 12, x0: Any = (1.0, 0.4)
-) -> dict[str, dict[str, np.ndarray]]:
+) -> dict[str, dict[str, Any]]:
     r"""Gradient descent (ℓ2, η = 1/L₂) and sign descent (ℓ∞, η = 1/L∞) from ``x0`` on ½xᵀHx,
     H = :func:`rotated_hessian`.
 
@@ -135,7 +135,7 @@ def _starts(starts: int) -> np.ndarray:
 
 def race_outcomes(
     L1: float, angle: float, *, steps: int = 12, starts: int = 36, rtol: float = RACE_RTOL
-) -> dict[str, np.ndarray | float]:
+) -> dict[str, Any]:
     r"""Who ends lower after ``steps`` steps, from ``starts`` unit starts x₀ = (cos θ, sin θ),
     θ ∈ [0°, 180°) evenly spaced (the other half of the circle repeats them: f is even).
 
@@ -204,7 +204,7 @@ def race_summary(
 
 def rotation_sweep(
     L1: float, angles: Any, *, steps: int = 12, starts: int = 36, rtol: float = RACE_RTOL
-) -> dict[str, np.ndarray | float]:
+) -> dict[str, Any]:
     r""":func:`race_summary` at each rotation of ``angles`` (degrees): arrays ``angle``, ``wins``,
     ``ties``, ``losses`` (counts out of ``starts``), each of the three margins as its smallest
     value over the rotations, and ``margin``, the smallest of the three."""
@@ -212,7 +212,9 @@ def rotation_sweep(
     if angles.size == 0:
         raise ValueError("angles must hold at least one rotation")
     rows = [race_summary(L1, a, steps=steps, starts=starts, rtol=rtol) for a in angles]
-    out = {k: np.array([row[k] for row in rows]) for k in ("wins", "ties", "losses")}
+    out: dict[str, Any] = {
+        k: np.array([row[k] for row in rows]) for k in ("wins", "ties", "losses")
+    }
     keys = ("decided_margin", "tie_margin", "floor_margin")
     for k in keys:
         out[k] = float(min(row[k] for row in rows))

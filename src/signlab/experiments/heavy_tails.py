@@ -303,9 +303,9 @@ def _crossings(means: np.ndarray, used: np.ndarray, eps: np.ndarray) -> np.ndarr
 
 def first_crossings(
     runs: Sequence[Trajectory],
-    eps: Sequence[float],
+    eps: Sequence[float] | np.ndarray,
     *,
-    labels: Sequence[float] | None = None,
+    labels: Sequence[float] | np.ndarray | None = None,
     scale: float = 1.0,
     replicates: int = 200,
     groups: int = 40,
@@ -335,9 +335,9 @@ def first_crossings(
     if any(run["grad_l1"].shape[0] != n for run in runs):
         raise ValueError("runs must all hold the same number of runs (one bootstrap draw for all)")
     groups = min(_validate.integer("groups", groups, low=2), n)
-    labels = np.arange(len(runs), dtype=float) if labels is None else np.asarray(labels, float)
-    if labels.shape != (len(runs),):
-        raise ValueError(f"labels must give one label per run ({len(runs)}; got {labels.shape})")
+    label = np.arange(len(runs), dtype=float) if labels is None else np.asarray(labels, float)
+    if label.shape != (len(runs),):
+        raise ValueError(f"labels must give one label per run ({len(runs)}; got {label.shape})")
     rng = np.random.default_rng(_validate.integer("seed", seed, low=0))
     member = np.zeros((groups, n))
     member[np.arange(n) % groups, np.arange(n)] = 1.0
@@ -366,7 +366,7 @@ def first_crossings(
     mean = np.where(finite, reps, 0.0).sum(axis=0) / np.maximum(count, 1)
     var = (np.where(finite, reps - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count - 1, 1)
     se = np.where(count >= 2, np.sqrt(var), np.nan)
-    choice = np.where(winner >= 0, labels[np.maximum(winner, 0)], np.nan)
+    choice = np.where(winner >= 0, label[np.maximum(winner, 0)], np.nan)
     draw = (n, groups, replicates, seed)
     return Crossing(targets, best[0], se, count / replicates, choice, reps, draw)
 

@@ -8,6 +8,7 @@ Arjevani et al. 2023 for the zero chain), with fixed seeds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -98,6 +99,15 @@ def _budgets(eps: float, sigma: float, multiples: Any, batch: int):
     return multiples, budgets, np.maximum(1, (budgets / batch).astype(int)), batch
 
 
+def _inside_grid(top: torch.Tensor) -> Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """A recorder's measure: 1.0 for a run whose every coordinate is at or below ``top``."""
+
+    def measure(problem: Any, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        return (x <= top).all(dim=-1).double()
+
+    return measure
+
+
 def sandwich(
     budgets: Any,
     L_inf: float,
@@ -140,7 +150,7 @@ def sandwich(
         lr = plan["lr"] if batch is None else float(np.sqrt(2 * Delta / (L_inf * T)))
         inst = lb.lower_bound_instance(int(N), L_inf, Delta, sigma, lr, "noise")
         top = torch.from_numpy(inst.grid_top())
-        inside = Recorder("inside", lambda p, x, g, top=top: (x <= top).all(dim=-1).double())
+        inside = Recorder("inside", _inside_grid(top))
         run = simulate(
             inst,
             inst.oracle,
@@ -283,12 +293,12 @@ def chain_smoothness(lengths: Any, *, at: float = 0.75) -> dict[str, np.ndarray]
     on L∞), ``ratio`` = linf/l2.
     """
     lengths = [_validate.integer("lengths", int(t), low=1) for t in np.atleast_1d(lengths)]
-    l2, linf = [], []
+    l2_list, linf_list = [], []
     for T in lengths:
         H = lb.ZeroChain(T).hessian(np.full(T, float(at)))
-        l2.append(float(np.abs(np.linalg.eigvalsh(H)).max()))
-        linf.append(lb.cube_quadratic_max(H))
-    l2, linf = np.array(l2), np.array(linf)
+        l2_list.append(float(np.abs(np.linalg.eigvalsh(H)).max()))
+        linf_list.append(lb.cube_quadratic_max(H))
+    l2, linf = np.array(l2_list), np.array(linf_list)
     return {"T": np.array(lengths), "l2": l2, "linf": linf, "ratio": linf / l2}
 
 

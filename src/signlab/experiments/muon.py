@@ -252,7 +252,7 @@ def low_rank_race(
     W0 = torch.randn(seeds, m, m, generator=generator, dtype=torch.float64)
     W0[:, 0] /= float(problem.L[0, 0])
     curves: dict[str, list[np.ndarray]] = {method: [] for method in lrs}
-    recorded = None
+    recorded = np.zeros(0)  # the steps recorded, the same in every run below
     for rank in ranks:
         oracle = MatrixGaussian(low_rank_sigma(m, rank, frobenius))
         for method, grid in lrs.items():
@@ -338,7 +338,7 @@ class TinyLM(torch.nn.Module):
 
 
 def train_tiny_lm(
-    model: torch.nn.Module,
+    model: TinyLM,
     optimizer: torch.optim.Optimizer,
     *,
     steps: int = 30,

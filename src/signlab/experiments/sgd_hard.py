@@ -78,12 +78,13 @@ def sgd_hard_sweep(
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError("values must be a non-empty 1-D sequence of integers")
     vals = [_validate.integer("values", int(v) if float(v).is_integer() else v, low=1) for v in arr]
+    dim = 1  # d for term="noise" (the x it returns is k/d), 1 otherwise
     if term == "noise":
         if d is None:
             raise ValueError("d must be given for term='noise'")
-        d = _validate.integer("d", d, low=2)
-        if max(vals) >= d:
-            raise ValueError(f"values must be < d = {d} for term='noise' (got {vals})")
+        dim = _validate.integer("d", d, low=2)
+        if max(vals) >= dim:
+            raise ValueError(f"values must be < d = {dim} for term='noise' (got {vals})")
     keys = ("sgd", "signsgd", "lower", "signsgd_upper", "sgd_lrs", "signsgd_lrs")
     out: dict[str, list] = {k: [] for k in keys}
     for v in vals:
@@ -91,7 +92,7 @@ def sgd_hard_sweep(
             inst = sgd_noiseless_instance(v, eps, Delta=Delta)
             sgd_lrs = np.asarray(SGD_HARD_GRIDS["noiseless"]) / float(inst.L[0])
         else:
-            inst = sgd_noise_instance(d, v, eps, noise_l1=noise_l1, Delta=Delta)
+            inst = sgd_noise_instance(dim, v, eps, noise_l1=noise_l1, Delta=Delta)
             sgd_lrs = np.asarray(SGD_HARD_GRIDS["noise"]) / float(inst.L[-1])
         sign_lrs = np.asarray(SGD_HARD_GRIDS["signsgd"]) * eps / inst.linf_smoothness
         lower = inst.sgd_steps_lower()
@@ -110,7 +111,7 @@ def sgd_hard_sweep(
     res = {k: np.asarray(v, dtype=float) for k, v in out.items()}
     res["sgd_best"] = res["sgd"].min(axis=1)
     res["signsgd_best"] = res["signsgd"].min(axis=1)
-    res["x"] = np.asarray(vals, dtype=float) / (d if term == "noise" else 1)
+    res["x"] = np.asarray(vals, dtype=float) / dim
     return res
 
 

@@ -32,6 +32,7 @@ and the best composition continues with the minimax polynomial on that interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -220,8 +221,9 @@ def ns_coefficients(coefficients: str | Sequence) -> Triple | Schedule:
 def _steps_of(coefficients: Triple | Schedule, steps: int) -> Schedule:
     """The ``steps`` triples a resolved schedule applies, its last triple repeated."""
     if not isinstance(coefficients[0], tuple):
-        return (tuple(coefficients),) * steps
-    return tuple(coefficients[min(k, len(coefficients) - 1)] for k in range(steps))
+        return (cast(Triple, tuple(coefficients)),) * steps  # a triple: its first item no tuple
+    schedule = cast(Schedule, coefficients)
+    return tuple(schedule[min(k, len(schedule) - 1)] for k in range(steps))
 
 
 def ns_schedule(coefficients: str | Sequence, steps: int) -> Schedule:

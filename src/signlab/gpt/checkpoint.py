@@ -12,6 +12,7 @@ never leaves a truncated checkpoint behind.
 from __future__ import annotations
 
 import os
+from typing import TypedDict
 
 import torch
 
@@ -20,13 +21,18 @@ from signlab._io import atomic_write
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
-def rng_state(device: torch.device) -> dict[str, torch.Tensor | None]:
+class _RngState(TypedDict):
+    torch: torch.Tensor
+    cuda: torch.Tensor | None
+
+
+def rng_state(device: torch.device) -> _RngState:
     """This process's random states: torch's CPU generator and, on CUDA, the device's."""
     cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
     return {"torch": torch.get_rng_state(), "cuda": cuda}
 
 
-def set_rng_state(state: dict[str, torch.Tensor | None], device: torch.device) -> None:
+def set_rng_state(state: _RngState, device: torch.device) -> None:
     """Restore what :func:`rng_state` returned."""
     torch.set_rng_state(state["torch"].cpu())
     if device.type == "cuda" and state["cuda"] is not None:

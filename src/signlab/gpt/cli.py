@@ -13,9 +13,10 @@ import argparse
 import dataclasses
 import types
 import typing
+from typing import Any
 
 
-def _parts(hint) -> tuple[object, bool]:
+def _parts(hint: Any) -> tuple[Any, bool]:
     """(the non-None type, whether None is allowed) of a type hint like ``int | None``."""
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from signlab import _validate
 from signlab.gpt.model import GPTConfig
@@ -129,12 +130,12 @@ class RunConfig:
         for n in self.density_subsamples:
             _validate.integer("density_subsamples", n, low=2, high=self.density_samples)
 
-    def resolved(self) -> RunConfig:
+    def resolved(self) -> ResolvedRunConfig:
         """This config with every option left to the preset (None) set to the preset's value:
         steps, lr (the preset's for the optimizer), batch size, accumulation, width, warmup and
         floor of the schedule, data source, evaluation interval."""
         preset = self.recipe
-        return replace(
+        done = replace(
             self,
             steps=self.steps or preset.steps,
             lr=self.lr or preset.lr[self.optimizer],
@@ -146,6 +147,7 @@ class RunConfig:
             data=self.data or preset.data,
             eval_every=self.eval_every or preset.eval_every,
         )
+        return cast("ResolvedRunConfig", done)  # every field below is set just above
 
     @property
     def recipe(self) -> Preset:
@@ -160,10 +162,30 @@ class RunConfig:
 
     @property
     def tokens_per_step(self) -> int:
-        """Tokens one optimizer step sees, over all ranks (of a resolved config)."""
-        return self.batch_size * self.grad_accum * self.model.block_size
+        """Tokens one optimizer step sees, over all ranks (the preset's batch size and
+        accumulation where this config leaves them to it)."""
+        cfg = self.resolved()  # the same values when self is resolved already
+        return cfg.batch_size * cfg.grad_accum * cfg.model.block_size
 
     @property
     def out_dir(self) -> Path:
         """The run's directory: ``out``, or ``runs/<preset>/<optimizer>``."""
         return Path(self.out) if self.out else Path("runs") / self.preset / self.optimizer
+
+
+if TYPE_CHECKING:
+
+    class ResolvedRunConfig(RunConfig):
+        """For the type checker only: a :class:`RunConfig` after :meth:`RunConfig.resolved`,
+        whose options left to the preset are set (at run time there is no such class: a
+        resolved config is a plain RunConfig)."""
+
+        steps: int
+        lr: float
+        batch_size: int
+        grad_accum: int
+        n_embd: int
+        warmup_frac: float
+        min_lr_frac: float
+        data: str
+        eval_every: int

@@ -25,6 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ GPT2_EOT = 50256
 GPT2_VOCAB = 50257
 DRIVE_DIR = Path("/content/drive/MyDrive")
 WEB_TEXT = ("HuggingFaceFW/fineweb-edu", "sample-10BT")
+_Doc = TypeVar("_Doc")  # a document as tokenize_to_file reads it (text, or tokens already)
 
 
 class MissingDependencyError(ImportError):
@@ -203,8 +205,8 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
 
 
 def tokenize_to_file(
-    documents: Iterable[str],
-    encode: Callable[[str], list[int]],
+    documents: Iterable[_Doc],
+    encode: Callable[[_Doc], list[int]],
     path: str | os.PathLike,
     eot: int,
     max_tokens: int | None = None,

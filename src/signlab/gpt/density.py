@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ from torch import nn
 
 from signlab import _validate
 from signlab.gpt.data import batch_starts, windows
+
+if TYPE_CHECKING:
+    from signlab.gpt.model import GPT
 
 
 def coordinate_subsets(
@@ -36,7 +40,7 @@ def coordinate_subsets(
     if d <= max_coords:
         return dict.fromkeys(shapes)
     frac = max_coords / d
-    subsets = {}
+    subsets: dict[str, torch.Tensor | None] = {}
     for name, shape in shapes.items():
         d_p = int(np.prod(shape))
         k = max(1, int(round(frac * d_p)))
@@ -66,7 +70,7 @@ def stacked_gradients(
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     gen = torch.Generator().manual_seed(_validate.integer("seed", seed, low=0))
     subsets = coordinate_subsets({n: p.shape for n, p in params.items()}, max_coords, gen)
-    width = {n: (p.numel() if subsets[n] is None else len(subsets[n])) for n, p in params.items()}
+    width = {n: (p.numel() if (s := subsets[n]) is None else len(s)) for n, p in params.items()}
     stacks = {n: torch.empty(n_samples, width[n]) for n in params}
     was_training = model.training
     buffers = {n: b.clone() for n, b in model.named_buffers()}
@@ -75,8 +79,9 @@ def stacked_gradients(
     for k in range(n_samples):
         microbatch_loss(gen).backward()
         for n, p in params.items():
-            g = p.grad.detach().flatten()
-            stacks[n][k] = (g if subsets[n] is None else g[subsets[n].to(g.device)]).float().cpu()
+            g = _grad(p, n).detach().flatten()
+            kept = subsets[n]
+            stacks[n][k] = (g if kept is None else g[kept.to(g.device)]).float().cpu()
         model.zero_grad(set_to_none=True)
     with torch.no_grad():
         for n, b in model.named_buffers():
@@ -85,8 +90,14 @@ def stacked_gradients(
     return stacks
 
 
+def _grad(param: torch.Tensor, name: str) -> torch.Tensor:
+    if param.grad is None:
+        raise ValueError(f"microbatch_loss gave parameter {name} no gradient")
+    return param.grad
+
+
 def microbatch_gradients(
-    model: nn.Module,
+    model: GPT,
     tokens: np.ndarray,
     n_samples: int,
     batch_size: int,
@@ -172,7 +183,7 @@ def subsample_densities(
 
 
 def embedding_density_split(
-    model: nn.Module, tokens: np.ndarray, n_samples: int, batch_size: int, seed: int
+    model: GPT, tokens: np.ndarray, n_samples: int, batch_size: int, seed: int
 ) -> dict:
     """φ of the token embedding's noise over all its rows, over the rows of tokens that occur in
     ``tokens`` and over the rows of tokens that never do.

@@ -394,12 +394,12 @@ def choose_rates(out: str | os.PathLike, recipe: GPURecipe) -> dict[str, dict]:
             ok = records and "diverged" not in records[-1] and any("val_loss" in r for r in records)
             losses[f"{lr:g}"] = final_val_loss(records) if ok else None
         done = {k: v for k, v in losses.items() if v is not None and math.isfinite(v)}
-        chosen = float(min(done, key=done.get)) if done else None
+        chosen = float(min(done, key=done.__getitem__)) if done else None
         table[name] = {"losses": losses, "chosen": chosen}
     return table
 
 
-def run_recipe(recipe: GPURecipe, out: str | os.PathLike, progress: bool = True) -> dict:
+def run_recipe(recipe: GPURecipe, out: str | os.PathLike, progress: bool = True) -> dict | None:
     """Calibrate, sweep and train the final runs of ``recipe`` under ``out`` (resuming whatever an
     earlier call left unfinished); return :func:`read_recipe` of the folder."""
     out = Path(out)
@@ -446,7 +446,7 @@ def _recipe_json(recipe: GPURecipe, plan: BudgetPlan, seconds: float) -> dict:
     }
 
 
-def read_recipe(out: str | os.PathLike) -> dict:
+def read_recipe(out: str | os.PathLike) -> dict | None:
     """What a recipe folder holds, read from its files alone: ``runs`` {optimizer: log records of
     its final run}, ``info`` {optimizer: its ``run.json``}, ``sweep`` (``sweep.json``), ``plan``
     (``plan.json``) and ``hardware`` (the device the final runs used). Empty dicts where a file is
@@ -522,6 +522,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(recipe.describe(), flush=True)
     result = run_recipe(recipe, args.out)
+    if result is None:  # read_recipe's None: every optimizer's sweep diverged, no final run
+        print(f"no final run in {args.out}: no rate of any sweep ran without diverging", flush=True)
+        return 1
     for name, records in result["runs"].items():
         vals = [r["val_loss"] for r in records if "val_loss" in r]
         print(f"{name}: lr {result['info'][name]['lr']:g}, final val loss {vals[-1]:.4f}")

@@ -13,8 +13,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from signlab._io import atomic_write
+
+if TYPE_CHECKING:
+    from tqdm import tqdm as _Bar
 
 LOG_NAME = "log.jsonl"
 PLAIN_LINES = 10  # progress lines per run when stderr is not a terminal
@@ -51,7 +55,7 @@ class Progress:
         self.total, self.desc, self.enabled = total, desc, enabled
         self.every = max(1, total // PLAIN_LINES)
         self.t0 = time.perf_counter()
-        self.bar = None
+        self.bar: _Bar[Any] | None = None
         if enabled and in_notebook() and stream is None:
             from tqdm.notebook import tqdm as notebook_tqdm
 
@@ -101,9 +105,10 @@ class RunLog:
 
     def __init__(self, out: Path, kept: list[dict], progress: Progress, writer: bool = True):
         self.path = Path(out) / LOG_NAME
-        self.kept, self.new = list(kept), []
+        self.kept = list(kept)
+        self.new: list[dict] = []
         self.progress, self.writer = progress, writer
-        self._file = None
+        self._file: IO[str] | None = None
 
     def __enter__(self) -> RunLog:
         if self.writer:

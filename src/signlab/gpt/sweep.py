@@ -29,6 +29,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -234,7 +235,7 @@ def _paired_ratios(slow: dict, fast: dict) -> tuple[dict[int, float], list[int]]
 
 
 def _width_row(out: Path, width: int, target: float, optimizers) -> dict:
-    row = {"width": width, "optimizers": {}}
+    row: dict[str, Any] = {"width": width, "optimizers": {}}
     for name in optimizers:
         lr = best_lr(out, width, name, target)
         seed_dirs = run_dir(out, width, name, lr, 0).parent.glob("s*")

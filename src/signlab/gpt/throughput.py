@@ -156,7 +156,8 @@ def benchmark_runs(
     out = Path(out)
     steps = _validate.integer("steps", steps, low=5)
     start = time.perf_counter()
-    rows, skipped = [], []
+    rows: list[dict] = []
+    skipped: list[str] = []
     for name in optimizers:
         if rows and time.perf_counter() - start > time_budget_s:
             skipped.append(name)

@@ -242,7 +242,7 @@ class Trainer:
         net: torch.nn.Module = model
         default = cfg.recipe.compile and device.type == "cuda"
         if cfg.compile if cfg.compile is not None else default:
-            net = torch.compile(model)
+            net = torch.compile(model)  # type: ignore[assignment]  # an OptimizedModule; stub: a callable
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
@@ -283,8 +283,9 @@ class Trainer:
         for micro in range(local):
             x, y = gdata.windows(self.train_tokens, mine[micro], block)
             last = micro == local - 1
+            # DDP's no_sync; Module.__getattr__ is typed Tensor | Module, so mypy cannot call it
             sync = self.net.no_sync if self.world > 1 and not last else nullcontext
-            with sync(), self.autocast():
+            with sync(), self.autocast():  # type: ignore[operator]
                 _, loss = self.net(self._to(x), self._to(y))
             self.scaler.scale(loss / local).backward()
             loss_sum += loss.detach()
@@ -346,7 +347,7 @@ class Trainer:
     def state_dict(self, step: int) -> dict:
         """A checkpoint of the run after ``step`` steps (every rank's RNG states included)."""
         mine = checkpoint.rng_state(self.device)
-        rngs = [mine]
+        rngs: list[checkpoint._RngState | None] = [mine]
         if self.world > 1:
             rngs = [None] * self.world
             dist.all_gather_object(rngs, mine)

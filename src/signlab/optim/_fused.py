@@ -60,7 +60,7 @@ def _chunked(tensors: tuple[torch.Tensor, ...], length: int) -> bool:
 
 def split(lists: list[list[torch.Tensor]]):
     """Split parallel lists into (small lists for foreach, [big tensor tuples] for chunking)."""
-    small = [[] for _ in lists]
+    small: list[list[torch.Tensor]] = [[] for _ in lists]
     big = []
     length = chunk_length()
     for tensors in zip(*lists, strict=True):

@@ -136,11 +136,12 @@ class SignlabOptimizer(torch.optim.Optimizer):
     def _update(self, group: dict[str, Any], params: list, grads: list) -> None:
         """One step of one group: the fused twin (``foreach`` not False), else the rule."""
         hyper = {k: group[k] for k in self._rule().spec.names}
-        if group["foreach"] is False or self.fused is None:
+        fused = type(self).fused
+        if group["foreach"] is False or fused is None:
             self._apply(self._rule(), hyper, params, grads)
             return
         states = [[self._state(p, key) for p in params] for key in self.state_keys]
-        type(self).fused(params, grads, *states, **hyper, scratch=self._scratch)
+        fused(params, grads, *states, **hyper, scratch=self._scratch)
 
     def _apply(self, rule: Rule, hyper: dict[str, Any], params: list, grads: list) -> None:
         """The pure rule, tensor by tensor, its results copied into the parameters and state."""

@@ -32,15 +32,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from signlab import _validate
 from signlab._threads import torch_threads
-from signlab.optim.functional import Rule
 from signlab.optim.registry import REGISTRY
+from signlab.optim.spec import Spec
 
 __all__ = [
     "METHODS",
@@ -56,6 +56,16 @@ __all__ = [
 ]
 
 _CHECK_EVERY = 64
+
+
+class _EngineRule(Protocol):
+    # What the engine reads of a rule: every Rule has it, and so may a class like
+    # signlab.experiments.momentum's sign-MVR, which has no checked __call__.
+    @property
+    def spec(self) -> Spec: ...
+
+    @property
+    def unchecked(self) -> Callable[..., tuple[torch.Tensor, dict]]: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ class Method:
     """
 
     name: str
-    rule: Rule
+    rule: _EngineRule
     defaults: dict = field(default_factory=dict)
     separable: bool = True
     gradients_per_step: float = 1.0
@@ -523,7 +533,7 @@ def tune(
     oracle: Any,
     method: str | Method,
     x0: torch.Tensor,
-    lrs: Sequence[float],
+    lrs: Sequence[float] | np.ndarray,
     eps: float,
     *,
     steps: int,

@@ -25,7 +25,7 @@ from sampled gradients.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -83,7 +83,7 @@ def student_t(
     from it (torch has no seeded t sampler), so a seed gives the same draws on every platform.
     """
     nu = _validate.positive("nu", nu)
-    if isinstance(generator, int) and not isinstance(generator, bool):
+    if isinstance(generator, int):  # a bool too: _validate.integer refuses it (ValueError)
         seed = _validate.integer("seed", generator, low=0)
     else:
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
@@ -120,13 +120,13 @@ class SeparableNoise(Oracle):
     """
 
     sigma: Any
+    _cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         sigma = torch.as_tensor(self.sigma)
         sigma = sigma if sigma.is_floating_point() else sigma.double()
         _validate.nonnegative_array("sigma", sigma)
         object.__setattr__(self, "sigma", sigma)
-        object.__setattr__(self, "_cache", {})
 
     def _cached(self, key: Any, make: Any) -> Any:
         if key not in self._cache:
@@ -415,7 +415,7 @@ def estimate_sigma(samples: Any) -> Any:
     This is how the paper measures noise along a training run (with n = 128 minibatch gradients).
     """
     is_torch = isinstance(samples, torch.Tensor)
-    x = samples if is_torch else np.asarray(samples, dtype=float)
+    x: Any = samples if is_torch else np.asarray(samples, dtype=float)  # a tensor or an array
     if x.ndim < 2:
         raise ValueError(f"samples must have shape (n, d) or (n, *shape) (got {tuple(x.shape)})")
     _validate.integer("samples.shape[0]", int(x.shape[0]), low=2)

@@ -23,7 +23,7 @@ once, exactly (the engine weights ‖∇f‖₁ and ‖∇f‖₂ by m).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -57,6 +57,7 @@ def linf_smoothness(L: Any, multiplicity: Any = None) -> float:
 class _Separable:
     L: Any
     multiplicity: Any = None
+    _cast: dict[torch.dtype, torch.Tensor] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         L = _curvatures(self.L)
@@ -69,7 +70,6 @@ class _Separable:
                 )
             _validate.nonnegative_array("multiplicity", m)
             object.__setattr__(self, "multiplicity", m)
-        object.__setattr__(self, "_cast", {})
 
     def curvatures(self, x: torch.Tensor) -> torch.Tensor:
         """L in the dtype of ``x``, checked against the trailing shape of ``x``."""
@@ -105,6 +105,10 @@ class _Separable:
     def linf_smoothness(self) -> float:
         """L∞ = ‖L‖₁ (see :func:`linf_smoothness`)."""
         return linf_smoothness(self.L, self.multiplicity)
+
+    def value(self, x: torch.Tensor) -> torch.Tensor:
+        """f(x), one value per run (each problem defines it)."""
+        raise NotImplementedError
 
     def gap(self, x0: Any) -> Any:
         """Δ = f(x₀) − inf f, one value per run."""

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypedDict
 
 import nbformat
 
@@ -91,14 +92,21 @@ class Settings:
             cpu = math.ceil(self.timeout * self.threads) + 60
             self.limits = Limits(cpu_seconds=cpu)
 
+    def _limits(self) -> Limits:
+        """``limits``, which ``__post_init__`` set when it was None."""
+        if self.limits is None:
+            raise ValueError("limits must be set (a Settings sets them when it is made)")
+        return self.limits
+
     def limit_texts(self) -> dict[str, str]:
         """The limits as the messages say them (``4 GiB``, ``300 s``)."""
+        limits = self._limits()
         return {
-            "memory": _size_text(self.limits.memory),
-            "disk": _size_text(self.limits.disk),
+            "memory": _size_text(limits.memory),
+            "disk": _size_text(limits.disk),
             "time": f"{self.timeout:g} s",
-            "processes": str(self.limits.processes),
-            "cpu": f"{self.limits.cpu_seconds} s",
+            "processes": str(limits.processes),
+            "cpu": f"{limits.cpu_seconds} s",
         }
 
 
@@ -132,9 +140,15 @@ class Outputs:
         """The learning platform's import file: ``grades-canvas.csv``."""
         return self.out.with_name(f"{self.out.stem}-{kind}.csv")
 
+    def _feedback(self) -> Path:
+        """``feedback``, which ``__post_init__`` set when it was None."""
+        if self.feedback is None:
+            raise ValueError("feedback must be set (an Outputs sets it when it is made)")
+        return self.feedback
+
     def secrets(self) -> list[Path]:
         """What a sandbox must never see of these outputs."""
-        return [self.out.parent, self.feedback, self.store]
+        return [self.out.parent, self._feedback(), self.store]
 
 
 def _make_sandbox(settings: Settings, secrets: list[Path]) -> Sandbox:
@@ -143,7 +157,7 @@ def _make_sandbox(settings: Settings, secrets: list[Path]) -> Sandbox:
     visible = python_paths(sys.executable)
     if python != sys.executable:
         visible += python_paths(python)
-    sandbox = Sandbox(visible, settings.limits, isolate=settings.sandbox)
+    sandbox = Sandbox(visible, settings._limits(), isolate=settings.sandbox)
     if settings.sandbox:
         from signbook.sandbox import SYSTEM
 
@@ -197,9 +211,18 @@ def _read(path: Path) -> tuple[nbformat.NotebookNode | None, str | None]:
     return clean, None
 
 
+class _Submission(TypedDict):
+    """The fields of a :class:`Result` that say which submission it is."""
+
+    student: str
+    file: str
+    sha256: str
+    submitted: str
+
+
 def _run_one(path: Path, student: str, sandbox: Sandbox, settings: Settings) -> Result:
     """Run the submission at ``path`` in ``sandbox``; its :class:`Result` (not yet judged)."""
-    base = {"student": student, "file": str(path), "sha256": sha256(path), "submitted": mtime(path)}
+    base = _Submission(student=student, file=str(path), sha256=sha256(path), submitted=mtime(path))
     nb, reason = _read(path)
     if nb is None:
         return Result(**base, unreadable=reason)
@@ -298,7 +321,7 @@ class _Writer:
         self.rows[result.student], self.totals[result.student] = rows, total
         status = total.status
         write_atomic(
-            self.outputs.feedback / f"{slug(result.student)}.md",
+            self.outputs._feedback() / f"{slug(result.student)}.md",
             feedback_text(result.student, rows, status),
         )
         return total

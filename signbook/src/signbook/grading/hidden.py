@@ -119,6 +119,8 @@ def load(folder: Path) -> int:
         before = sum(len(v) for v in REGISTRY.checks.values())
         name = f"signbook_hidden_{zlib.crc32(str(path.resolve()).encode()):08x}_{path.stem}"
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"hidden checks file {path} cannot be imported")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)

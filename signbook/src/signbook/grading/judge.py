@@ -170,7 +170,9 @@ def rows(
     return found
 
 
-def unreadable(student: str, assignment: Assignment, hidden: HiddenChecks, reason: str) -> list:
+def unreadable(
+    student: str, assignment: Assignment, hidden: HiddenChecks, reason: str | None
+) -> list:
     """The rows of a submission that is not a notebook: every exercise at 0 of its points."""
     message = f"not a readable notebook ({reason})"
     return [

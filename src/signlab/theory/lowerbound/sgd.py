@@ -205,7 +205,7 @@ class HardSGDInstance:
             lo, hi = (mid, hi) if floor(mid) <= eps else (lo, mid)
         return A / lo
 
-    def _classes(self, quadratic: bool) -> tuple[np.ndarray, ...]:
+    def _classes(self, quadratic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(L, σ or kink, x₀, multiplicity) of the distinct quadratic (or Huber) coordinates: equal
         stored coordinates move alike, so each class is computed once."""
         mask = ~torch.isfinite(self.kink) if quadratic else torch.isfinite(self.kink)
@@ -213,7 +213,7 @@ class HardSGDInstance:
         cols = torch.stack([self.L, second, self.x0], dim=1)[mask].numpy()
         weights = self.multiplicity[mask].numpy()
         if not len(cols):
-            return tuple(np.zeros(0) for _ in range(4))
+            return np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)
         rows, inverse = np.unique(cols, axis=0, return_inverse=True)
         counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(rows))
         return rows[:, 0], rows[:, 1], rows[:, 2], counts
