@@ -75,7 +75,7 @@ test: setup browser grader
 	$(BIN)/mypy
 	$(BIN)/python tools/notebooks.py check
 	$(BIN)/python -m pytest -m "not slow"
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m slow --durations=25
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
