@@ -86,3 +86,16 @@ def as_nobody(command: list[str], stage: Path) -> list[str]:
     drop = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
     script.append("exec " + shlex.join([*drop, *command]))
     return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join(script)]
+
+
+def processes_with(marker: str) -> list[int]:
+    """The processes whose command line holds ``marker``."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in Path(entry.path, "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found

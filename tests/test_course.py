@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from sandboxing import require_sandbox
+from sandboxing import processes_with, require_sandbox
 
 from signbook import course
 from signbook.checks import Feedback
@@ -820,19 +820,6 @@ def test_the_documented_command_counts_hidden_checks_and_they_can_replace_the_pu
         ("old", "ex-geometry-1"): ("0", "2", "a hidden check failed"),
         ("old", "ex-geometry-2"): ("2", "2", "correct"),
     }
-
-
-def processes_with(marker: str) -> list[int]:
-    """The processes whose command line holds ``marker``."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in Path(entry.path, "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from sandboxing import as_nobody, give, require_sandbox
+from sandboxing import as_nobody, give, processes_with, require_sandbox
 from sandboxing import nobody as nobody_user
 
 import signbook.checks
@@ -216,18 +216,6 @@ def read_csv(path: Path) -> list[dict]:
 
 def nobody_uid() -> int:
     return nobody_user()[0]
-
-
-def processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in Path(entry.path, "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
 
 
 class Course:

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sandboxing import require_sandbox
+from sandboxing import processes_with, require_sandbox
 
 from signbook import sandbox as sb
 from signbook.sandbox import GiB, Limits, MiB, Sandbox
@@ -425,12 +425,4 @@ def test_without_isolation_the_same_limits_and_the_same_end(tmp_path):
 
 def _processes_with(marker: str) -> list[int]:
     time.sleep(0.3)  # the kernel reaps a killed namespace's processes asynchronously
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in Path(entry.path, "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
+    return processes_with(marker)
